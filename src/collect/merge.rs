@@ -1,0 +1,123 @@
+//! Merging per-node answers into one snapshot's node list and slot records.
+//!
+//! This is where a slot is attributed to a node: a record is kept only if the
+//! topology says the reporting node serves that slot, so a node with a stale view
+//! (still answering for a slot that has moved) cannot put a slot under two primaries.
+
+use super::topology::Topology;
+use crate::snapshot::{NodeFailure, NodeStatus, SlotRecord, SlotStats};
+use std::time::Duration;
+
+/// What one queried node gave.
+pub struct NodeAnswer {
+    /// Index into [`Topology::nodes`].
+    pub index: usize,
+    pub duration: Duration,
+    pub result: Result<Vec<(u16, SlotStats)>, NodeFailure>,
+}
+
+/// Builds the snapshot's node list (sorted by role, then address) and its slot
+/// records (sorted by slot, then primary first, then address).
+pub fn merge(topology: &Topology, answers: Vec<NodeAnswer>) -> (Vec<NodeStatus>, Vec<SlotRecord>) {
+    let mut answers = answers;
+    answers.sort_by(|a, b| {
+        let (na, nb) = (&topology.nodes[a.index], &topology.nodes[b.index]);
+        (na.role, &na.addr).cmp(&(nb.role, &nb.addr))
+    });
+
+    let mut nodes = Vec::with_capacity(answers.len());
+    let mut slots = Vec::new();
+    for answer in answers {
+        let position = nodes.len() as u32;
+        let node = &topology.nodes[answer.index];
+        let (failure, slot_stats_enabled) = match answer.result {
+            Ok(rows) => {
+                let before = slots.len();
+                slots.extend(
+                    rows.into_iter()
+                        .filter(|(slot, _)| topology.serves(answer.index, *slot))
+                        .map(|(slot, stats)| SlotRecord { slot, node: position, stats }),
+                );
+                let kept = &slots[before..];
+                let enabled = (!kept.is_empty()).then(|| kept.iter().any(|r| r.stats.has_usage_stats()));
+                (None, enabled)
+            }
+            Err(failure) => (Some(failure), None),
+        };
+        nodes.push(NodeStatus {
+            addr: node.addr.clone(),
+            node_id: node.node_id.clone(),
+            role: node.role,
+            slots_served: topology.slots_served(answer.index),
+            failure,
+            duration: answer.duration,
+            slot_stats_enabled,
+        });
+    }
+    // Nodes are already in (role, addr) order, so the node index orders ties.
+    slots.sort_unstable_by_key(|r| (r.slot, r.node));
+    (nodes, slots)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::{FailureKind, Role};
+    use fred::types::Value;
+
+    /// Slots 0-9 on b (replica d), 10-16383 on a.
+    fn topology() -> Topology {
+        let node = |host: &str, id: &str| {
+            Value::Array(vec![Value::String(host.into()), Value::Integer(1), Value::String(id.into())])
+        };
+        let range = |s: i64, e: i64, mut ns: Vec<Value>| {
+            let mut v = vec![Value::Integer(s), Value::Integer(e)];
+            v.append(&mut ns);
+            Value::Array(v)
+        };
+        let reply = Value::Array(vec![
+            range(0, 9, vec![node("b", "B"), node("d", "D")]),
+            range(10, 16383, vec![node("a", "A")]),
+        ]);
+        Topology::from_cluster_slots(reply, "x").unwrap()
+    }
+
+    fn keys(n: u64) -> SlotStats {
+        SlotStats { key_count: Some(n), ..Default::default() }
+    }
+
+    #[test]
+    fn keeps_only_served_slots_and_orders_everything() {
+        let t = topology();
+        let (b, d, a) = (0, 1, 2);
+        let answers = vec![
+            NodeAnswer { index: d, duration: Duration::ZERO, result: Ok(vec![(0, keys(1))]) },
+            // a still reports slot 5 (stale after a migration): must not be kept.
+            NodeAnswer { index: a, duration: Duration::ZERO, result: Ok(vec![(5, keys(9)), (10, keys(2))]) },
+            NodeAnswer { index: b, duration: Duration::ZERO, result: Ok(vec![(0, keys(1)), (9, keys(3))]) },
+        ];
+        let (nodes, slots) = merge(&t, answers);
+        let addrs: Vec<_> = nodes.iter().map(|n| (n.addr.as_str(), n.role)).collect();
+        assert_eq!(addrs, vec![("a:1", Role::Primary), ("b:1", Role::Primary), ("d:1", Role::Replica)]);
+        let got: Vec<_> = slots.iter().map(|r| (r.slot, nodes[r.node as usize].addr.as_str())).collect();
+        assert_eq!(got, vec![(0, "b:1"), (0, "d:1"), (9, "b:1"), (10, "a:1")]);
+        assert_eq!(nodes[0].slots_served, 16374);
+        assert_eq!(nodes[2].slots_served, 10);
+        assert_eq!(nodes[0].slot_stats_enabled, Some(false));
+    }
+
+    #[test]
+    fn failed_nodes_are_listed_without_slots() {
+        let t = topology();
+        let failure = NodeFailure { kind: FailureKind::ConnectionRefused, detail: "refused".into() };
+        let answers = vec![
+            NodeAnswer { index: 2, duration: Duration::from_millis(3), result: Err(failure.clone()) },
+            NodeAnswer { index: 0, duration: Duration::ZERO, result: Ok(vec![(1, keys(1))]) },
+        ];
+        let (nodes, slots) = merge(&t, answers);
+        assert_eq!(nodes[0].failure, Some(failure));
+        assert_eq!(nodes[0].slot_stats_enabled, None);
+        assert_eq!(slots.len(), 1);
+        assert_eq!(nodes[slots[0].node as usize].addr, "b:1");
+    }
+}

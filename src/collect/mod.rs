@@ -1,0 +1,200 @@
+//! Collection: one refresh turns a live cluster into a [`Snapshot`].
+//!
+//! 1. [`topology`]: `CLUSTER SLOTS` from the first seed (or previously seen node) to
+//!    answer.
+//! 2. [`node`]: `CLUSTER SLOT-STATS SLOTSRANGE 0 16383` to every primary (and replica,
+//!    when enabled) at once, each over its own connection and within the node timeout.
+//! 3. [`reply`]: each answer parsed by field name, RESP2 or RESP3.
+//! 4. [`merge`]: answers attributed to slots by the topology, into the snapshot.
+
+pub mod merge;
+pub mod node;
+pub mod reply;
+pub mod topology;
+
+use crate::config::{NodeUrl, Settings};
+use crate::snapshot::{ClusterState, FailureKind, NodeFailure, NodeStatus, Role, Snapshot};
+use merge::NodeAnswer;
+use node::{ConnectOptions, NodePool};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime};
+use tokio::task::JoinSet;
+use topology::Topology;
+
+const CLUSTER_SLOTS: &[&str] = &["CLUSTER", "SLOTS"];
+const SLOT_STATS_ALL: &[&str] = &["CLUSTER", "SLOT-STATS", "SLOTSRANGE", "0", "16383"];
+
+/// How many nodes from the last topology are asked, besides the configured seeds,
+/// when looking for the topology: enough to survive losing the seeds, few enough not
+/// to load a large cluster with CLUSTER SLOTS calls.
+const EXTRA_TOPOLOGY_CANDIDATES: usize = 5;
+
+/// Reads one cluster. Shared (`Arc`) by the cache that calls [`refresh`](Self::refresh).
+pub struct ClusterCollector {
+    seeds: Vec<NodeUrl>,
+    include_replicas: bool,
+    pool: Arc<NodePool>,
+    /// Addresses from the last topology, so discovery survives the seeds going away.
+    known_nodes: Mutex<Vec<String>>,
+}
+
+/// How discovery ended.
+enum Discovery {
+    Found(Topology),
+    /// A seed answered that it is not a cluster node.
+    NotCluster(NodeStatus),
+    /// No candidate answered; one status per candidate.
+    Unreachable(Vec<NodeStatus>),
+}
+
+impl ClusterCollector {
+    pub fn new(settings: &Settings) -> Self {
+        let options = ConnectOptions {
+            tls: settings.tls,
+            username: settings.username.clone(),
+            password: settings.password.clone(),
+            timeout: settings.node_timeout,
+        };
+        ClusterCollector {
+            seeds: settings.seeds.clone(),
+            include_replicas: settings.include_replicas,
+            pool: Arc::new(NodePool::new(options)),
+            known_nodes: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Reads topology and slot statistics now. Never fails: whatever went wrong is
+    /// recorded in the snapshot, which is what the exporter then reports.
+    pub async fn refresh(&self) -> Snapshot {
+        let taken_at = SystemTime::now();
+        let started = Instant::now();
+        let (state, nodes, slots) = match self.discover().await {
+            Discovery::Found(topology) => self.collect(topology).await,
+            Discovery::NotCluster(seed) => (ClusterState::NotCluster, vec![seed], Vec::new()),
+            Discovery::Unreachable(statuses) => {
+                let first = statuses
+                    .iter()
+                    .find_map(|s| s.failure.clone())
+                    .unwrap_or(NodeFailure { kind: FailureKind::Other, detail: "no seed node configured".into() });
+                (ClusterState::Unreachable(first), statuses, Vec::new())
+            }
+        };
+        let snapshot = Snapshot { taken_at, refresh_duration: started.elapsed(), state, nodes, slots };
+        log_outcome(&snapshot);
+        snapshot
+    }
+
+    async fn collect(&self, topology: Topology) -> (ClusterState, Vec<NodeStatus>, Vec<crate::snapshot::SlotRecord>) {
+        self.remember(&topology);
+        let targets: Vec<usize> = (0..topology.nodes.len())
+            .filter(|&i| self.include_replicas || topology.nodes[i].role == Role::Primary)
+            .collect();
+        let answers = self.ask_slot_stats(&topology, &targets).await;
+        let all_unsupported = !answers.is_empty()
+            && answers.iter().all(|a| matches!(&a.result, Err(f) if f.kind == FailureKind::Unsupported));
+        let (nodes, slots) = merge::merge(&topology, answers);
+        let state = if all_unsupported { ClusterState::Unsupported } else { ClusterState::Cluster };
+        (state, nodes, slots)
+    }
+
+    /// Sends SLOT-STATS to every target at once; each answer carries its own timing.
+    async fn ask_slot_stats(&self, topology: &Topology, targets: &[usize]) -> Vec<NodeAnswer> {
+        let mut tasks = JoinSet::new();
+        for &index in targets {
+            let pool = self.pool.clone();
+            let addr = topology.nodes[index].addr.clone();
+            tasks.spawn(async move {
+                let started = Instant::now();
+                let result = match pool.command(&addr, SLOT_STATS_ALL).await {
+                    Ok(value) => reply::parse_slot_stats(value)
+                        .map_err(|e| NodeFailure { kind: FailureKind::Protocol, detail: e.to_string() }),
+                    Err(failure) => Err(failure),
+                };
+                NodeAnswer { index, duration: started.elapsed(), result }
+            });
+        }
+        tasks.join_all().await
+    }
+
+    /// Asks every seed (and a few nodes from the last topology) for CLUSTER SLOTS at
+    /// once and takes the first good answer, so a dead or stalled seed costs nothing
+    /// while another answers.
+    async fn discover(&self) -> Discovery {
+        let candidates = self.topology_candidates();
+        let mut tasks = JoinSet::new();
+        for addr in candidates.iter().cloned() {
+            let pool = self.pool.clone();
+            tasks.spawn(async move {
+                let started = Instant::now();
+                let result = pool.command(&addr, CLUSTER_SLOTS).await;
+                (addr, started.elapsed(), result)
+            });
+        }
+        let mut failed = Vec::new();
+        while let Some(joined) = tasks.join_next().await {
+            let Ok((addr, duration, result)) = joined else { continue };
+            match result.and_then(|value| parse_topology(value, &addr)) {
+                Ok(topology) => return Discovery::Found(topology),
+                Err(failure) if failure.detail.contains("cluster support disabled") => {
+                    return Discovery::NotCluster(seed_status(addr, duration, None));
+                }
+                Err(failure) => failed.push(seed_status(addr, duration, Some(failure))),
+            }
+        }
+        failed.sort_by(|a, b| a.addr.cmp(&b.addr));
+        Discovery::Unreachable(failed)
+    }
+
+    fn topology_candidates(&self) -> Vec<String> {
+        let mut seen = HashSet::new();
+        let seeds = self.seeds.iter().map(NodeUrl::addr);
+        let known = self.known_nodes.lock().expect("known nodes lock").clone();
+        seeds.chain(known.into_iter().take(EXTRA_TOPOLOGY_CANDIDATES)).filter(|a| seen.insert(a.clone())).collect()
+    }
+
+    /// Keeps the topology's addresses for the next discovery and lets go of clients
+    /// for nodes that left the cluster.
+    fn remember(&self, topology: &Topology) {
+        let mut addrs: Vec<String> =
+            topology.nodes.iter().filter(|n| n.role == Role::Primary).map(|n| n.addr.clone()).collect();
+        addrs.extend(topology.nodes.iter().filter(|n| n.role == Role::Replica).map(|n| n.addr.clone()));
+        let mut keep: HashSet<String> = addrs.iter().cloned().collect();
+        keep.extend(self.seeds.iter().map(NodeUrl::addr));
+        self.pool.retain(&keep);
+        *self.known_nodes.lock().expect("known nodes lock") = addrs;
+    }
+}
+
+fn parse_topology(value: fred::types::Value, addr: &str) -> Result<Topology, NodeFailure> {
+    let host = crate::config::parse_node_url(addr).map(|u| u.host).unwrap_or_default();
+    Topology::from_cluster_slots(value, &host)
+        .map_err(|e| NodeFailure { kind: FailureKind::Protocol, detail: e.to_string() })
+}
+
+/// A seed seen only during discovery: no node id or role is known beyond "asked".
+fn seed_status(addr: String, duration: std::time::Duration, failure: Option<NodeFailure>) -> NodeStatus {
+    NodeStatus {
+        addr,
+        node_id: String::new(),
+        role: Role::Primary,
+        slots_served: 0,
+        failure,
+        duration,
+        slot_stats_enabled: None,
+    }
+}
+
+fn log_outcome(snapshot: &Snapshot) {
+    for node in snapshot.failed_nodes() {
+        let failure = node.failure.as_ref().expect("failed node has a failure");
+        tracing::warn!(node = %node.addr, error = failure.kind.as_str(), detail = %failure.detail, "node did not answer");
+    }
+    tracing::debug!(
+        state = ?snapshot.state,
+        nodes = snapshot.nodes.len(),
+        slots = snapshot.slots.len(),
+        duration_ms = snapshot.refresh_duration.as_secs_f64() * 1e3,
+        "refreshed snapshot"
+    );
+}

@@ -1,0 +1,165 @@
+//! Connections to individual nodes: one fred client per node address.
+//!
+//! fred's shared cluster client let one dead primary stall commands to healthy ones;
+//! a centralized client per node isolates failures. Clients are kept across refreshes
+//! and replaced after any connection-level failure, so a node that comes back is
+//! picked up on the next refresh without the exporter restarting.
+
+use crate::config::{Secret, parse_node_url};
+use crate::snapshot::{FailureKind, NodeFailure};
+use fred::error::{Error as FredError, ErrorKind};
+use fred::interfaces::ClientLike;
+use fred::prelude::{Builder, Client, Config, ServerConfig};
+use fred::types::config::{Server, TlsConnector};
+use fred::types::{ClusterHash, ConnectHandle, CustomCommand, Value};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How to reach any node of the cluster.
+#[derive(Clone, Debug)]
+pub struct ConnectOptions {
+    pub tls: bool,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    /// Bound on connecting plus answering one command.
+    pub timeout: Duration,
+}
+
+/// A connected client and the task that drives its connection.
+struct NodeClient {
+    client: Client,
+    /// Aborted on drop: a stalled server would otherwise keep an evicted connection
+    /// (and its task) alive indefinitely.
+    task: ConnectHandle,
+}
+
+impl Drop for NodeClient {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The clients of every node seen so far, keyed by `host:port`.
+pub struct NodePool {
+    options: ConnectOptions,
+    clients: Mutex<HashMap<String, Arc<NodeClient>>>,
+}
+
+impl NodePool {
+    pub fn new(options: ConnectOptions) -> Self {
+        NodePool { options, clients: Mutex::new(HashMap::new()) }
+    }
+
+    /// Runs one command on the node at `addr`, connecting first if needed, all within
+    /// the node timeout.
+    pub async fn command(&self, addr: &str, args: &[&'static str]) -> Result<Value, NodeFailure> {
+        let result = tokio::time::timeout(self.options.timeout, self.command_unbounded(addr, args)).await;
+        let failure = match result {
+            Ok(Ok(value)) => return Ok(value),
+            Ok(Err(failure)) => failure,
+            Err(_) => NodeFailure {
+                kind: FailureKind::Timeout,
+                detail: format!("no answer within {:?}", self.options.timeout),
+            },
+        };
+        // After a timeout a late reply could still arrive on the connection; after a
+        // disconnect there is no connection. Either way, start afresh next time.
+        let connected = self.lookup(addr).is_some_and(|c| c.client.is_connected());
+        if failure.kind == FailureKind::Timeout || !connected {
+            self.evict(addr);
+        }
+        Err(failure)
+    }
+
+    async fn command_unbounded(&self, addr: &str, args: &[&'static str]) -> Result<Value, NodeFailure> {
+        let node = self.client(addr).await?;
+        let (name, rest) = args.split_first().expect("a command has a name");
+        let command = CustomCommand::new_static(name, ClusterHash::FirstKey, false);
+        node.client.custom::<Value, _>(command, rest.to_vec()).await.map_err(|e| classify(&e))
+    }
+
+    async fn client(&self, addr: &str) -> Result<Arc<NodeClient>, NodeFailure> {
+        if let Some(existing) = self.lookup(addr) {
+            if existing.client.is_connected() {
+                return Ok(existing);
+            }
+            self.evict(addr);
+        }
+        let fresh = Arc::new(self.connect(addr).await?);
+        self.clients.lock().expect("pool lock").insert(addr.to_string(), fresh.clone());
+        Ok(fresh)
+    }
+
+    fn lookup(&self, addr: &str) -> Option<Arc<NodeClient>> {
+        self.clients.lock().expect("pool lock").get(addr).cloned()
+    }
+
+    fn evict(&self, addr: &str) {
+        self.clients.lock().expect("pool lock").remove(addr);
+    }
+
+    /// Drops the clients of nodes that are neither seeds nor in the current topology.
+    pub fn retain(&self, keep: &HashSet<String>) {
+        self.clients.lock().expect("pool lock").retain(|addr, _| keep.contains(addr));
+    }
+
+    async fn connect(&self, addr: &str) -> Result<NodeClient, NodeFailure> {
+        let client = self.build_client(addr)?;
+        let task = client.init().await.map_err(|e| classify(&e))?;
+        Ok(NodeClient { client, task })
+    }
+
+    fn build_client(&self, addr: &str) -> Result<Client, NodeFailure> {
+        let url = parse_node_url(addr)
+            .map_err(|e| NodeFailure { kind: FailureKind::Other, detail: format!("bad node address: {e}") })?;
+        let config = Config {
+            server: ServerConfig::Centralized { server: Server::new(url.host, url.port) },
+            username: self.options.username.clone(),
+            password: self.options.password.as_ref().map(|p| p.expose().to_string()),
+            fail_fast: true,
+            tls: self.tls_config()?,
+            ..Config::default()
+        };
+        let timeout = self.options.timeout;
+        Builder::from_config(config)
+            .with_connection_config(|c| {
+                c.connection_timeout = timeout;
+                c.internal_command_timeout = timeout;
+                // A refresh is the retry; fred retrying inside one would blur timings.
+                c.max_command_attempts = 1;
+            })
+            .with_performance_config(|p| p.default_command_timeout = timeout)
+            .build()
+            .map_err(|e| classify(&e))
+    }
+
+    fn tls_config(&self) -> Result<Option<fred::types::config::TlsConfig>, NodeFailure> {
+        if !self.options.tls {
+            return Ok(None);
+        }
+        let connector = TlsConnector::default_rustls().map_err(|e| classify(&e))?;
+        Ok(Some(connector.into()))
+    }
+}
+
+/// Maps a fred error to a failure kind and a short detail. fred's details carry the
+/// server's error text or the OS error, never the configured credentials.
+pub fn classify(err: &FredError) -> NodeFailure {
+    let detail: String = err.details().chars().take(200).collect();
+    let lower = detail.to_ascii_lowercase();
+    let kind = match err.kind() {
+        _ if lower.contains("unknown subcommand") || lower.contains("unknown command") => FailureKind::Unsupported,
+        _ if lower.contains("wrongpass") || lower.contains("noauth") || lower.contains("noperm") => {
+            FailureKind::AuthFailed
+        }
+        ErrorKind::Auth => FailureKind::AuthFailed,
+        ErrorKind::Timeout => FailureKind::Timeout,
+        ErrorKind::Tls => FailureKind::Tls,
+        ErrorKind::Protocol | ErrorKind::Parse => FailureKind::Protocol,
+        _ if lower.contains("connection refused") => FailureKind::ConnectionRefused,
+        _ if lower.contains("timed out") || lower.contains("timeout") => FailureKind::Timeout,
+        _ => FailureKind::Other,
+    };
+    NodeFailure { kind, detail }
+}

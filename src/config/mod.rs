@@ -1,0 +1,446 @@
+//! Configuration: built-in defaults < TOML file (`--config`) < `VALKEY_SLOT_EXPORTER_*`
+//! environment variables < command-line flags, merged by figment.
+//!
+//! Everything a user can get wrong is caught here, at start-up, with a message that
+//! names the key and the layer it came from (flag, variable, file or default). The rest
+//! of the program only ever sees a validated [`Settings`].
+
+mod node_url;
+mod secret;
+
+pub use node_url::{NodeUrl, format_addr, parse_node_url};
+pub use secret::{REDACTED, Secret};
+
+use clap::{ArgAction, Parser};
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::value::{Dict, Map};
+use figment::{Figment, Metadata, Profile, Provider};
+use serde::de::{self, Deserializer};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Prefix of every environment variable the exporter reads.
+pub const ENV_PREFIX: &str = "VALKEY_SLOT_EXPORTER_";
+
+/// Default port. The Prometheus exporter port range (9100–9999) is fully allocated;
+/// 9765 is not used by any widely deployed exporter (9121 is redis_exporter's).
+pub const DEFAULT_PORT: u16 = 9765;
+
+const ENV_HELP: &str = "\
+Every flag can also be set in a TOML file (--config, keys with underscores, e.g. \
+cache_ttl = \"30s\") or an environment variable VALKEY_SLOT_EXPORTER_<KEY> \
+(e.g. VALKEY_SLOT_EXPORTER_NODES=redis://10.0.0.1:6379,redis://10.0.0.2:6379). \
+Precedence: flags > environment > file > defaults. Prefer --password-file or \
+VALKEY_SLOT_EXPORTER_PASSWORD over --password, which other users can see in the \
+process list.";
+
+/// Command-line flags. Each is optional so that an absent flag does not override the
+/// layers below it; serialized into figment as the top layer.
+#[derive(Parser, Serialize, Debug, Default)]
+#[command(name = "valkey-slot-exporter", version, about, after_help = ENV_HELP)]
+pub struct Cli {
+    /// TOML configuration file (it must exist).
+    #[arg(long, value_name = "PATH", env = "VALKEY_SLOT_EXPORTER_CONFIG")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+
+    /// Address to serve /metrics and the JSON API on [default: 0.0.0.0:9765].
+    #[arg(long, value_name = "ADDR")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+
+    /// Seed nodes of the cluster, comma-separated redis://, valkey://, rediss:// or
+    /// valkeys:// URLs; the topology is discovered from any one that answers
+    /// [default: redis://localhost:6379].
+    #[arg(long, value_name = "URL[,URL...]", value_delimiter = ',')]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nodes: Option<Vec<String>>,
+
+    /// ACL user name for Valkey.
+    #[arg(long, value_name = "NAME")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+
+    /// Password for Valkey (visible in the process list: prefer --password-file).
+    #[arg(long, value_name = "PASSWORD", hide_default_value = true, value_parser = parse_secret)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<Secret>,
+
+    /// File holding the Valkey password (a trailing newline is ignored).
+    #[arg(long, value_name = "PATH")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password_file: Option<PathBuf>,
+
+    /// How long a snapshot is served before the next request refreshes it, e.g. 30s,
+    /// 500ms, 2m [default: 30s].
+    #[arg(long, value_name = "DURATION")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_ttl: Option<String>,
+
+    /// How long one node may take to connect and answer before it is reported down
+    /// [default: 5s].
+    #[arg(long, value_name = "DURATION")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node_timeout: Option<String>,
+
+    /// Also query replicas; their slot series carry their own `node` label.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true",
+          action = ArgAction::Set)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub include_replicas: Option<bool>,
+
+    /// Log filter: error, warn, info, debug, trace, or a tracing filter directive
+    /// [default: info].
+    #[arg(long, value_name = "LEVEL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_level: Option<String>,
+
+    /// Log format: text or json [default: text].
+    #[arg(long, value_name = "FORMAT")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<String>,
+}
+
+fn parse_secret(s: &str) -> Result<Secret, String> {
+    Ok(Secret::new(s))
+}
+
+/// The merged, not yet validated configuration: exactly the keys a user may set.
+#[derive(Deserialize, Serialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    listen: String,
+    #[serde(deserialize_with = "string_or_list")]
+    nodes: Vec<String>,
+    #[serde(default, deserialize_with = "optional_scalar_string")]
+    username: Option<String>,
+    #[serde(default)]
+    password: Option<Secret>,
+    #[serde(default)]
+    password_file: Option<PathBuf>,
+    #[serde(deserialize_with = "duration_string")]
+    cache_ttl: String,
+    #[serde(deserialize_with = "duration_string")]
+    node_timeout: String,
+    include_replicas: bool,
+    log_level: String,
+    log_format: String,
+}
+
+impl Default for RawConfig {
+    fn default() -> Self {
+        RawConfig {
+            listen: format!("0.0.0.0:{DEFAULT_PORT}"),
+            nodes: vec!["redis://localhost:6379".into()],
+            username: None,
+            password: None,
+            password_file: None,
+            cache_ttl: "30s".into(),
+            node_timeout: "5s".into(),
+            include_replicas: false,
+            log_level: "info".into(),
+            log_format: "text".into(),
+        }
+    }
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Validated settings: everything the rest of the program needs, in its own types.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Where the HTTP server listens.
+    pub listen: SocketAddr,
+    /// Seed nodes; any one that answers gives the topology.
+    pub seeds: Vec<NodeUrl>,
+    /// Whether every connection to Valkey uses TLS (all seeds agree on it).
+    pub tls: bool,
+    /// ACL user, if any.
+    pub username: Option<String>,
+    /// Password from `password` or the contents of `password_file`.
+    pub password: Option<Secret>,
+    /// Lifetime of a snapshot before a request triggers the next refresh.
+    pub cache_ttl: Duration,
+    /// Per-node bound on connecting and answering, so one stalled node cannot hold
+    /// up a refresh.
+    pub node_timeout: Duration,
+    /// Query replicas too.
+    pub include_replicas: bool,
+    /// tracing filter directive.
+    pub log_level: String,
+    pub log_format: LogFormat,
+}
+
+/// A configuration problem, already phrased for the operator.
+#[derive(Debug)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "configuration error: {}", self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Parses the process's flags and environment into settings.
+pub fn load_from_env() -> Result<Settings, ConfigError> {
+    load(Cli::parse())
+}
+
+/// Merges defaults, the file named by `cli.config`, the environment and `cli`, then
+/// validates the result.
+pub fn load(cli: Cli) -> Result<Settings, ConfigError> {
+    let figment = build_figment(&cli)?;
+    let raw: RawConfig = figment.extract().map_err(describe_figment_error)?;
+    validate(raw, &figment)
+}
+
+fn build_figment(cli: &Cli) -> Result<Figment, ConfigError> {
+    let mut figment = Figment::from(Serialized::defaults(RawConfig::default()));
+    if let Some(path) = &cli.config {
+        // `Toml::file` silently skips a missing file; a file the user named must exist.
+        if !path.is_file() {
+            return Err(ConfigError(format!(
+                "config file {} (from --config or VALKEY_SLOT_EXPORTER_CONFIG) does not exist \
+                 or is not a file",
+                path.display()
+            )));
+        }
+        figment = figment.merge(Toml::file_exact(path));
+    }
+    Ok(figment.merge(Env::prefixed(ENV_PREFIX).ignore(&["config"])).merge(Flags(cli)))
+}
+
+/// Turns every error figment collected into one line each, key and source included.
+fn describe_figment_error(err: figment::Error) -> ConfigError {
+    let lines: Vec<String> = err.into_iter().map(|e| e.to_string()).collect();
+    ConfigError(lines.join("; "))
+}
+
+/// Wraps the flags so that errors in them say "command-line flag --cache-ttl" rather
+/// than figment's generic "Serialized".
+struct Flags<'a>(&'a Cli);
+
+impl Provider for Flags<'_> {
+    fn metadata(&self) -> Metadata {
+        Metadata::named("command-line flag")
+            .interpolater(|_: &Profile, keys: &[&str]| format!("--{}", keys.join(".").replace('_', "-")))
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        Serialized::defaults(self.0).data()
+    }
+}
+
+/// Where the final value of `key` came from, for post-extraction errors.
+fn source_of(figment: &Figment, key: &str) -> String {
+    match figment.find_metadata(key) {
+        Some(md) => {
+            let name = md.interpolate(&Profile::Default, &[key]);
+            match &md.source {
+                Some(src) => format!("key `{key}` in {} {src}", md.name),
+                None if md.name.starts_with("command-line") || md.name.contains("environment") => {
+                    format!("{} {name}", md.name)
+                }
+                None => format!("key `{key}` ({})", md.name),
+            }
+        }
+        None => format!("key `{key}`"),
+    }
+}
+
+fn validate(raw: RawConfig, figment: &Figment) -> Result<Settings, ConfigError> {
+    let err = |key: &str, msg: String| ConfigError(format!("{msg} (from {})", source_of(figment, key)));
+
+    let listen = parse_listen(&raw.listen).map_err(|m| err("listen", m))?;
+    let seeds = parse_seeds(&raw.nodes).map_err(|m| err("nodes", m))?;
+    let tls = seeds[0].tls;
+    if seeds.iter().any(|s| s.tls != tls) {
+        return Err(err(
+            "nodes",
+            "seed nodes mix TLS (rediss://, valkeys://) and plain URLs; a cluster is one or the other".into(),
+        ));
+    }
+    let password = match (raw.password, raw.password_file) {
+        (Some(_), Some(_)) => {
+            return Err(ConfigError(format!(
+                "both `password` ({}) and `password_file` ({}) are set; choose one",
+                source_of(figment, "password"),
+                source_of(figment, "password_file")
+            )));
+        }
+        (Some(p), None) => Some(p),
+        (None, Some(path)) => Some(read_password_file(&path).map_err(|m| err("password_file", m))?),
+        (None, None) => None,
+    };
+    let cache_ttl = humantime::parse_duration(&raw.cache_ttl).map_err(|e| err("cache_ttl", e.to_string()))?;
+    let node_timeout = humantime::parse_duration(&raw.node_timeout).map_err(|e| err("node_timeout", e.to_string()))?;
+    if node_timeout.is_zero() {
+        return Err(err("node_timeout", "must be greater than zero".into()));
+    }
+    if tracing_subscriber::EnvFilter::try_new(&raw.log_level).is_err() {
+        return Err(err(
+            "log_level",
+            format!("invalid log level `{}` (use error, warn, info, debug or trace)", raw.log_level),
+        ));
+    }
+    let log_format = match raw.log_format.to_ascii_lowercase().as_str() {
+        "text" => LogFormat::Text,
+        "json" => LogFormat::Json,
+        other => return Err(err("log_format", format!("invalid log format `{other}` (use text or json)"))),
+    };
+    Ok(Settings {
+        listen,
+        seeds,
+        tls,
+        username: raw.username.filter(|u| !u.is_empty()),
+        password,
+        cache_ttl,
+        node_timeout,
+        include_replicas: raw.include_replicas,
+        log_level: raw.log_level,
+        log_format,
+    })
+}
+
+/// Accepts `host:port`, `[v6]:port` and Go's `:port` (all interfaces).
+fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+    let with_host = if s.starts_with(':') { format!("0.0.0.0{s}") } else { s.to_string() };
+    with_host
+        .parse()
+        .map_err(|_| format!("invalid listen address `{s}` (expected e.g. 0.0.0.0:{DEFAULT_PORT} or :{DEFAULT_PORT})"))
+}
+
+fn parse_seeds(urls: &[String]) -> Result<Vec<NodeUrl>, String> {
+    if urls.is_empty() {
+        return Err("no seed nodes given".into());
+    }
+    urls.iter()
+        .enumerate()
+        .map(|(i, u)| parse_node_url(u).map_err(|m| format!("node {} of {}: {m}", i + 1, urls.len())))
+        .collect()
+}
+
+fn read_password_file(path: &std::path::Path) -> Result<Secret, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read password file {}: {}", path.display(), e.kind()))?;
+    Ok(Secret::new(text.trim_end_matches(['\r', '\n'])))
+}
+
+/// `nodes` is a list in TOML and flags but a comma-separated string in the environment.
+fn string_or_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    let items = match OneOrMany::deserialize(d)
+        .map_err(|_| de::Error::custom("expected a URL string, a comma-separated string of URLs, or a list"))?
+    {
+        OneOrMany::One(s) => s.split(',').map(str::to_string).collect(),
+        OneOrMany::Many(v) => v,
+    };
+    Ok(items.into_iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
+}
+
+/// A user name of digits arrives from the environment as an integer.
+fn optional_scalar_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Scalar {
+        S(String),
+        I(i64),
+    }
+    Ok(Option::<Scalar>::deserialize(d)?.map(|s| match s {
+        Scalar::S(s) => s,
+        Scalar::I(i) => i.to_string(),
+    }))
+}
+
+/// Durations must carry a unit; the error says so instead of serde's type jargon.
+fn duration_string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let s = String::deserialize(d)
+        .map_err(|_| de::Error::custom("expected a duration with a unit, e.g. \"30s\", \"500ms\", \"2m\""))?;
+    humantime::parse_duration(&s)
+        .map_err(|e| de::Error::custom(format!("invalid duration `{s}`: {e} (e.g. 30s, 500ms, 2m)")))?;
+    Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cli(args: &[&str]) -> Cli {
+        let mut all = vec!["valkey-slot-exporter"];
+        all.extend_from_slice(args);
+        Cli::try_parse_from(all).expect("flags parse")
+    }
+
+    #[test]
+    fn defaults_are_sane() {
+        let s = load(cli(&[])).expect("defaults load");
+        assert_eq!(s.listen.port(), DEFAULT_PORT);
+        assert_eq!(s.cache_ttl, Duration::from_secs(30));
+        assert_eq!(s.seeds[0].addr(), "localhost:6379");
+        assert!(!s.include_replicas);
+    }
+
+    #[test]
+    fn flags_override_and_parse() {
+        let s = load(cli(&[
+            "--nodes",
+            "redis://a:1,valkey://b:2",
+            "--cache-ttl",
+            "500ms",
+            "--node-timeout",
+            "2m",
+            "--include-replicas",
+            "--listen",
+            ":9999",
+        ]))
+        .expect("loads");
+        assert_eq!(s.seeds.len(), 2);
+        assert_eq!(s.cache_ttl, Duration::from_millis(500));
+        assert_eq!(s.node_timeout, Duration::from_secs(120));
+        assert!(s.include_replicas);
+        assert_eq!(s.listen.to_string(), "0.0.0.0:9999");
+    }
+
+    #[test]
+    fn bad_flag_values_name_the_flag() {
+        let e = load(cli(&["--cache-ttl", "soon"])).unwrap_err().to_string();
+        assert!(e.contains("--cache-ttl"), "{e}");
+        let e = load(cli(&["--nodes", "http://x"])).unwrap_err().to_string();
+        assert!(e.contains("--nodes") && e.contains("scheme"), "{e}");
+        let e = load(cli(&["--node-timeout", "0s"])).unwrap_err().to_string();
+        assert!(e.contains("--node-timeout"), "{e}");
+    }
+
+    #[test]
+    fn mixed_tls_is_refused() {
+        let e = load(cli(&["--nodes", "rediss://a:1,redis://b:2"])).unwrap_err().to_string();
+        assert!(e.contains("mix TLS"), "{e}");
+    }
+
+    #[test]
+    fn password_and_file_together_are_refused_without_echo() {
+        let e = load(cli(&["--password", "hunter2", "--password-file", "/nonexistent"])).unwrap_err().to_string();
+        assert!(e.contains("choose one") && !e.contains("hunter2"), "{e}");
+    }
+
+    #[test]
+    fn cli_debug_redacts_password() {
+        let c = cli(&["--password", "hunter2"]);
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+}

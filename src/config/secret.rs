@@ -1,0 +1,103 @@
+//! A string that must never be printed: the Valkey password.
+//!
+//! Debug and Display both redact, so a `{:?}` of any struct holding a `Secret` — a
+//! config dump, a tracing field, a panic message — cannot leak it. The only way to
+//! the value is [`Secret::expose`], which is called in exactly one place: where the
+//! Valkey client is configured.
+
+use serde::de::{self, Deserializer, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
+use std::fmt;
+
+/// What a redacted secret prints as.
+pub const REDACTED: &str = "<redacted>";
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The plain value, for handing to the Valkey client and nothing else.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(REDACTED)
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(REDACTED)
+    }
+}
+
+/// Figment carries layers as serialized values, so a secret has to serialize; it
+/// serializes as itself because the value only travels from the command line into
+/// the merged configuration, never out of the process.
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+/// Accepts strings (and digits-only values, which figment reads from the environment
+/// as integers), and never repeats a refused value in its error: serde's stock
+/// "invalid type: floating point `12.5`" would print the password.
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct SecretVisitor;
+        impl Visitor<'_> for SecretVisitor {
+            type Value = Secret;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Secret, E> {
+                Ok(Secret::new(v))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Secret, E> {
+                Ok(Secret(v))
+            }
+            // Environment variables holding only digits arrive as integers.
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Secret, E> {
+                Ok(Secret(v.to_string()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Secret, E> {
+                Ok(Secret(v.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Secret, E> {
+                Err(E::custom("must be a string (value not shown)"))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Secret, E> {
+                Err(E::custom("must be a string (value not shown)"))
+            }
+        }
+        deserializer.deserialize_any(SecretVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_and_display_redact() {
+        let s = Secret::new("hunter2");
+        assert_eq!(format!("{s:?}"), REDACTED);
+        assert_eq!(format!("{s}"), REDACTED);
+        assert_eq!(s.expose(), "hunter2");
+    }
+
+    #[test]
+    fn digits_are_a_password_and_other_types_are_refused_without_echo() {
+        assert_eq!(serde_json::from_str::<Secret>("98765").unwrap().expose(), "98765");
+        let err = serde_json::from_str::<Secret>("987.65").unwrap_err().to_string();
+        assert!(!err.contains("987"), "{err}");
+    }
+}

@@ -1,0 +1,87 @@
+//! Request routing: which path gets which renderer, and the error answers.
+//!
+//! | path                       | answer                                          |
+//! |----------------------------|-------------------------------------------------|
+//! | `/`                        | JSON index of the endpoints                     |
+//! | `/metrics`                 | Prometheus text 0.0.4 or OpenMetrics (Accept)   |
+//! | `/healthz`                 | 200 while the process serves, whatever Valkey does |
+//! | `/api/cluster/slot-stats`  | JSON slot statistics for a slot range           |
+//! | anything else              | 404 JSON; a known path with another method: 405 |
+
+use super::query::parse_slot_range;
+use crate::render::{json, metrics};
+use crate::target::Exporter;
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::header::{ACCEPT, ALLOW, CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+pub type Body = Full<Bytes>;
+
+const JSON: &str = "application/json";
+const KNOWN_PATHS: [&str; 4] = ["/", "/metrics", "/healthz", "/api/cluster/slot-stats"];
+
+/// Answers one request. Never fails: every problem becomes a JSON error response.
+pub async fn handle<B>(request: Request<B>, exporter: Arc<Exporter>) -> Response<Body> {
+    let now = SystemTime::now();
+    let path = request.uri().path();
+    if !matches!(*request.method(), Method::GET | Method::HEAD) {
+        return method_not_allowed(path, now);
+    }
+    match path {
+        "/" => json_response(json::index(now)),
+        "/healthz" => text_response(StatusCode::OK, "text/plain; charset=utf-8", "ok\n".into()),
+        "/metrics" => serve_metrics(&request, &exporter).await,
+        "/api/cluster/slot-stats" => serve_slot_stats(&request, &exporter, now).await,
+        _ => json_response(json::error(404, "not_found", &format!("no endpoint at {}; see /", short(path)), now)),
+    }
+}
+
+async fn serve_metrics<B>(request: &Request<B>, exporter: &Exporter) -> Response<Body> {
+    let accept = request.headers().get(ACCEPT).and_then(|v| v.to_str().ok());
+    let format = metrics::Format::negotiate(accept);
+    let target = exporter.default_target();
+    let served = target.cache.get().await;
+    let body = metrics::render(served.snapshot, target.cache.ttl(), format);
+    text_response(StatusCode::OK, format.content_type(), body)
+}
+
+async fn serve_slot_stats<B>(request: &Request<B>, exporter: &Exporter, now: SystemTime) -> Response<Body> {
+    let range = match parse_slot_range(request.uri().query()) {
+        Ok(range) => range,
+        Err(e) => return json_response(json::error(400, e.code, &e.message, now)),
+    };
+    let served = exporter.default_target().cache.get().await;
+    json_response(json::slot_stats(&served, range, now))
+}
+
+fn method_not_allowed(path: &str, now: SystemTime) -> Response<Body> {
+    if !KNOWN_PATHS.contains(&path) {
+        return json_response(json::error(404, "not_found", &format!("no endpoint at {}; see /", short(path)), now));
+    }
+    let mut response = json_response(json::error(405, "method_not_allowed", "only GET and HEAD are supported", now));
+    response.headers_mut().insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+    response
+}
+
+fn json_response(reply: json::JsonReply) -> Response<Body> {
+    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    text_response(status, JSON, reply.body)
+}
+
+fn text_response(status: StatusCode, content_type: &'static str, body: String) -> Response<Body> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    // Each answer reflects one snapshot; intermediaries must not serve it again.
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// Paths are echoed in 404 messages; keep them short.
+fn short(path: &str) -> String {
+    path.chars().take(64).collect()
+}

@@ -1,0 +1,59 @@
+//! Entry point: read configuration, start logging, bind, serve until SIGTERM/SIGINT.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use tracing_subscriber::EnvFilter;
+use valkey_slot_exporter::config::{self, LogFormat, Settings};
+use valkey_slot_exporter::{Exporter, serve};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let settings = match config::load_from_env() {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("valkey-slot-exporter: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(&settings);
+    let listener = match tokio::net::TcpListener::bind(settings.listen).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            tracing::error!(listen = %settings.listen, error = %e, "cannot listen (key `listen`)");
+            return ExitCode::from(1);
+        }
+    };
+    let seeds: Vec<String> = settings.seeds.iter().map(ToString::to_string).collect();
+    tracing::info!(
+        listen = %settings.listen,
+        seeds = ?seeds,
+        cache_ttl = ?settings.cache_ttl,
+        node_timeout = ?settings.node_timeout,
+        include_replicas = settings.include_replicas,
+        auth = settings.password.is_some(),
+        "valkey-slot-exporter {} serving",
+        env!("CARGO_PKG_VERSION")
+    );
+    serve(listener, Arc::new(Exporter::from_settings(&settings)), shutdown_signal()).await;
+    tracing::info!("stopped");
+    ExitCode::SUCCESS
+}
+
+fn init_logging(settings: &Settings) {
+    let filter = EnvFilter::new(&settings.log_level);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match settings.log_format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// Completes on the first SIGTERM (how Kubernetes and systemd stop a process) or SIGINT.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("installing the SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+    }
+}

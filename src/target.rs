@@ -1,0 +1,37 @@
+//! Targets: a named cluster with its collector and its snapshot cache.
+//!
+//! Everything per-cluster hangs off a [`Target`], so serving several named clusters
+//! from one process is a matter of building more of them; today the configuration
+//! describes one, named `default`.
+
+use crate::cache::SnapshotCache;
+use crate::collect::ClusterCollector;
+use crate::config::Settings;
+use std::sync::Arc;
+
+/// One cluster the exporter reports on.
+pub struct Target {
+    /// Name for logs and, later, for choosing among several clusters.
+    pub name: String,
+    /// The cluster's snapshot cache; it owns the collector that refreshes it.
+    pub cache: Arc<SnapshotCache<ClusterCollector>>,
+}
+
+/// Everything the HTTP layer serves from.
+pub struct Exporter {
+    /// Never empty.
+    targets: Vec<Target>,
+}
+
+impl Exporter {
+    pub fn from_settings(settings: &Settings) -> Self {
+        let collector = Arc::new(ClusterCollector::new(settings));
+        let target = Target { name: "default".into(), cache: SnapshotCache::new(collector, settings.cache_ttl) };
+        Exporter { targets: vec![target] }
+    }
+
+    /// The cluster served on the unqualified paths (`/metrics`, `/api/...`).
+    pub fn default_target(&self) -> &Target {
+        &self.targets[0]
+    }
+}
