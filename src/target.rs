@@ -7,6 +7,7 @@
 use crate::cache::SnapshotCache;
 use crate::collect::ClusterCollector;
 use crate::config::Settings;
+use crate::render::metrics::RenderedBodies;
 use std::sync::Arc;
 
 /// One cluster the exporter reports on.
@@ -15,6 +16,8 @@ pub struct Target {
     pub name: String,
     /// The cluster's snapshot cache; it owns the collector that refreshes it.
     pub cache: Arc<SnapshotCache<ClusterCollector>>,
+    /// `/metrics` bodies of the current snapshot, rendered once and served to every scrape.
+    pub metrics_bodies: RenderedBodies,
 }
 
 /// Everything the HTTP layer serves from.
@@ -26,7 +29,11 @@ pub struct Exporter {
 impl Exporter {
     pub fn from_settings(settings: &Settings) -> Self {
         let collector = Arc::new(ClusterCollector::new(settings));
-        let target = Target { name: "default".into(), cache: SnapshotCache::new(collector, settings.cache_ttl) };
+        let target = Target {
+            name: "default".into(),
+            cache: SnapshotCache::new(collector, settings.cache_ttl),
+            metrics_bodies: RenderedBodies::default(),
+        };
         Exporter { targets: vec![target] }
     }
 

@@ -205,7 +205,7 @@ pub fn load(cli: Cli) -> Result<Settings, ConfigError> {
 }
 
 fn build_figment(cli: &Cli) -> Result<Figment, ConfigError> {
-    let mut figment = Figment::from(Serialized::defaults(RawConfig::default()));
+    let mut figment = Figment::from(defaults_layer());
     if let Some(path) = &cli.config {
         // `Toml::file` silently skips a missing file; a file the user named must exist.
         if !path.is_file() {
@@ -217,43 +217,70 @@ fn build_figment(cli: &Cli) -> Result<Figment, ConfigError> {
         }
         figment = figment.merge(Toml::file_exact(path));
     }
-    Ok(figment.merge(Env::prefixed(ENV_PREFIX).ignore(&["config"])).merge(Flags(cli)))
+    Ok(figment.merge(Env::prefixed(ENV_PREFIX).ignore(&["config"])).merge(flags_layer(cli)))
 }
 
-/// Turns every error figment collected into one line each, key and source included.
+/// Turns every error figment collected into one line each, naming the key the way
+/// the user wrote it: a flag, a full environment variable name, or a file key.
 fn describe_figment_error(err: figment::Error) -> ConfigError {
-    let lines: Vec<String> = err.into_iter().map(|e| e.to_string()).collect();
+    let lines: Vec<String> = err
+        .into_iter()
+        .map(|e| {
+            let key = e.path.join(".");
+            match &e.metadata {
+                Some(md) => format!("{} (from {})", e.kind, describe_source(md, &key)),
+                None => e.kind.to_string(),
+            }
+        })
+        .collect();
     ConfigError(lines.join("; "))
 }
 
-/// Wraps the flags so that errors in them say "command-line flag --cache-ttl" rather
-/// than figment's generic "Serialized".
-struct Flags<'a>(&'a Cli);
-
-impl Provider for Flags<'_> {
-    fn metadata(&self) -> Metadata {
-        Metadata::named("command-line flag")
-            .interpolater(|_: &Profile, keys: &[&str]| format!("--{}", keys.join(".").replace('_', "-")))
-    }
-
-    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
-        Serialized::defaults(self.0).data()
+/// "command-line flag --cache-ttl", "environment variable VALKEY_SLOT_EXPORTER_CACHE_TTL",
+/// "key `cache_ttl` in TOML file /etc/x.toml", "key `cache_ttl` (default)".
+fn describe_source(md: &Metadata, key: &str) -> String {
+    if md.name.starts_with("command-line") {
+        format!("{} {}", md.name, md.interpolate(&Profile::Default, &[key]))
+    } else if md.name.contains("environment") {
+        format!("environment variable {ENV_PREFIX}{}", key.to_ascii_uppercase().replace('.', "_"))
+    } else if let Some(src) = &md.source {
+        format!("key `{key}` in {} {src}", md.name)
+    } else {
+        format!("key `{key}` ({})", md.name)
     }
 }
 
-/// Where the final value of `key` came from, for post-extraction errors.
+/// A serialized layer with a name users recognise ("command-line flag", "built-in
+/// default") instead of figment's generic "Serialized".
+struct Labelled<T> {
+    value: T,
+    metadata: Metadata,
+}
+
+impl<T: Serialize> Provider for Labelled<T> {
+    fn metadata(&self) -> Metadata {
+        self.metadata.clone()
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        Serialized::defaults(&self.value).data()
+    }
+}
+
+fn flags_layer(cli: &Cli) -> Labelled<&Cli> {
+    let metadata = Metadata::named("command-line flag")
+        .interpolater(|_: &Profile, keys: &[&str]| format!("--{}", keys.join(".").replace('_', "-")));
+    Labelled { value: cli, metadata }
+}
+
+fn defaults_layer() -> Labelled<RawConfig> {
+    Labelled { value: RawConfig::default(), metadata: Metadata::named("built-in default") }
+}
+
+/// Where the final value of `key` came from, for errors found after extraction.
 fn source_of(figment: &Figment, key: &str) -> String {
     match figment.find_metadata(key) {
-        Some(md) => {
-            let name = md.interpolate(&Profile::Default, &[key]);
-            match &md.source {
-                Some(src) => format!("key `{key}` in {} {src}", md.name),
-                None if md.name.starts_with("command-line") || md.name.contains("environment") => {
-                    format!("{} {name}", md.name)
-                }
-                None => format!("key `{key}` ({})", md.name),
-            }
-        }
+        Some(md) => describe_source(md, key),
         None => format!("key `{key}`"),
     }
 }

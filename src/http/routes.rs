@@ -44,8 +44,8 @@ async fn serve_metrics<B>(request: &Request<B>, exporter: &Exporter) -> Response
     let format = metrics::Format::negotiate(accept);
     let target = exporter.default_target();
     let served = target.cache.get().await;
-    let body = metrics::render(served.snapshot, target.cache.ttl(), format);
-    text_response(StatusCode::OK, format.content_type(), body)
+    let body = target.metrics_bodies.get(&served.snapshot, target.cache.ttl(), format);
+    bytes_response(StatusCode::OK, format.content_type(), body)
 }
 
 async fn serve_slot_stats<B>(request: &Request<B>, exporter: &Exporter, now: SystemTime) -> Response<Body> {
@@ -72,7 +72,11 @@ fn json_response(reply: json::JsonReply) -> Response<Body> {
 }
 
 fn text_response(status: StatusCode, content_type: &'static str, body: String) -> Response<Body> {
-    let mut response = Response::new(Full::new(Bytes::from(body)));
+    bytes_response(status, content_type, Bytes::from(body))
+}
+
+fn bytes_response(status: StatusCode, content_type: &'static str, body: Bytes) -> Response<Body> {
+    let mut response = Response::new(Full::new(body));
     *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));

@@ -5,21 +5,22 @@
 //! so a missing statistic is an absent series, never a zero.
 
 use crate::snapshot::{NodeStatus, SlotRecord, SlotStats, Snapshot};
+use bytes::Bytes;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeGaugeValue, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::{Registry, Unit};
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, UNIX_EPOCH};
 
 /// The two text formats Prometheus understands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
     /// Prometheus text format 0.0.4: the default.
-    Text,
+    Text = 0,
     /// OpenMetrics 1.0.0, when the scraper's Accept header asks for it.
-    OpenMetrics,
+    OpenMetrics = 1,
 }
 
 impl Format {
@@ -52,6 +53,34 @@ pub fn render(snapshot: Arc<Snapshot>, ttl: Duration, format: Format) -> String 
     // Writing into a String cannot fail, and every name and label here is ours.
     written.expect("rendering metrics into a String");
     out
+}
+
+/// The last rendered body per format, so that every scrape of one snapshot after the
+/// first costs a copy of an `Arc`, not a render of ~65,000 series.
+#[derive(Default)]
+pub struct RenderedBodies {
+    /// Index 0: text 0.0.4, 1: OpenMetrics. Keyed by snapshot identity.
+    last: [Mutex<Option<Rendered>>; 2],
+}
+
+/// A body and the snapshot it was rendered from.
+type Rendered = (Arc<Snapshot>, Bytes);
+
+impl RenderedBodies {
+    /// The body of `snapshot` in `format`, rendered at most once per snapshot. Scrapes
+    /// arriving during the render wait for it rather than render again.
+    pub fn get(&self, snapshot: &Arc<Snapshot>, ttl: Duration, format: Format) -> Bytes {
+        let slot = &self.last[format as usize];
+        let mut last = slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((rendered_from, body)) = last.as_ref()
+            && Arc::ptr_eq(rendered_from, snapshot)
+        {
+            return body.clone();
+        }
+        let body = Bytes::from(render(snapshot.clone(), ttl, format));
+        *last = Some((snapshot.clone(), body.clone()));
+        body
+    }
 }
 
 #[derive(Debug)]

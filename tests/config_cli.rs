@@ -1,0 +1,134 @@
+//! Start-up configuration through the real binary: flags, environment and TOML file,
+//! and the errors an operator sees when one of them is wrong.
+
+use std::process::{Command, Output};
+
+fn exporter(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_valkey-slot-exporter"));
+    command.args(args);
+    // Only what the test sets: a stray VALKEY_SLOT_EXPORTER_* from the caller's shell
+    // must not change the outcome.
+    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("VALKEY_SLOT_EXPORTER_")) {
+        command.env_remove(key);
+    }
+    command.envs(env.iter().copied());
+    command.output().expect("run the exporter binary")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn help_documents_every_flag_and_no_secret() {
+    let output = exporter(&["--help"], &[("VALKEY_SLOT_EXPORTER_PASSWORD", "hunter2-env")]);
+    assert!(output.status.success());
+    let help = String::from_utf8_lossy(&output.stdout);
+    for flag in [
+        "--listen",
+        "--nodes",
+        "--username",
+        "--password",
+        "--password-file",
+        "--cache-ttl",
+        "--node-timeout",
+        "--include-replicas",
+        "--config",
+        "--log-level",
+        "--log-format",
+    ] {
+        assert!(help.contains(flag), "--help lacks {flag}");
+    }
+    assert!(help.contains("9765"), "default port documented");
+    assert!(help.contains("VALKEY_SLOT_EXPORTER_"), "environment documented");
+    assert!(!help.contains("hunter2"));
+}
+
+#[test]
+fn a_bad_flag_value_names_the_flag() {
+    let output = exporter(&["--cache-ttl", "thirty"], &[]);
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(err.contains("--cache-ttl") && err.contains("thirty"), "{err}");
+}
+
+#[test]
+fn a_bad_environment_value_names_the_variable() {
+    let output = exporter(&[], &[("VALKEY_SLOT_EXPORTER_NODE_TIMEOUT", "forever")]);
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(err.contains("VALKEY_SLOT_EXPORTER_NODE_TIMEOUT"), "{err}");
+}
+
+#[test]
+fn an_unknown_environment_key_is_refused() {
+    let output = exporter(&[], &[("VALKEY_SLOT_EXPORTER_CACHE_TLL", "30s")]);
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(err.contains("cache_tll") || err.contains("CACHE_TLL"), "{err}");
+}
+
+#[test]
+fn config_file_unknown_keys_and_bad_values_name_key_and_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("exporter.toml");
+    std::fs::write(&path, "nodes = [\"redis://127.0.0.1:7000\"]\ncache_tl = \"30s\"\n").unwrap();
+    let output = exporter(&["--config", path.to_str().unwrap()], &[]);
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(err.contains("cache_tl") && err.contains("exporter.toml"), "{err}");
+
+    std::fs::write(&path, "node_timeout = \"soon\"\n").unwrap();
+    let err = stderr(&exporter(&["--config", path.to_str().unwrap()], &[]));
+    assert!(err.contains("node_timeout") && err.contains("exporter.toml"), "{err}");
+
+    std::fs::write(&path, "nodes = [\"http://127.0.0.1:7000\"]\n").unwrap();
+    let err = stderr(&exporter(&["--config", path.to_str().unwrap()], &[]));
+    assert!(err.contains("nodes") && err.contains("exporter.toml") && err.contains("scheme"), "{err}");
+}
+
+#[test]
+fn a_missing_config_file_is_an_error() {
+    let output = exporter(&["--config", "/nonexistent/exporter.toml"], &[]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("/nonexistent/exporter.toml"));
+}
+
+#[test]
+fn layers_apply_in_order_flags_over_environment_over_file() {
+    // The listen address is the one observable without a server: a port in use fails
+    // the start with the address that won.
+    let blocker = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = blocker.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("exporter.toml");
+    std::fs::write(&path, "listen = \"127.0.0.1:1\"\n").unwrap();
+    let output = exporter(
+        &["--config", path.to_str().unwrap(), "--listen", &taken],
+        &[("VALKEY_SLOT_EXPORTER_LISTEN", "127.0.0.1:2")],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains(&taken), "{}", stderr(&output));
+
+    let output = exporter(&["--config", path.to_str().unwrap()], &[("VALKEY_SLOT_EXPORTER_LISTEN", &taken)]);
+    assert!(stderr(&output).contains(&taken), "environment beats the file: {}", stderr(&output));
+}
+
+#[test]
+fn passwords_never_appear_in_errors_or_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pw");
+    std::fs::write(&file, "from-file-s3cret\n").unwrap();
+    let output = exporter(
+        &["--password-file", file.to_str().unwrap(), "--cache-ttl", "bad", "--log-level", "trace"],
+        &[("VALKEY_SLOT_EXPORTER_PASSWORD", "env-s3cret")],
+    );
+    let err = stderr(&output);
+    assert!(!err.contains("s3cret"), "{err}");
+    assert!(err.contains("choose one") || err.contains("--cache-ttl"), "{err}");
+
+    let output = exporter(&["--nodes", "redis://user:url-s3cret@127.0.0.1:1"], &[]);
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(!err.contains("url-s3cret") && err.contains("credentials"), "{err}");
+}

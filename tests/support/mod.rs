@@ -1,0 +1,31 @@
+//! Test harness shared by the integration tests: real Valkey/Redis servers and a
+//! small client to set them up and check them.
+//!
+//! Use it from a test file with `mod support;`. The harness deliberately does not
+//! depend on the crate under test (nor on a Redis client library), so that a bug
+//! in the exporter cannot also break the tools that check it.
+//!
+//! * [`cluster`]: [`ValkeyCluster`] (a converged cluster of real nodes) and
+//!   [`Standalone`] (a non-cluster Valkey, or a Redis 7 cluster without slot stats);
+//! * [`resp`]: [`Conn`], a blocking RESP2 client with pipelining, and [`Value`];
+//! * [`slots`]: slot arithmetic and [`fill`], which loads a known number of keys
+//!   into every slot.
+//!
+//! Servers are killed when their handle is dropped, even if the test panics, and
+//! by the kernel if the test process dies. Create them on the test's own thread:
+//! see `process.rs` for why.
+
+// Each test binary compiles its own copy of this module and uses only part of it.
+#![allow(dead_code, unused_imports)]
+
+pub mod cluster;
+mod ports;
+mod process;
+pub mod resp;
+mod server;
+pub mod slots;
+mod topology;
+
+pub use cluster::{Standalone, ValkeyCluster};
+pub use resp::{Conn, Value};
+pub use slots::{EXPECTED_KEYS_TOTAL, SLOT_COUNT, expected_keys, fill, key_slot, slot_tag};

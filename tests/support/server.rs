@@ -1,0 +1,247 @@
+//! Starting one `valkey-server` or `redis-server` and waiting until it serves.
+//!
+//! [`launch`] picks a port, starts the server in its own directory under the
+//! caller's temp dir, and returns once the server answers *as that process*.
+//! Checking the process id matters: if another test grabbed the port between the
+//! free-port check and the bind, a query could be answered by the other test's
+//! server while ours is still failing to bind. A failed start is retried on a
+//! fresh port.
+
+use std::path::{Path, PathBuf};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use super::ports;
+use super::process::{self, ChildGuard};
+use super::resp::{Conn, Value};
+
+/// How many ports to try before giving up on starting a server.
+const LAUNCH_ATTEMPTS: usize = 5;
+
+/// How long a started server may take to answer.
+const READY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How often to poll a server that is not ready yet.
+const POLL_INTERVAL: Duration = Duration::from_millis(20);
+
+/// `cluster-node-timeout` for cluster nodes, in milliseconds (Valkey's default is
+/// 15000). Nodes ping each peer at least every half timeout, so this bounds how
+/// long gossip takes to spread (a new cluster converges in ~5 s instead of ~15 s),
+/// and a killed primary is failed over within seconds, which keeps fault tests
+/// short. Still long enough that a loaded CI machine does not cause false failures.
+const NODE_TIMEOUT_MS: &str = "5000";
+
+/// Which server to run, and how.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServerKind {
+    /// `valkey-server` with cluster mode and slot statistics enabled.
+    ValkeyClusterNode,
+    /// `valkey-server` without cluster mode.
+    ValkeyStandalone,
+    /// Debian's `redis-server` 7 in cluster mode; it has no CLUSTER SLOT-STATS.
+    Redis7ClusterNode,
+}
+
+impl ServerKind {
+    fn program(self) -> &'static str {
+        match self {
+            ServerKind::ValkeyClusterNode | ServerKind::ValkeyStandalone => "valkey-server",
+            ServerKind::Redis7ClusterNode => "redis-server",
+        }
+    }
+
+    /// Short name used for the server's directory.
+    fn label(self) -> &'static str {
+        match self {
+            ServerKind::ValkeyClusterNode => "valkey-node",
+            ServerKind::ValkeyStandalone => "valkey",
+            ServerKind::Redis7ClusterNode => "redis7-node",
+        }
+    }
+
+    /// Command line: loopback only, no persistence, logs in `dir`, and the
+    /// cluster options for cluster kinds.
+    fn args(self, port: u16, dir: &Path) -> Vec<String> {
+        let mut args = vec![
+            "--port".to_owned(),
+            port.to_string(),
+            "--bind".to_owned(),
+            "127.0.0.1".to_owned(),
+            "--dir".to_owned(),
+            dir.display().to_string(),
+            "--save".to_owned(),
+            String::new(),
+            "--appendonly".to_owned(),
+            "no".to_owned(),
+            "--daemonize".to_owned(),
+            "no".to_owned(),
+            "--logfile".to_owned(),
+            dir.join("log").display().to_string(),
+        ];
+        if self != ServerKind::ValkeyStandalone {
+            args.extend(["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"].map(str::to_owned));
+        }
+        if self == ServerKind::ValkeyClusterNode {
+            args.extend(
+                [
+                    "--cluster-slot-stats-enabled",
+                    "yes",
+                    "--cluster-node-timeout",
+                    NODE_TIMEOUT_MS,
+                    // CLUSTER SLOTS hides a replica until its replication offset is
+                    // non-zero. After the first sync from an empty primary that
+                    // takes the primary's first replication PING: every 10 s by
+                    // default, which would dominate the cluster's start-up time.
+                    "--repl-ping-replica-period",
+                    "1",
+                    // A primary otherwise waits 5 s for more replicas to arrive
+                    // before starting the first full sync.
+                    "--repl-diskless-sync-delay",
+                    "0",
+                ]
+                .map(str::to_owned),
+            );
+        }
+        args
+    }
+}
+
+/// One running server process.
+pub struct Server {
+    /// What was started, so that [`Server::restart`] can start it again.
+    kind: ServerKind,
+    port: u16,
+    dir: PathBuf,
+    process: ChildGuard,
+    killed: bool,
+}
+
+impl Server {
+    /// "127.0.0.1:P".
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// The client port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Whether [`Server::kill`] has been called.
+    pub fn is_killed(&self) -> bool {
+        self.killed
+    }
+
+    /// SIGKILLs the server and reaps it; its port stops accepting connections.
+    pub fn kill(&mut self) {
+        self.process.kill();
+        self.killed = true;
+    }
+
+    /// Starts a killed server again on the same port and directory; a cluster node
+    /// reads its `nodes.conf` there and rejoins with the same node id.
+    pub fn restart(&mut self) {
+        assert!(self.killed, "restart: {} is still running", self.addr());
+        let program = require_program(self.kind.program());
+        let parent = self.dir.parent().expect("a server directory has a parent").to_path_buf();
+        let fresh = try_launch(self.kind, &program, &parent, self.port)
+            .unwrap_or_else(|error| panic!("restart {}: {error}", self.addr()));
+        *self = fresh;
+    }
+
+    /// Recent server log and output, for failure messages.
+    pub fn log_tail(&self) -> String {
+        let log = self.dir.join("log");
+        format!("--- {} ---\n{}\n{}", log.display(), process::file_tail(&log, 20), self.process.output_tail(5))
+    }
+
+    /// Polls until the server on our port reports our pid, or fails.
+    fn wait_ready(&mut self) -> Result<(), String> {
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            if let Some(status) = self.process.exit_status() {
+                return Err(format!("exited with {status}\n{}", self.log_tail()));
+            }
+            if answers_as(&self.addr(), self.process.pid()) {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(format!("not answering after {READY_TIMEOUT:?}\n{}", self.log_tail()));
+            }
+            thread::sleep(POLL_INTERVAL);
+        }
+    }
+}
+
+/// Starts a `kind` server in a new directory under `parent_dir`, retrying on
+/// fresh ports; panics with every attempt's error if none comes up.
+pub fn launch(kind: ServerKind, parent_dir: &Path) -> Server {
+    let program = require_program(kind.program());
+    let mut failures = Vec::new();
+    for _ in 0..LAUNCH_ATTEMPTS {
+        let port = ports::next_free_port();
+        match try_launch(kind, &program, parent_dir, port) {
+            Ok(server) => return server,
+            Err(error) => failures.push(format!("port {port}: {error}")),
+        }
+    }
+    panic!("could not start {} after {LAUNCH_ATTEMPTS} attempts:\n{}", kind.program(), failures.join("\n"));
+}
+
+fn try_launch(kind: ServerKind, program: &Path, parent_dir: &Path, port: u16) -> Result<Server, String> {
+    let dir = parent_dir.join(format!("{}-{port}", kind.label()));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
+    let process = process::spawn(program, &kind.args(port, &dir), &dir, "server")
+        .map_err(|e| format!("spawn {}: {e}", program.display()))?;
+    let mut server = Server { kind, port, dir, process, killed: false };
+    // On error `server` is dropped here, which kills the half-started process.
+    server.wait_ready()?;
+    Ok(server)
+}
+
+/// Whether the server at `addr` is up and is the process `pid`.
+fn answers_as(addr: &str, pid: u32) -> bool {
+    let Ok(mut conn) = Conn::connect(addr) else {
+        return false;
+    };
+    let Ok(info) = conn.cmd(&["INFO", "server"]) else {
+        return false;
+    };
+    let expected = format!("process_id:{pid}");
+    info.as_str().is_some_and(|text| text.lines().any(|line| line.trim_end() == expected))
+}
+
+/// The path of `name` on `PATH`; panics with install instructions if missing.
+pub fn require_program(name: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path).map(|dir| dir.join(name)).find(|candidate| candidate.is_file()).unwrap_or_else(|| {
+        panic!(
+            "`{name}` is not on PATH. The integration tests run real servers: run \
+                 `scripts/install-deps.sh` (installs valkey-server 8 from bookworm-backports, \
+                 redis-server 7 and prometheus), then rerun the tests."
+        )
+    })
+}
+
+/// Sends one command to `addr` over a fresh connection; `Err` describes what failed.
+pub fn query(addr: &str, args: &[&str]) -> Result<Value, String> {
+    Conn::connect(addr)
+        .and_then(|mut conn| conn.cmd(args))
+        .map_err(|error| format!("{addr}: {} failed: {error}", args.join(" ")))
+}
+
+/// Calls `check` until it returns `Ok` or `timeout` passes; then returns the
+/// last error, so that the caller can add context (such as server logs).
+pub fn wait_for(timeout: Duration, mut check: impl FnMut() -> Result<(), String>) -> Result<(), String> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let error = match check() {
+            Ok(()) => return Ok(()),
+            Err(error) => error,
+        };
+        if Instant::now() >= deadline {
+            return Err(format!("still failing after {timeout:?}: {error}"));
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+}
