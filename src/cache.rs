@@ -15,12 +15,13 @@ use tokio::sync::Mutex;
 
 /// Something that can produce a fresh snapshot: in the product, a cluster collector.
 pub trait SnapshotSource: Send + Sync + 'static {
-    fn refresh(&self) -> impl Future<Output = Snapshot> + Send;
+    /// A new snapshot, ready by `deadline` when one is given.
+    fn refresh(&self, deadline: Option<Instant>) -> impl Future<Output = Snapshot> + Send;
 }
 
 impl SnapshotSource for crate::collect::ClusterCollector {
-    fn refresh(&self) -> impl Future<Output = Snapshot> + Send {
-        crate::collect::ClusterCollector::refresh(self)
+    fn refresh(&self, deadline: Option<Instant>) -> impl Future<Output = Snapshot> + Send {
+        crate::collect::ClusterCollector::refresh(self, deadline)
     }
 }
 
@@ -58,12 +59,25 @@ impl<S: SnapshotSource> SnapshotCache<S> {
     }
 
     /// A snapshot no older than the TTL, refreshing first if there is none.
-    pub async fn get(self: &Arc<Self>) -> Served {
+    ///
+    /// With a `deadline` (a scrape's timeout), a refresh this request starts is bounded
+    /// by it; a request that would have to wait past it for someone else's refresh
+    /// gets the previous snapshot instead, marked `cached` and carrying its own
+    /// timestamp, rather than an answer that arrives after the scraper gave up.
+    pub async fn get(self: &Arc<Self>, deadline: Option<Instant>) -> Served {
         let seen_generation = self.generation();
         if let Some(snapshot) = self.fresh() {
             return Served { snapshot, cached: true };
         }
-        let guard = self.refresh_lock.clone().lock_owned().await;
+        let guard = match (deadline, self.latest()) {
+            (Some(deadline), Some(previous)) => {
+                match tokio::time::timeout_at(deadline.into(), self.refresh_lock.clone().lock_owned()).await {
+                    Ok(guard) => guard,
+                    Err(_) => return Served { snapshot: previous, cached: true },
+                }
+            }
+            _ => self.refresh_lock.clone().lock_owned().await,
+        };
         if let Some(snapshot) = self.fresh() {
             // Someone else's refresh finished while this request waited for it.
             return Served { cached: self.generation() == seen_generation, snapshot };
@@ -72,7 +86,7 @@ impl<S: SnapshotSource> SnapshotCache<S> {
         let refresh = tokio::spawn(async move {
             let _holds_refresh_lock = guard;
             let started = Instant::now();
-            let snapshot = Arc::new(this.source.refresh().await);
+            let snapshot = Arc::new(this.source.refresh(deadline).await);
             this.store(snapshot.clone(), started + this.ttl);
             snapshot
         });
@@ -87,6 +101,11 @@ impl<S: SnapshotSource> SnapshotCache<S> {
     fn fresh(&self) -> Option<Arc<Snapshot>> {
         let current = self.current.read().expect("cache lock");
         current.as_ref().filter(|e| Instant::now() < e.fresh_until).map(|e| e.snapshot.clone())
+    }
+
+    /// The last snapshot taken, expired or not.
+    fn latest(&self) -> Option<Arc<Snapshot>> {
+        self.current.read().expect("cache lock").as_ref().map(|e| e.snapshot.clone())
     }
 
     fn generation(&self) -> u64 {
@@ -123,7 +142,7 @@ mod tests {
     struct Counting(AtomicU64);
 
     impl SnapshotSource for Counting {
-        async fn refresh(&self) -> Snapshot {
+        async fn refresh(&self, _deadline: Option<Instant>) -> Snapshot {
             self.0.fetch_add(1, Ordering::SeqCst);
             tokio::time::sleep(Duration::from_millis(50)).await;
             Snapshot {
@@ -144,7 +163,7 @@ mod tests {
             .map(|_| {
                 tokio::spawn({
                     let cache = cache.clone();
-                    async move { cache.get().await }
+                    async move { cache.get(None).await }
                 })
             })
             .collect();
@@ -156,28 +175,45 @@ mod tests {
         }
         assert_eq!(source.0.load(Ordering::SeqCst), 1);
         assert_eq!(uncached, 50, "every request waited for the one refresh");
-        assert!(cache.get().await.cached);
+        assert!(cache.get(None).await.cached);
     }
 
     #[tokio::test]
     async fn expiry_triggers_exactly_one_new_refresh() {
         let source = Arc::new(Counting(AtomicU64::new(0)));
         let cache = SnapshotCache::new(source.clone(), Duration::from_millis(100));
-        let first = cache.get().await;
+        let first = cache.get(None).await;
         assert!(!first.cached);
         tokio::time::sleep(Duration::from_millis(120)).await;
-        let second = cache.get().await;
+        let second = cache.get(None).await;
         assert!(!second.cached);
         assert!(!Arc::ptr_eq(&first.snapshot, &second.snapshot));
         assert_eq!(source.0.load(Ordering::SeqCst), 2);
     }
 
     #[tokio::test]
+    async fn a_request_with_a_deadline_gets_the_previous_snapshot_rather_than_wait_too_long() {
+        let source = Arc::new(Counting(AtomicU64::new(0)));
+        let cache = SnapshotCache::new(source.clone(), Duration::from_millis(10));
+        let first = cache.get(None).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let refreshing = tokio::spawn({
+            let cache = cache.clone();
+            async move { cache.get(None).await }
+        });
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let hurried = cache.get(Some(Instant::now() + Duration::from_millis(10))).await;
+        assert!(hurried.cached);
+        assert!(Arc::ptr_eq(&hurried.snapshot, &first.snapshot));
+        assert!(!refreshing.await.unwrap().cached);
+    }
+
+    #[tokio::test]
     async fn a_cancelled_request_does_not_cancel_its_refresh() {
         let source = Arc::new(Counting(AtomicU64::new(0)));
         let cache = SnapshotCache::new(source.clone(), Duration::from_secs(60));
-        let _ = tokio::time::timeout(Duration::from_millis(5), cache.get()).await;
-        let served = cache.get().await;
+        let _ = tokio::time::timeout(Duration::from_millis(5), cache.get(None)).await;
+        let served = cache.get(None).await;
         assert_eq!(source.0.load(Ordering::SeqCst), 1);
         assert!(!served.cached);
     }

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use tracing_subscriber::EnvFilter;
 use valkey_slot_exporter::config::{self, LogFormat, Settings};
+use valkey_slot_exporter::http::ServeOptions;
 use valkey_slot_exporter::{Exporter, serve};
 
 #[tokio::main]
@@ -30,11 +31,15 @@ async fn main() -> ExitCode {
         cache_ttl = ?settings.cache_ttl,
         node_timeout = ?settings.node_timeout,
         include_replicas = settings.include_replicas,
-        auth = settings.password.is_some(),
+        valkey_auth = settings.password.is_some(),
+        valkey_tls = settings.valkey_tls.is_some(),
+        web_tls = settings.web.tls.is_some(),
+        web_basic_auth = settings.web.basic_auth.is_some(),
         "valkey-slot-exporter {} serving",
         env!("CARGO_PKG_VERSION")
     );
-    serve(listener, Arc::new(Exporter::from_settings(&settings)), shutdown_signal()).await;
+    let options = ServeOptions::from_settings(&settings);
+    serve(listener, Arc::new(Exporter::from_settings(&settings)), options, shutdown_signal()).await;
     tracing::info!("stopped");
     ExitCode::SUCCESS
 }

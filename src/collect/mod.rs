@@ -34,6 +34,9 @@ const EXTRA_TOPOLOGY_CANDIDATES: usize = 5;
 pub struct ClusterCollector {
     seeds: Vec<NodeUrl>,
     include_replicas: bool,
+    /// Bound on a whole refresh: nodes are asked concurrently, so one node timeout
+    /// covers discovery and statistics together.
+    node_timeout: std::time::Duration,
     pool: Arc<NodePool>,
     /// Addresses from the last topology, so discovery survives the seeds going away.
     known_nodes: Mutex<Vec<String>>,
@@ -51,7 +54,7 @@ enum Discovery {
 impl ClusterCollector {
     pub fn new(settings: &Settings) -> Self {
         let options = ConnectOptions {
-            tls: settings.tls,
+            tls: settings.valkey_tls.clone(),
             username: settings.username.clone(),
             password: settings.password.clone(),
             timeout: settings.node_timeout,
@@ -59,16 +62,20 @@ impl ClusterCollector {
         ClusterCollector {
             seeds: settings.seeds.clone(),
             include_replicas: settings.include_replicas,
+            node_timeout: settings.node_timeout,
             pool: Arc::new(NodePool::new(options)),
             known_nodes: Mutex::new(Vec::new()),
         }
     }
 
-    /// Reads topology and slot statistics now. Never fails: whatever went wrong is
-    /// recorded in the snapshot, which is what the exporter then reports.
-    pub async fn refresh(&self) -> Snapshot {
+    /// Reads topology and slot statistics now, finishing within the node timeout (or
+    /// by `deadline`, if sooner). Never fails: whatever went wrong is recorded in the
+    /// snapshot, which is what the exporter then reports.
+    pub async fn refresh(&self, deadline: Option<Instant>) -> Snapshot {
         let taken_at = SystemTime::now();
         let started = Instant::now();
+        let bound = started + self.node_timeout;
+        self.pool.set_refresh_deadline(deadline.map_or(bound, |d| d.min(bound)));
         let (state, nodes, slots) = match self.discover().await {
             Discovery::Found(topology) => self.collect(topology).await,
             Discovery::NotCluster(seed) => (ClusterState::NotCluster, vec![seed], Vec::new()),

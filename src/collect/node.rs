@@ -5,21 +5,24 @@
 //! and replaced after any connection-level failure, so a node that comes back is
 //! picked up on the next refresh without the exporter restarting.
 
-use crate::config::{Secret, parse_node_url};
+use crate::config::{Secret, ValkeyTls, parse_node_url};
 use crate::snapshot::{FailureKind, NodeFailure};
 use fred::error::{Error as FredError, ErrorKind};
 use fred::interfaces::ClientLike;
 use fred::prelude::{Builder, Client, Config, ServerConfig};
 use fred::types::config::{Server, TlsConnector};
-use fred::types::{ClusterHash, ConnectHandle, CustomCommand, Value};
+use fred::types::{ClusterHash, ConnectHandle, CustomCommand, Resp3Frame, Value};
 use std::collections::{HashMap, HashSet};
+use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+use tokio_rustls::TlsConnector as RustlsConnector;
 
 /// How to reach any node of the cluster.
 #[derive(Clone, Debug)]
 pub struct ConnectOptions {
-    pub tls: bool,
+    /// TLS client settings when the nodes are rediss:// or valkeys://.
+    pub tls: Option<ValkeyTls>,
     pub username: Option<String>,
     pub password: Option<Secret>,
     /// Bound on connecting plus answering one command.
@@ -44,23 +47,72 @@ impl Drop for NodeClient {
 pub struct NodePool {
     options: ConnectOptions,
     clients: Mutex<HashMap<String, Arc<NodeClient>>>,
+    /// When the current refresh must be done by. Refreshes of one pool never overlap
+    /// (the cache lets one run at a time), so one deadline per pool is enough.
+    refresh_deadline: Mutex<Option<Instant>>,
 }
 
 impl NodePool {
     pub fn new(options: ConnectOptions) -> Self {
-        NodePool { options, clients: Mutex::new(HashMap::new()) }
+        NodePool { options, clients: Mutex::new(HashMap::new()), refresh_deadline: Mutex::new(None) }
     }
 
     /// Runs one command on the node at `addr`, connecting first if needed, all within
     /// the node timeout.
     pub async fn command(&self, addr: &str, args: &[&'static str]) -> Result<Value, NodeFailure> {
-        let result = tokio::time::timeout(self.options.timeout, self.command_unbounded(addr, args)).await;
+        self.bounded(addr, self.command_unbounded(addr, args)).await
+    }
+
+    /// Sends `commands` to the node at `addr` back to back on its one connection (fred
+    /// pipelines them) and returns fred's raw reply frames, in order, within one node
+    /// timeout. Raw frames are walked in place by the caller instead of being turned
+    /// into [`Value`]s: a full SLOT-STATS reply holds ~50,000 elements per node.
+    pub async fn pipeline_raw(&self, addr: &str, commands: Vec<RawCommand>) -> Result<Vec<Resp3Frame>, NodeFailure> {
+        self.bounded(addr, self.pipeline_raw_unbounded(addr, commands)).await
+    }
+
+    async fn pipeline_raw_unbounded(
+        &self,
+        addr: &str,
+        commands: Vec<RawCommand>,
+    ) -> Result<Vec<Resp3Frame>, NodeFailure> {
+        let node = self.client(addr).await?;
+        let sent = commands.into_iter().map(|c| {
+            let command = CustomCommand::new_static(c.name, ClusterHash::FirstKey, false);
+            node.client.custom_raw::<String>(command, c.args)
+        });
+        // Polled together, the commands are written before the first reply is read.
+        let frames = futures_util::future::join_all(sent).await;
+        frames.into_iter().map(|frame| frame.map_err(|e| classify(&e)).and_then(error_frame_to_failure)).collect()
+    }
+
+    /// Bounds every command from now on by `deadline` as well as the node timeout:
+    /// the whole refresh then ends in time (for example before Prometheus' scrape
+    /// timeout), with late nodes reported as timed out.
+    pub fn set_refresh_deadline(&self, deadline: Instant) {
+        *self.refresh_deadline.lock().expect("deadline lock") = Some(deadline);
+    }
+
+    /// Runs `work` within the node timeout and the refresh deadline; after a timeout
+    /// or a lost connection the node's client is dropped, so the next refresh starts
+    /// on a fresh connection.
+    async fn bounded<T>(
+        &self,
+        addr: &str,
+        work: impl Future<Output = Result<T, NodeFailure>>,
+    ) -> Result<T, NodeFailure> {
+        let started = Instant::now();
+        let mut until = started + self.options.timeout;
+        if let Some(deadline) = *self.refresh_deadline.lock().expect("deadline lock") {
+            until = until.min(deadline);
+        }
+        let result = tokio::time::timeout_at(until.into(), work).await;
         let failure = match result {
             Ok(Ok(value)) => return Ok(value),
             Ok(Err(failure)) => failure,
             Err(_) => NodeFailure {
                 kind: FailureKind::Timeout,
-                detail: format!("no answer within {:?}", self.options.timeout),
+                detail: format!("no answer within {:?}", until.saturating_duration_since(started)),
             },
         };
         // After a timeout a late reply could still arrive on the connection; after a
@@ -134,13 +186,28 @@ impl NodePool {
             .map_err(|e| classify(&e))
     }
 
+    /// Server certificates are verified against the configured CA (or system roots);
+    /// a certificate that does not verify fails the connection, with no fallback.
     fn tls_config(&self) -> Result<Option<fred::types::config::TlsConfig>, NodeFailure> {
-        if !self.options.tls {
-            return Ok(None);
-        }
-        let connector = TlsConnector::default_rustls().map_err(|e| classify(&e))?;
-        Ok(Some(connector.into()))
+        Ok(self.options.tls.as_ref().map(|tls| TlsConnector::from(RustlsConnector::from(tls.0.clone())).into()))
     }
+}
+
+/// One command for [`NodePool::pipeline_raw`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RawCommand {
+    pub name: &'static str,
+    pub args: Vec<String>,
+}
+
+/// `custom_raw` hands server errors back as frames; they are failures like any other.
+fn error_frame_to_failure(frame: Resp3Frame) -> Result<Resp3Frame, NodeFailure> {
+    let text = match &frame {
+        Resp3Frame::SimpleError { data, .. } => data.to_string(),
+        Resp3Frame::BlobError { data, .. } => String::from_utf8_lossy(data).into_owned(),
+        _ => return Ok(frame),
+    };
+    Err(classify(&FredError::new(ErrorKind::Unknown, text)))
 }
 
 /// Maps a fred error to a failure kind and a short detail. fred's details carry the

@@ -7,9 +7,12 @@
 
 mod node_url;
 mod secret;
+pub mod tls;
+pub mod web;
 
 pub use node_url::{NodeUrl, format_addr, parse_node_url};
 pub use secret::{REDACTED, Secret};
+pub use web::WebConfig;
 
 use clap::{ArgAction, Parser};
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -92,6 +95,33 @@ pub struct Cli {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub include_replicas: Option<bool>,
 
+    /// CA certificate(s) (PEM) that Valkey's server certificates must chain to, for
+    /// rediss:// and valkeys:// nodes [default: the system's CA bundle].
+    #[arg(long, value_name = "PATH")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_ca_file: Option<PathBuf>,
+
+    /// Client certificate (PEM) to present to Valkey (with --tls-client-key-file).
+    #[arg(long, value_name = "PATH")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_client_cert_file: Option<PathBuf>,
+
+    /// Private key (PEM) of the client certificate.
+    #[arg(long, value_name = "PATH")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_client_key_file: Option<PathBuf>,
+
+    /// Prometheus exporter-toolkit web config (YAML) for TLS and basic auth on the
+    /// exporter's own endpoint.
+    #[arg(long, value_name = "PATH")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub web_config_file: Option<PathBuf>,
+
+    /// Most concurrent HTTP connections; more are answered 503 and closed [default: 256].
+    #[arg(long, value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_connections: Option<usize>,
+
     /// Log filter: error, warn, info, debug, trace, or a tracing filter directive
     /// [default: info].
     #[arg(long, value_name = "LEVEL")]
@@ -126,6 +156,15 @@ struct RawConfig {
     #[serde(deserialize_with = "duration_string")]
     node_timeout: String,
     include_replicas: bool,
+    #[serde(default)]
+    tls_ca_file: Option<PathBuf>,
+    #[serde(default)]
+    tls_client_cert_file: Option<PathBuf>,
+    #[serde(default)]
+    tls_client_key_file: Option<PathBuf>,
+    #[serde(default)]
+    web_config_file: Option<PathBuf>,
+    max_connections: usize,
     log_level: String,
     log_format: String,
 }
@@ -141,6 +180,11 @@ impl Default for RawConfig {
             cache_ttl: "30s".into(),
             node_timeout: "5s".into(),
             include_replicas: false,
+            tls_ca_file: None,
+            tls_client_cert_file: None,
+            tls_client_key_file: None,
+            web_config_file: None,
+            max_connections: 256,
             log_level: "info".into(),
             log_format: "text".into(),
         }
@@ -161,8 +205,9 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// Seed nodes; any one that answers gives the topology.
     pub seeds: Vec<NodeUrl>,
-    /// Whether every connection to Valkey uses TLS (all seeds agree on it).
-    pub tls: bool,
+    /// TLS for connections to Valkey: present exactly when the seeds are rediss://
+    /// or valkeys:// (they all agree).
+    pub valkey_tls: Option<ValkeyTls>,
     /// ACL user, if any.
     pub username: Option<String>,
     /// Password from `password` or the contents of `password_file`.
@@ -174,9 +219,25 @@ pub struct Settings {
     pub node_timeout: Duration,
     /// Query replicas too.
     pub include_replicas: bool,
+    /// TLS and basic auth on the exporter's own endpoint.
+    pub web: WebConfig,
+    /// Cap on concurrent HTTP connections, so a flood cannot exhaust memory or file
+    /// descriptors.
+    pub max_connections: usize,
     /// tracing filter directive.
     pub log_level: String,
     pub log_format: LogFormat,
+}
+
+/// Client TLS for Valkey connections. Debug shows only that it is set: the config
+/// holds the client key.
+#[derive(Clone)]
+pub struct ValkeyTls(pub std::sync::Arc<rustls::ClientConfig>);
+
+impl fmt::Debug for ValkeyTls {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ValkeyTls(..)")
+    }
 }
 
 /// A configuration problem, already phrased for the operator.
@@ -291,6 +352,14 @@ fn validate(raw: RawConfig, figment: &Figment) -> Result<Settings, ConfigError> 
     let listen = parse_listen(&raw.listen).map_err(|m| err("listen", m))?;
     let seeds = parse_seeds(&raw.nodes).map_err(|m| err("nodes", m))?;
     let tls = seeds[0].tls;
+    let valkey_tls = valkey_tls(&raw, tls, figment)?;
+    let web = match &raw.web_config_file {
+        Some(path) => web::load(path).map_err(|m| err("web_config_file", m))?,
+        None => WebConfig::default(),
+    };
+    if raw.max_connections == 0 {
+        return Err(err("max_connections", "must be at least 1".into()));
+    }
     if seeds.iter().any(|s| s.tls != tls) {
         return Err(err(
             "nodes",
@@ -328,15 +397,42 @@ fn validate(raw: RawConfig, figment: &Figment) -> Result<Settings, ConfigError> 
     Ok(Settings {
         listen,
         seeds,
-        tls,
+        valkey_tls,
         username: raw.username.filter(|u| !u.is_empty()),
         password,
         cache_ttl,
         node_timeout,
         include_replicas: raw.include_replicas,
+        web,
+        max_connections: raw.max_connections,
         log_level: raw.log_level,
         log_format,
     })
+}
+
+/// Builds the Valkey client TLS config when the seeds ask for TLS, and refuses TLS
+/// files given for plain-text seeds (they would be silently unused).
+fn valkey_tls(raw: &RawConfig, tls: bool, figment: &Figment) -> Result<Option<ValkeyTls>, ConfigError> {
+    let err = |key: &str, msg: String| ConfigError(format!("{msg} (from {})", source_of(figment, key)));
+    let files = [
+        ("tls_ca_file", &raw.tls_ca_file),
+        ("tls_client_cert_file", &raw.tls_client_cert_file),
+        ("tls_client_key_file", &raw.tls_client_key_file),
+    ];
+    if !tls {
+        return match files.iter().find(|(_, v)| v.is_some()) {
+            Some((key, _)) => Err(err(key, "is set but the nodes are not rediss:// or valkeys:// URLs".into())),
+            None => Ok(None),
+        };
+    }
+    let cert_and_key = match (&raw.tls_client_cert_file, &raw.tls_client_key_file) {
+        (Some(c), Some(k)) => Some((c.as_path(), k.as_path())),
+        (None, None) => None,
+        (Some(_), None) => return Err(err("tls_client_cert_file", "needs tls_client_key_file too".into())),
+        (None, Some(_)) => return Err(err("tls_client_key_file", "needs tls_client_cert_file too".into())),
+    };
+    let key = if cert_and_key.is_some() { "tls_client_cert_file" } else { "tls_ca_file" };
+    tls::client_config(raw.tls_ca_file.as_deref(), cert_and_key).map(|c| Some(ValkeyTls(c))).map_err(|m| err(key, m))
 }
 
 /// Accepts `host:port`, `[v6]:port` and Go's `:port` (all interfaces).

@@ -16,7 +16,7 @@ use http_body_util::Full;
 use hyper::header::{ACCEPT, ALLOW, CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 pub type Body = Full<Bytes>;
 
@@ -43,7 +43,7 @@ async fn serve_metrics<B>(request: &Request<B>, exporter: &Exporter) -> Response
     let accept = request.headers().get(ACCEPT).and_then(|v| v.to_str().ok());
     let format = metrics::Format::negotiate(accept);
     let target = exporter.default_target();
-    let served = target.cache.get().await;
+    let served = target.cache.get(scrape_deadline(request)).await;
     let body = target.metrics_bodies.get(&served.snapshot, target.cache.ttl(), format);
     bytes_response(StatusCode::OK, format.content_type(), body)
 }
@@ -53,8 +53,20 @@ async fn serve_slot_stats<B>(request: &Request<B>, exporter: &Exporter, now: Sys
         Ok(range) => range,
         Err(e) => return json_response(json::error(400, e.code, &e.message, now)),
     };
-    let served = exporter.default_target().cache.get().await;
+    let served = exporter.default_target().cache.get(None).await;
     json_response(json::slot_stats(&served, range, now))
+}
+
+/// Prometheus announces how long it will wait for a scrape. Aim to answer well before
+/// that: rendering and the network need their share too.
+fn scrape_deadline<B>(request: &Request<B>) -> Option<Instant> {
+    let seconds: f64 =
+        request.headers().get("x-prometheus-scrape-timeout-seconds")?.to_str().ok()?.trim().parse().ok()?;
+    if !(seconds.is_finite() && seconds > 0.0) {
+        return None;
+    }
+    let budget = Duration::from_secs_f64(seconds.min(3600.0) * 0.85);
+    Some(Instant::now() + budget)
 }
 
 fn method_not_allowed(path: &str, now: SystemTime) -> Response<Body> {
@@ -66,7 +78,7 @@ fn method_not_allowed(path: &str, now: SystemTime) -> Response<Body> {
     response
 }
 
-fn json_response(reply: json::JsonReply) -> Response<Body> {
+pub(super) fn json_response(reply: json::JsonReply) -> Response<Body> {
     let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     text_response(status, JSON, reply.body)
 }

@@ -17,6 +17,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use valkey_slot_exporter::config::{self, Cli};
+use valkey_slot_exporter::http::ServeOptions;
 use valkey_slot_exporter::{Exporter, serve};
 
 /// An exporter serving on 127.0.0.1 until stopped or dropped.
@@ -35,8 +36,9 @@ pub async fn start_exporter(flags: &[&str]) -> RunningExporter {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind an ephemeral port");
     let addr = listener.local_addr().expect("bound address");
     let exporter = Arc::new(Exporter::from_settings(&settings));
+    let options = ServeOptions::from_settings(&settings);
     let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(serve(listener, exporter, async move {
+    let task = tokio::spawn(serve(listener, exporter, options, async move {
         let _ = rx.await;
     }));
     RunningExporter { addr, shutdown: Some(tx), task: Some(task) }

@@ -1,0 +1,125 @@
+//! TLS material, loaded and checked at start-up so a missing or malformed file stops
+//! the exporter with the key that named it, rather than failing every refresh.
+//!
+//! Both sides use rustls with the ring provider (the same one fred is built with):
+//! [`client_config`] for connections to Valkey, [`server_config`] for the exporter's
+//! own endpoint. Private keys live only inside the rustls configs, whose `Debug` does
+//! not print them.
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::WebPkiClientVerifier;
+use rustls::{ClientConfig, RootCertStore, ServerConfig};
+use std::path::Path;
+use std::sync::Arc;
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// Reads every certificate in a PEM file; an empty file is an error, not "trust nothing".
+pub fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    let certs = CertificateDer::pem_file_iter(path)
+        .map_err(|e| format!("cannot read certificates from {}: {e}", path.display()))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("invalid PEM certificate in {}: {e}", path.display()))?;
+    if certs.is_empty() {
+        return Err(format!("no certificate found in {}", path.display()));
+    }
+    Ok(certs)
+}
+
+/// Reads the first private key (PKCS#8, PKCS#1 or SEC1) in a PEM file. Errors name
+/// the file, never its contents.
+pub fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, String> {
+    PrivateKeyDer::from_pem_file(path).map_err(|e| format!("cannot read a private key from {}: {e}", path.display()))
+}
+
+fn root_store(ca_file: &Path) -> Result<RootCertStore, String> {
+    let mut roots = RootCertStore::empty();
+    for cert in read_certs(ca_file)? {
+        roots.add(cert).map_err(|e| format!("unusable CA certificate in {}: {e}", ca_file.display()))?;
+    }
+    Ok(roots)
+}
+
+/// Client side (exporter → Valkey): server certificates are verified against `ca_file`
+/// (or the system roots when none is given); a client certificate is presented when
+/// both `cert_file` and `key_file` are set.
+pub fn client_config(
+    ca_file: Option<&Path>,
+    cert_and_key: Option<(&Path, &Path)>,
+) -> Result<Arc<ClientConfig>, String> {
+    let roots = match ca_file {
+        Some(path) => root_store(path)?,
+        None => system_roots()?,
+    };
+    let builder = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots);
+    let config = match cert_and_key {
+        Some((cert, key)) => builder.with_client_auth_cert(read_certs(cert)?, read_key(key)?).map_err(|e| {
+            format!("client certificate {} and key {} do not match: {e}", cert.display(), key.display())
+        })?,
+        None => builder.with_no_client_auth(),
+    };
+    Ok(Arc::new(config))
+}
+
+fn system_roots() -> Result<RootCertStore, String> {
+    let mut roots = RootCertStore::empty();
+    let found = rustls_native_certs_load();
+    for cert in found {
+        // Skip the odd unparsable system certificate rather than refusing to start.
+        let _ = roots.add(cert);
+    }
+    if roots.is_empty() {
+        return Err("no system CA certificates found; set tls_ca_file".into());
+    }
+    Ok(roots)
+}
+
+/// The system's CA bundle, as Debian, Ubuntu, Alpine and RHEL lay it out.
+fn rustls_native_certs_load() -> Vec<CertificateDer<'static>> {
+    const BUNDLES: [&str; 3] =
+        ["/etc/ssl/certs/ca-certificates.crt", "/etc/ssl/cert.pem", "/etc/pki/tls/certs/ca-bundle.crt"];
+    BUNDLES.iter().map(Path::new).find(|p| p.is_file()).and_then(|p| read_certs(p).ok()).unwrap_or_default()
+}
+
+/// How the exporter's endpoint treats client certificates (exporter-toolkit names).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientAuth {
+    NoClientCert,
+    VerifyClientCertIfGiven,
+    RequireAndVerifyClientCert,
+}
+
+/// Server side (Prometheus → exporter).
+pub fn server_config(
+    cert_file: &Path,
+    key_file: &Path,
+    client_ca_file: Option<&Path>,
+    client_auth: ClientAuth,
+    tls13_only: bool,
+) -> Result<Arc<ServerConfig>, String> {
+    let versions: &[&rustls::SupportedProtocolVersion] =
+        if tls13_only { &[&rustls::version::TLS13] } else { rustls::DEFAULT_VERSIONS };
+    let builder =
+        ServerConfig::builder_with_provider(provider()).with_protocol_versions(versions).map_err(|e| e.to_string())?;
+    let builder = match (client_auth, client_ca_file) {
+        (ClientAuth::NoClientCert, _) => builder.with_no_client_auth(),
+        (mode, Some(ca)) => {
+            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(root_store(ca)?), provider());
+            let verifier =
+                if mode == ClientAuth::VerifyClientCertIfGiven { verifier.allow_unauthenticated() } else { verifier };
+            builder.with_client_cert_verifier(verifier.build().map_err(|e| e.to_string())?)
+        }
+        (_, None) => return Err("client_auth_type requires client_ca_file".into()),
+    };
+    let mut config = builder
+        .with_single_cert(read_certs(cert_file)?, read_key(key_file)?)
+        .map_err(|e| format!("certificate {} and key {} do not match: {e}", cert_file.display(), key_file.display()))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
