@@ -104,8 +104,10 @@ async fn concurrent_requests_after_expiry_cause_one_refresh() {
     let cluster = ValkeyCluster::start(3, 0);
     let exporter = start_exporter(&["--nodes", &cluster.seed_url(), "--cache-ttl", "3s"]).await;
     exporter.get("/metrics").await;
+    // A refresh may split a node's slots over a few SLOT-STATS commands; one refresh
+    // is however many the first one took.
     let warm = slot_stats_calls(&cluster);
-    assert_eq!(warm, 3, "one SLOT-STATS per primary for the first snapshot");
+    assert!(warm >= 3, "at least one SLOT-STATS per primary for the first snapshot");
     tokio::time::sleep(Duration::from_millis(3100)).await;
 
     let started = std::time::Instant::now();
@@ -129,7 +131,7 @@ async fn concurrent_requests_after_expiry_cause_one_refresh() {
     // The burst must fit in one TTL for "one refresh" to be the right expectation.
     assert!(started.elapsed() < Duration::from_secs(3), "burst took {:?}", started.elapsed());
     assert_eq!(snapshots.len(), 1, "every answer came from the same snapshot");
-    assert_eq!(slot_stats_calls(&cluster) - warm, 3, "exactly one refresh (one call per primary)");
+    assert_eq!(slot_stats_calls(&cluster) - warm, warm, "exactly one more refresh for the whole burst");
     exporter.stop().await;
 }
 

@@ -112,6 +112,32 @@ mod tests {
         assert_eq!(code("start=1"), "unknown_parameter");
     }
 
+    proptest::proptest! {
+        /// Whatever a client sends, the parser answers (a range or a 400), never panics,
+        /// and any range it accepts is valid.
+        #[test]
+        fn arbitrary_query_strings_never_panic(query in ".{0,200}") {
+            if let Ok(range) = parse_slot_range(Some(&query)) {
+                proptest::prop_assert!(range.start() <= range.end() && *range.end() <= MAX_SLOT);
+            }
+        }
+
+        #[test]
+        fn well_formed_ranges_round_trip(a in 0u16..=MAX_SLOT, b in 0u16..=MAX_SLOT) {
+            let (start, end) = (a.min(b), a.max(b));
+            let parsed = parse_slot_range(Some(&format!("start_slot={start}&end_slot={end}"))).unwrap();
+            proptest::prop_assert_eq!(parsed, start..=end);
+        }
+
+        #[test]
+        fn near_miss_parameters_are_refused(name in "[a-z_]{1,12}", value in "[0-9a-fx.+-]{0,8}") {
+            let result = parse_slot_range(Some(&format!("{name}={value}")));
+            if !PARAMS.contains(&name.as_str()) {
+                proptest::prop_assert_eq!(result.unwrap_err().code, "unknown_parameter");
+            }
+        }
+    }
+
     #[test]
     fn long_input_is_not_echoed_whole() {
         let err = parse_slot_range(Some(&format!("start_slot={}", "9".repeat(100)))).unwrap_err();

@@ -1,0 +1,265 @@
+//! Telling the truth on a cluster's worst day: real faults injected into a real
+//! cluster — a killed primary, a failover, a slot migration, a paused node, a node
+//! that restarts, a dead seed — and what the exporter reports for each.
+
+mod exporter_support;
+mod support;
+
+use exporter_support::{Metrics, RunningExporter, start_exporter};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+use support::{Conn, ValkeyCluster, expected_keys, fill, slot_tag};
+
+/// Polls `/metrics` until `done` holds, for up to `limit`.
+async fn metrics_until(exporter: &RunningExporter, limit: Duration, done: impl Fn(&Metrics) -> bool) -> Metrics {
+    let deadline = Instant::now() + limit;
+    loop {
+        let metrics = exporter.metrics().await;
+        if done(&metrics) {
+            return metrics;
+        }
+        assert!(Instant::now() < deadline, "condition not reached within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// A primary other than the seed the exporter was given.
+fn non_seed_primary(cluster: &ValkeyCluster) -> String {
+    let seed = cluster.seed_url().trim_start_matches("redis://").to_string();
+    cluster.primaries().into_iter().find(|p| *p != seed).expect("a second primary")
+}
+
+fn slots_of(owners: &[String], node: &str) -> Vec<u16> {
+    (0..16384u16).filter(|s| owners[*s as usize] == node).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_primary_is_down_and_its_slots_absent_while_the_rest_is_served() {
+    let mut cluster = ValkeyCluster::start(3, 0);
+    fill(&cluster, expected_keys);
+    let owners = cluster.slot_owners();
+    let exporter = start_exporter(&["--nodes", &cluster.seed_url(), "--cache-ttl", "200ms"]).await;
+    exporter.metrics().await;
+    let dead = non_seed_primary(&cluster);
+    cluster.kill(&dead);
+
+    let metrics =
+        metrics_until(&exporter, Duration::from_secs(10), |m| m.node_value("valkey_node_up", &dead) == Some(0.0)).await;
+    let keys = metrics.by_slot("valkey_slot_keys");
+    let lost = slots_of(&owners, &dead);
+    assert_eq!(keys.len(), 16384 - lost.len(), "every healthy slot, none of the dead node's");
+    for (slot, (node, value)) in &keys {
+        assert_eq!(node, &owners[*slot as usize]);
+        assert_eq!(*value, expected_keys(*slot) as f64, "slot {slot}");
+    }
+    assert!(metrics.samples.iter().filter(|s| s.name.starts_with("valkey_slot_")).all(|s| s.label("node") != dead));
+    for alive in cluster.primaries().iter().filter(|p| **p != dead) {
+        assert_eq!(metrics.node_value("valkey_node_up", alive), Some(1.0), "{alive}");
+    }
+
+    let response = exporter.get("/api/cluster/slot-stats").await;
+    assert_eq!(response.status, 200, "a 503 only when no node answered");
+    let body = response.json();
+    assert_eq!(body["data"]["total_slots"].as_u64(), Some((16384 - lost.len()) as u64));
+    assert_eq!(body["data"]["nodes_failed"][0]["node"], dead.as_str());
+    assert_eq!(body["data"]["nodes_failed"][0]["error"], "connection refused");
+    exporter.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_failover_slots_belong_to_the_new_primary_and_never_to_two() {
+    let cluster = ValkeyCluster::start(3, 1);
+    fill(&cluster, expected_keys);
+    let exporter = start_exporter(&["--nodes", &cluster.seed_url(), "--cache-ttl", "200ms"]).await;
+    let before = exporter.metrics().await;
+    let old_owners = cluster.slot_owners();
+
+    let replica = cluster.replicas()[0].clone();
+    let old_primary = primary_of(&cluster, &replica);
+    assert_eq!(cluster.cmd(&replica, &["CLUSTER", "FAILOVER"]).as_str(), Some("OK"));
+    let moved = slots_of(&old_owners, &old_primary);
+
+    let metrics = metrics_until(&exporter, Duration::from_secs(20), |m| {
+        let keys = m.by_slot("valkey_slot_keys");
+        moved.iter().all(|s| keys.get(s).is_some_and(|(n, _)| *n == replica))
+    })
+    .await;
+    // by_slot panics if a slot appears twice: one owner per slot in every snapshot.
+    let keys = metrics.by_slot("valkey_slot_keys");
+    assert_eq!(keys.len(), 16384);
+    for slot in &moved {
+        assert_eq!(keys[slot].1, expected_keys(*slot) as f64, "slot {slot} on its new primary");
+    }
+    let role = |m: &Metrics, node: &str| {
+        m.named("valkey_node_info").find(|s| s.label("node") == node).map(|s| s.label("role").to_string())
+    };
+    assert_eq!(role(&metrics, &replica).as_deref(), Some("primary"));
+    assert_eq!(role(&before, &old_primary).as_deref(), Some("primary"));
+    assert!(role(&metrics, &old_primary).is_none(), "the demoted node is a replica now, not queried by default");
+    exporter.stop().await;
+}
+
+/// The primary a replica follows, from `ROLE`.
+fn primary_of(cluster: &ValkeyCluster, replica: &str) -> String {
+    let role = cluster.cmd(replica, &["ROLE"]);
+    let parts = role.as_array().expect("ROLE array");
+    format!("{}:{}", parts[1].as_str().unwrap(), parts[2].as_int().unwrap())
+}
+
+/// Moves `slots` from `from` to `to` the way `valkey-cli --cluster reshard` does:
+/// IMPORTING/MIGRATING, MIGRATE the keys, then SETSLOT NODE everywhere.
+fn migrate(cluster: &ValkeyCluster, slots: &[u16], from: &str, to: &str) {
+    let ids = cluster.node_ids();
+    let (to_host, to_port) = to.split_once(':').unwrap();
+    for slot in slots {
+        let slot = slot.to_string();
+        cluster.cmd(to, &["CLUSTER", "SETSLOT", &slot, "IMPORTING", &ids[from]]);
+        cluster.cmd(from, &["CLUSTER", "SETSLOT", &slot, "MIGRATING", &ids[to]]);
+        let keys = cluster.cmd(from, &["CLUSTER", "GETKEYSINSLOT", &slot, "1000"]);
+        let keys: Vec<&str> = keys.as_array().unwrap().iter().map(|k| k.as_str().unwrap()).collect();
+        if !keys.is_empty() {
+            let mut args = vec!["MIGRATE", to_host, to_port, "", "0", "5000", "KEYS"];
+            args.extend(keys);
+            let reply = cluster.cmd(from, &args);
+            assert_eq!(reply.as_str(), Some("OK"), "MIGRATE: {reply:?}");
+        }
+        for node in cluster.primaries() {
+            cluster.cmd(&node, &["CLUSTER", "SETSLOT", &slot, "NODE", &ids[to]]);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resharded_slots_show_their_new_owner_keys_and_restarted_counters() {
+    let cluster = ValkeyCluster::start(3, 0);
+    fill(&cluster, expected_keys);
+    let owners = cluster.slot_owners();
+    let primaries = cluster.primaries();
+    let (from, to) = (primaries[0].clone(), primaries[1].clone());
+    let moving: Vec<u16> = slots_of(&owners, &from).into_iter().filter(|s| expected_keys(*s) > 0).take(5).collect();
+
+    // Give the moving slots CPU and network history on their old owner.
+    let mut conn = Conn::connect(&from).unwrap();
+    let commands: Vec<Vec<String>> = moving
+        .iter()
+        .flat_map(|s| (0..200).map(move |_| vec!["GET".to_string(), format!("{{{}}}:0", slot_tag(*s))]))
+        .collect();
+    conn.pipeline(&commands).unwrap();
+    let exporter = start_exporter(&["--nodes", &cluster.seed_url(), "--cache-ttl", "200ms"]).await;
+    let before = exporter.metrics().await;
+    let cpu_before = before.by_slot("valkey_slot_cpu_seconds_total");
+
+    migrate(&cluster, &moving, &from, &to);
+    let metrics = metrics_until(&exporter, Duration::from_secs(10), |m| {
+        let keys = m.by_slot("valkey_slot_keys");
+        moving.iter().all(|s| keys.get(s).is_some_and(|(n, _)| *n == to))
+    })
+    .await;
+    let keys = metrics.by_slot("valkey_slot_keys");
+    let cpu = metrics.by_slot("valkey_slot_cpu_seconds_total");
+    let received = metrics.by_slot("valkey_slot_network_receive_bytes_total");
+    assert_eq!(keys.len(), 16384);
+    for slot in &moving {
+        assert_eq!(keys[slot], (to.clone(), expected_keys(*slot) as f64), "slot {slot}: new owner, same keys");
+        assert_eq!(cpu[slot].0, to);
+        assert!(cpu_before[slot].1 > 0.0, "slot {slot} had CPU history on the old owner");
+        assert!(cpu[slot].1 < cpu_before[slot].1, "slot {slot}: counters restart on the new owner");
+        assert_eq!(received[slot].1, 0.0, "slot {slot}: no traffic since it arrived");
+    }
+    exporter.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_node_is_reported_down_within_the_node_timeout_and_the_rest_is_served() {
+    let cluster = ValkeyCluster::start(3, 0);
+    fill(&cluster, expected_keys);
+    let owners = cluster.slot_owners();
+    let exporter =
+        start_exporter(&["--nodes", &cluster.seed_url(), "--cache-ttl", "100ms", "--node-timeout", "1s"]).await;
+    exporter.metrics().await;
+    let stalled = non_seed_primary(&cluster);
+    assert_eq!(cluster.cmd(&stalled, &["CLIENT", "PAUSE", "4000", "ALL"]).as_str(), Some("OK"));
+    tokio::time::sleep(Duration::from_millis(150)).await;
+
+    let started = Instant::now();
+    let metrics = exporter.metrics().await;
+    let took = started.elapsed();
+    assert!(took < Duration::from_millis(2500), "refresh took {took:?} with a 1s node timeout");
+    assert_eq!(metrics.node_value("valkey_node_up", &stalled), Some(0.0));
+    let keys = metrics.by_slot("valkey_slot_keys");
+    assert_eq!(keys.len(), 16384 - slots_of(&owners, &stalled).len());
+    let failed = exporter.get("/api/cluster/slot-stats?end_slot=0").await.json();
+    assert_eq!(failed["data"]["nodes_failed"][0]["error"], "timeout");
+
+    // When the pause ends the node is read again, over a fresh connection.
+    cluster.cmd(&stalled, &["CLIENT", "UNPAUSE"]);
+    metrics_until(&exporter, Duration::from_secs(10), |m| m.node_value("valkey_node_up", &stalled) == Some(1.0)).await;
+    exporter.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scrape_that_triggers_a_refresh_answers_within_prometheus_scrape_timeout() {
+    let cluster = ValkeyCluster::start(3, 0);
+    let exporter =
+        start_exporter(&["--nodes", &cluster.seed_url(), "--cache-ttl", "100ms", "--node-timeout", "10s"]).await;
+    exporter.metrics().await;
+    let stalled = non_seed_primary(&cluster);
+    cluster.cmd(&stalled, &["CLIENT", "PAUSE", "5000", "ALL"]);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+
+    let started = Instant::now();
+    let response = exporter.request("GET", "/metrics", &[("x-prometheus-scrape-timeout-seconds", "1.5")]).await;
+    let took = started.elapsed();
+    assert_eq!(response.status, 200);
+    assert!(took < Duration::from_millis(1500), "answered after {took:?}, past Prometheus' 1.5s timeout");
+    let metrics = Metrics::parse(&response.body);
+    assert_eq!(metrics.node_value("valkey_node_up", &stalled), Some(0.0), "the stalled node is reported down");
+    cluster.cmd(&stalled, &["CLIENT", "UNPAUSE"]);
+    exporter.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_seed_does_not_stall_discovery_once_other_nodes_are_known() {
+    let cluster = ValkeyCluster::start(3, 0);
+    let seed = cluster.seed_url().trim_start_matches("redis://").to_string();
+    let exporter =
+        start_exporter(&["--nodes", &cluster.seed_url(), "--cache-ttl", "100ms", "--node-timeout", "1s"]).await;
+    exporter.metrics().await;
+    cluster.cmd(&seed, &["CLIENT", "PAUSE", "3000", "ALL"]);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let started = Instant::now();
+    let metrics = exporter.metrics().await;
+    assert!(started.elapsed() < Duration::from_millis(2500), "took {:?}", started.elapsed());
+    assert_eq!(metrics.node_value("valkey_node_up", &seed), Some(0.0));
+    assert_eq!(metrics.named("valkey_node_up").filter(|s| s.value == 1.0).count(), 2);
+    cluster.cmd(&seed, &["CLIENT", "UNPAUSE"]);
+    exporter.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_restarts_is_read_again_and_a_dead_seed_does_not_matter() {
+    let mut cluster = ValkeyCluster::start(3, 0);
+    fill(&cluster, expected_keys);
+    let owners = cluster.slot_owners();
+    // A seed nobody listens on comes first; the real one second.
+    let dead_seed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let nodes = format!("redis://{dead_seed},{}", cluster.seed_url());
+    let exporter = start_exporter(&["--nodes", &nodes, "--cache-ttl", "200ms", "--node-timeout", "3s"]).await;
+    let first = exporter.metrics().await;
+    let api = exporter.get("/api/cluster/slot-stats?end_slot=0").await.body;
+    assert_eq!(first.by_slot("valkey_slot_keys").len(), 16384, "the dead seed does not matter: {api}");
+
+    let bouncing = non_seed_primary(&cluster);
+    cluster.kill(&bouncing);
+    metrics_until(&exporter, Duration::from_secs(10), |m| m.node_value("valkey_node_up", &bouncing) == Some(0.0)).await;
+    cluster.restart(&bouncing);
+    // Data is not persisted in tests: the node comes back empty but owning its slots.
+    let metrics =
+        metrics_until(&exporter, Duration::from_secs(20), |m| m.node_value("valkey_node_up", &bouncing) == Some(1.0))
+            .await;
+    let keys = metrics.by_slot("valkey_slot_keys");
+    let back: BTreeMap<u16, f64> =
+        keys.iter().filter(|(_, (n, _))| *n == bouncing).map(|(s, (_, v))| (*s, *v)).collect();
+    assert_eq!(back.len(), slots_of(&owners, &bouncing).len(), "all its slots are reported again");
+    exporter.stop().await;
+}

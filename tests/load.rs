@@ -1,0 +1,173 @@
+//! Scrape load: bursts that arrive just after the snapshot expired, and a sustained
+//! mixed load against the real binary, watching errors and memory. Loopback only,
+//! bounded in count and time.
+
+mod exporter_support;
+mod support;
+
+use exporter_support::{request, start_exporter};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use support::{ValkeyCluster, expected_keys, fill};
+
+/// Sum over the primaries of `CLUSTER SLOT-STATS` calls, from INFO commandstats.
+fn slot_stats_calls(cluster: &ValkeyCluster) -> u64 {
+    let calls = |addr: &String| -> u64 {
+        let info = cluster.cmd(addr, &["INFO", "commandstats"]);
+        info.as_str()
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("cmdstat_cluster|slot-stats:calls="))
+            .map_or(0, |rest| rest.split(',').next().unwrap().parse().unwrap())
+    };
+    cluster.primaries().iter().map(calls).sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_concurrent_requests_after_expiry_cause_one_refresh() {
+    let cluster = ValkeyCluster::start(3, 0);
+    fill(&cluster, expected_keys);
+    let ttl = Duration::from_secs(6);
+    let exporter = start_exporter(&["--nodes", &cluster.seed_url(), "--cache-ttl", "6s"]).await;
+    let untouched = slot_stats_calls(&cluster);
+    exporter.get("/metrics").await;
+    let before = slot_stats_calls(&cluster);
+    // A refresh may split a node's slots over a few SLOT-STATS commands; one refresh
+    // is however many the first one took.
+    let per_refresh = before - untouched;
+    assert!(per_refresh >= 3, "at least one call per primary");
+    tokio::time::sleep(ttl + Duration::from_millis(100)).await;
+
+    let started = Instant::now();
+    let paths = ["/metrics", "/api/cluster/slot-stats", "/api/cluster/slot-stats?start_slot=100&end_slot=200"];
+    let tasks: Vec<_> = (0..200)
+        .map(|i| {
+            let addr = exporter.addr;
+            let path = paths[i % paths.len()];
+            tokio::spawn(async move { request(addr, "GET", path, &[]).await })
+        })
+        .collect();
+    let mut snapshot_times = std::collections::BTreeSet::new();
+    for task in tasks {
+        let response = task.await.unwrap();
+        assert_eq!(response.status, 200, "{}", response.body);
+        if response.header("content-type") == "application/json" {
+            snapshot_times.insert(response.json()["data"]["snapshot_timestamp"].as_str().unwrap().to_string());
+        }
+    }
+    assert!(started.elapsed() < ttl, "the burst must fit in one TTL; took {:?}", started.elapsed());
+    assert_eq!(snapshot_times.len(), 1, "all answers share one snapshot");
+    assert_eq!(slot_stats_calls(&cluster) - before, per_refresh, "exactly one refresh for the whole burst");
+    exporter.stop().await;
+}
+
+/// The exporter binary as a child process, killed on drop.
+struct ExporterProcess {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl ExporterProcess {
+    fn start(args: &[&str]) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_valkey-slot-exporter"))
+            .args(args)
+            .args(["--listen", &addr.to_string(), "--log-level", "warn"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the exporter binary");
+        ExporterProcess { child, addr }
+    }
+
+    fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).expect("process status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .expect("VmRSS")
+    }
+}
+
+impl Drop for ExporterProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sustained_mixed_load_has_no_errors_and_flat_memory() {
+    let cluster = ValkeyCluster::start(3, 0);
+    fill(&cluster, expected_keys);
+    let exporter = ExporterProcess::start(&["--nodes", &cluster.seed_url(), "--cache-ttl", "300ms"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while request_ok(exporter.addr, "/healthz").await.is_err() {
+        assert!(Instant::now() < deadline, "exporter did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Warm up, then measure memory over two equal rounds: a leak shows as growth
+    // from the first round's end to the second's.
+    run_load(exporter.addr, Duration::from_secs(3)).await.expect("warm-up round");
+    let after_first = exporter.rss_kib();
+    let requests = run_load(exporter.addr, Duration::from_secs(4)).await.expect("no request failed");
+    let after_second = exporter.rss_kib();
+    assert!(requests > 20, "the load ran ({requests} requests)");
+    let growth = after_second.saturating_sub(after_first);
+    assert!(growth < 16 * 1024, "RSS grew by {growth} KiB ({after_first} -> {after_second} KiB)");
+}
+
+/// Eight clients loop over /metrics and JSON ranges for `length`; returns how many
+/// requests completed, or the first failure.
+async fn run_load(addr: SocketAddr, length: Duration) -> Result<u64, String> {
+    let stop = Instant::now() + length;
+    let clients: Vec<_> = (0..8)
+        .map(|client| {
+            tokio::spawn(async move {
+                let mut done = 0u64;
+                while Instant::now() < stop {
+                    let path = match (client + done as usize) % 3 {
+                        0 => "/metrics".to_string(),
+                        1 => format!("/api/cluster/slot-stats?start_slot={}&end_slot=16383", done % 16384),
+                        _ => "/api/cluster/slot-stats?end_slot=50".to_string(),
+                    };
+                    request_ok(addr, &path).await?;
+                    done += 1;
+                }
+                Ok::<u64, String>(done)
+            })
+        })
+        .collect();
+    let mut total = 0;
+    for client in clients {
+        total += client.await.map_err(|e| e.to_string())??;
+    }
+    Ok(total)
+}
+
+async fn request_ok(addr: SocketAddr, path: &str) -> Result<(), String> {
+    let response = tokio::time::timeout(Duration::from_secs(10), try_request(addr, path))
+        .await
+        .map_err(|_| format!("{path}: no answer in 10 s"))??;
+    if response == 200 { Ok(()) } else { Err(format!("{path}: HTTP {response}")) }
+}
+
+async fn try_request(addr: SocketAddr, path: &str) -> Result<u16, String> {
+    let stream = tokio::net::TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await.map_err(|e| e.to_string())?;
+    tokio::spawn(connection);
+    let request = hyper::Request::get(path)
+        .header("host", addr.to_string())
+        .body(http_body_util::Empty::<bytes::Bytes>::new())
+        .unwrap();
+    let response = sender.send_request(request).await.map_err(|e| e.to_string())?;
+    let status = response.status().as_u16();
+    http_body_util::BodyExt::collect(response.into_body()).await.map_err(|e| e.to_string())?;
+    Ok(status)
+}
