@@ -92,9 +92,13 @@ async fn traffic_to_one_slot_raises_only_its_counters() {
     let changed: Vec<u16> = keys_before.keys().filter(|s| keys_before[s].1 != keys_after[s].1).copied().collect();
     // SET on an existing key changes no key count anywhere.
     assert!(changed.is_empty(), "key counts changed in slots {changed:?}");
-    let cpu_after = after.by_slot("valkey_slot_cpu_seconds_total");
-    let hottest = cpu_after.iter().max_by(|a, b| a.1.1.total_cmp(&b.1.1)).unwrap();
-    assert_eq!(*hottest.0, hot, "the hot slot is the one with the most CPU");
+    // Compare increases, not totals: a fill command that was preempted on a loaded
+    // machine can leave some other slot with more CPU in total than 2000 fast commands.
+    let (cpu_before, cpu_after) =
+        (before.by_slot("valkey_slot_cpu_seconds_total"), after.by_slot("valkey_slot_cpu_seconds_total"));
+    let increase = |slot: &u16| cpu_after[slot].1 - cpu_before[slot].1;
+    let hottest = cpu_after.keys().max_by(|a, b| increase(a).total_cmp(&increase(b))).unwrap();
+    assert_eq!(*hottest, hot, "the hot slot is the one whose CPU grew most");
     exporter.stop().await;
 }
 

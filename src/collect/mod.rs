@@ -2,9 +2,10 @@
 //!
 //! 1. [`topology`]: `CLUSTER SLOTS` from the first seed (or previously seen node) to
 //!    answer.
-//! 2. [`node`]: `CLUSTER SLOT-STATS SLOTSRANGE 0 16383` to every primary (and replica,
-//!    when enabled) at once, each over its own connection and within the node timeout.
-//! 3. [`reply`]: each answer parsed by field name, RESP2 or RESP3.
+//! 2. [`node`]: `CLUSTER SLOT-STATS SLOTSRANGE` for the slots each primary (and replica,
+//!    when enabled) serves, to all at once, each over its own reused connection and
+//!    within the node timeout.
+//! 3. [`reply`]: each answer walked as fred's raw frames and parsed by field name.
 //! 4. [`merge`]: answers attributed to slots by the topology, into the snapshot.
 
 pub mod merge;
@@ -23,7 +24,6 @@ use tokio::task::JoinSet;
 use topology::Topology;
 
 const CLUSTER_SLOTS: &[&str] = &["CLUSTER", "SLOTS"];
-const SLOT_STATS_ALL: &[&str] = &["CLUSTER", "SLOT-STATS", "SLOTSRANGE", "0", "16383"];
 
 /// How many nodes from the last topology are asked, besides the configured seeds,
 /// when looking for the topology: enough to survive losing the seeds, few enough not
@@ -105,19 +105,25 @@ impl ClusterCollector {
         (state, nodes, slots)
     }
 
-    /// Sends SLOT-STATS to every target at once; each answer carries its own timing.
+    /// Sends SLOT-STATS to every target at once, for the slots each serves; each answer
+    /// carries its own timing. Each node's reply is parsed in that node's task, so the
+    /// decoding of several large replies is spread over the runtime's threads.
     async fn ask_slot_stats(&self, topology: &Topology, targets: &[usize]) -> Vec<NodeAnswer> {
         let mut tasks = JoinSet::new();
         for &index in targets {
             let pool = self.pool.clone();
             let addr = topology.nodes[index].addr.clone();
+            let requests = reply::slot_stats_requests(topology, index);
             tasks.spawn(async move {
                 let started = Instant::now();
-                let result = match pool.command(&addr, SLOT_STATS_ALL).await {
-                    Ok(value) => reply::parse_slot_stats(value)
-                        .map_err(|e| NodeFailure { kind: FailureKind::Protocol, detail: e.to_string() }),
-                    Err(failure) => Err(failure),
-                };
+                let mut rows = Vec::new();
+                let result = pool
+                    .pipeline_raw(&addr, requests, |frame| {
+                        reply::parse_slot_stats_into(&frame, &mut rows)
+                            .map_err(|e| NodeFailure { kind: FailureKind::Protocol, detail: e.to_string() })
+                    })
+                    .await
+                    .map(|()| rows);
                 NodeAnswer { index, duration: started.elapsed(), result }
             });
         }

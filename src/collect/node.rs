@@ -64,26 +64,40 @@ impl NodePool {
     }
 
     /// Sends `commands` to the node at `addr` back to back on its one connection (fred
-    /// pipelines them) and returns fred's raw reply frames, in order, within one node
-    /// timeout. Raw frames are walked in place by the caller instead of being turned
-    /// into [`Value`]s: a full SLOT-STATS reply holds ~50,000 elements per node.
-    pub async fn pipeline_raw(&self, addr: &str, commands: Vec<RawCommand>) -> Result<Vec<Resp3Frame>, NodeFailure> {
-        self.bounded(addr, self.pipeline_raw_unbounded(addr, commands)).await
+    /// pipelines them) and hands each raw reply frame to `each` as soon as it and the
+    /// ones before it have arrived, all within one node timeout. Each frame is dropped
+    /// once `each` returns, so a large answer split over several commands never holds
+    /// more than a few replies' frames at once; raw frames are walked in place instead
+    /// of being turned into [`Value`]s (a full SLOT-STATS reply holds ~50,000 elements).
+    pub async fn pipeline_raw(
+        &self,
+        addr: &str,
+        commands: Vec<RawCommand>,
+        each: impl FnMut(Resp3Frame) -> Result<(), NodeFailure>,
+    ) -> Result<(), NodeFailure> {
+        self.bounded(addr, self.pipeline_raw_unbounded(addr, commands, each)).await
     }
 
     async fn pipeline_raw_unbounded(
         &self,
         addr: &str,
         commands: Vec<RawCommand>,
-    ) -> Result<Vec<Resp3Frame>, NodeFailure> {
+        mut each: impl FnMut(Resp3Frame) -> Result<(), NodeFailure>,
+    ) -> Result<(), NodeFailure> {
+        use futures_util::StreamExt;
         let node = self.client(addr).await?;
-        let sent = commands.into_iter().map(|c| {
-            let command = CustomCommand::new_static(c.name, ClusterHash::FirstKey, false);
-            node.client.custom_raw::<String>(command, c.args)
-        });
-        // Polled together, the commands are written before the first reply is read.
-        let frames = futures_util::future::join_all(sent).await;
-        frames.into_iter().map(|frame| frame.map_err(|e| classify(&e)).and_then(error_frame_to_failure)).collect()
+        // Polled together, the commands are all written before the first reply is read.
+        let mut replies: futures_util::stream::FuturesOrdered<_> = commands
+            .into_iter()
+            .map(|c| {
+                let command = CustomCommand::new_static(c.name, ClusterHash::FirstKey, false);
+                node.client.custom_raw::<String>(command, c.args)
+            })
+            .collect();
+        while let Some(reply) = replies.next().await {
+            each(error_frame_to_failure(reply.map_err(|e| classify(&e))?)?)?;
+        }
+        Ok(())
     }
 
     /// Bounds every command from now on by `deadline` as well as the node timeout:
@@ -210,6 +224,20 @@ fn error_frame_to_failure(frame: Resp3Frame) -> Result<Resp3Frame, NodeFailure> 
     Err(classify(&FredError::new(ErrorKind::Unknown, text)))
 }
 
+/// rustls errors as fred's I/O errors print them (`Custom { kind: InvalidData, error:
+/// InvalidCertificate(UnknownIssuer) }`), lowercased: an untrusted or mismatched server
+/// certificate, a client certificate the server refused (`AlertReceived(CertificateRequired)`),
+/// or a peer that does not speak TLS.
+const TLS_FAILURES: [&str; 7] = [
+    "invalidcertificate",
+    "alertreceived",
+    "nocertificatespresented",
+    "peerincompatible",
+    "peermisbehaved",
+    "invalidmessage",
+    "handshakenotcomplete",
+];
+
 /// Maps a fred error to a failure kind and a short detail. fred's details carry the
 /// server's error text or the OS error, never the configured credentials.
 pub fn classify(err: &FredError) -> NodeFailure {
@@ -223,6 +251,8 @@ pub fn classify(err: &FredError) -> NodeFailure {
         ErrorKind::Auth => FailureKind::AuthFailed,
         ErrorKind::Timeout => FailureKind::Timeout,
         ErrorKind::Tls => FailureKind::Tls,
+        // fred reports a failed handshake as an I/O error wrapping the rustls error.
+        _ if TLS_FAILURES.iter().any(|t| lower.contains(t)) => FailureKind::Tls,
         ErrorKind::Protocol | ErrorKind::Parse => FailureKind::Protocol,
         _ if lower.contains("connection refused") => FailureKind::ConnectionRefused,
         _ if lower.contains("timed out") || lower.contains("timeout") => FailureKind::Timeout,

@@ -1,12 +1,19 @@
-//! Parsing `CLUSTER SLOT-STATS` replies into per-slot records.
+//! Asking for `CLUSTER SLOT-STATS` and parsing the replies into per-slot records.
 //!
 //! The reply is an array of `[slot, stats]` pairs. Under RESP2 `stats` is a flat
 //! `name, value, name, value…` array; under RESP3 it is a map. Fields are matched by
 //! name, so the order does not matter, fields the exporter does not know (Valkey may
 //! add some) are skipped, and `memory-bytes` (Redis 8.2+) is kept.
+//!
+//! Replies are walked as fred's raw frames ([`Resp3Frame`], which is what fred hands
+//! over for RESP2 replies too), not converted into `Value`s first: a node's full reply
+//! holds ~50,000 elements, and the conversion cost several times what the server spends
+//! producing them. Nothing is allocated per slot besides the output record.
 
-use crate::snapshot::{MAX_SLOT, SlotStats};
-use fred::types::Value;
+use super::node::RawCommand;
+use super::topology::Topology;
+use crate::snapshot::{MAX_SLOT, SLOT_COUNT, SlotStats};
+use fred::types::Resp3Frame;
 
 /// A reply that is not shaped like CLUSTER SLOT-STATS output.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,96 +25,205 @@ impl std::fmt::Display for ReplyError {
     }
 }
 
-/// Parses a whole reply into `(slot, stats)` pairs, in the order the server sent them.
-pub fn parse_slot_stats(reply: Value) -> Result<Vec<(u16, SlotStats)>, ReplyError> {
-    let entries = match reply {
-        Value::Array(entries) => entries,
-        Value::Null => return Ok(Vec::new()),
-        other => return Err(ReplyError(format!("expected an array, got {}", other.kind()))),
-    };
-    entries.into_iter().map(parse_entry).collect()
+/// Most slots asked for in one command (a reply of ~28 KB). fred decodes a reply again
+/// from its start each time more of it arrives from the socket, so one large reply
+/// costs far more than its size; small replies also let each one's frames be dropped
+/// before the next is decoded. The commands are pipelined, so the round trips do not
+/// add up. 256 was the cheapest of 16384, 4096, 1024 and 256 in the benchmark
+/// (docs/performance.md).
+pub const MAX_SLOTS_PER_REQUEST: usize = 256;
+
+/// The commands that fetch the statistics of every slot the node at `index` serves:
+/// `CLUSTER SLOT-STATS SLOTSRANGE a b` over windows of the slot space that each hold at
+/// most [`MAX_SLOTS_PER_REQUEST`] of its slots. A window may span slots the node does
+/// not serve; the server leaves those out of its reply.
+pub fn slot_stats_requests(topology: &Topology, index: usize) -> Vec<RawCommand> {
+    slot_stats_requests_of(topology, index, MAX_SLOTS_PER_REQUEST)
 }
 
-fn parse_entry(entry: Value) -> Result<(u16, SlotStats), ReplyError> {
-    let Value::Array(pair) = entry else {
-        return Err(ReplyError(format!("expected a [slot, stats] pair, got {}", entry.kind())));
+/// [`slot_stats_requests`] with at most `per_request` served slots per command (the
+/// benchmark compares sizes).
+pub fn slot_stats_requests_of(topology: &Topology, index: usize, per_request: usize) -> Vec<RawCommand> {
+    let served = (0..=MAX_SLOT).filter(|&slot| topology.serves(index, slot));
+    windows(served, per_request.max(1)).into_iter().map(|(first, last)| slotsrange(first, last)).collect()
+}
+
+/// `CLUSTER SLOT-STATS SLOTSRANGE 0 16383`: every slot, in one command.
+pub fn all_slots_request() -> RawCommand {
+    slotsrange(0, MAX_SLOT)
+}
+
+fn slotsrange(first: u16, last: u16) -> RawCommand {
+    let args = vec!["SLOT-STATS".into(), "SLOTSRANGE".into(), first.to_string(), last.to_string()];
+    RawCommand { name: "CLUSTER", args }
+}
+
+/// Groups ascending `slots` into `(first, last)` windows of at most `per_window` slots.
+fn windows(slots: impl Iterator<Item = u16>, per_window: usize) -> Vec<(u16, u16)> {
+    let mut out: Vec<(u16, u16)> = Vec::with_capacity(SLOT_COUNT.div_ceil(per_window));
+    let mut in_window = 0;
+    for slot in slots {
+        match out.last_mut() {
+            Some((_, last)) if in_window < per_window => {
+                *last = slot;
+                in_window += 1;
+            }
+            _ => {
+                out.push((slot, slot));
+                in_window = 1;
+            }
+        }
+    }
+    out
+}
+
+/// Parses a whole reply into `(slot, stats)` pairs, in the order the server sent them.
+pub fn parse_slot_stats(reply: &Resp3Frame) -> Result<Vec<(u16, SlotStats)>, ReplyError> {
+    let mut out = Vec::new();
+    parse_slot_stats_into(reply, &mut out)?;
+    Ok(out)
+}
+
+/// Like [`parse_slot_stats`], appending to `out`: the replies to one node's several
+/// commands end up in one list.
+pub fn parse_slot_stats_into(reply: &Resp3Frame, out: &mut Vec<(u16, SlotStats)>) -> Result<(), ReplyError> {
+    let entries = match reply {
+        Resp3Frame::Array { data, .. } => data,
+        Resp3Frame::Null => return Ok(()),
+        other => return Err(ReplyError(format!("expected an array, got {}", kind(other)))),
     };
-    let [slot, stats]: [Value; 2] = pair
-        .try_into()
-        .map_err(|v: Vec<Value>| ReplyError(format!("expected 2 elements per slot, got {}", v.len())))?;
-    let slot = as_u64(&slot)
+    out.reserve(entries.len());
+    for entry in entries {
+        out.push(parse_entry(entry)?);
+    }
+    Ok(())
+}
+
+fn parse_entry(entry: &Resp3Frame) -> Result<(u16, SlotStats), ReplyError> {
+    let Resp3Frame::Array { data: pair, .. } = entry else {
+        return Err(ReplyError(format!("expected a [slot, stats] pair, got {}", kind(entry))));
+    };
+    let [slot, stats] = pair.as_slice() else {
+        return Err(ReplyError(format!("expected 2 elements per slot, got {}", pair.len())));
+    };
+    let slot = as_u64(slot)
         .filter(|s| *s <= u64::from(MAX_SLOT))
         .ok_or_else(|| ReplyError(format!("invalid slot number {slot:?}")))? as u16;
-    let stats = match stats {
-        Value::Array(flat) => parse_flat_fields(slot, flat)?,
-        Value::Map(map) => {
-            let mut stats = SlotStats::default();
-            for (name, value) in map.inner() {
-                set_field(&mut stats, name.as_str().unwrap_or_default(), &value, slot)?;
+    let mut parsed = SlotStats::default();
+    match stats {
+        Resp3Frame::Array { data: flat, .. } => {
+            if flat.len() % 2 != 0 {
+                return Err(ReplyError(format!("slot {slot}: odd number of name/value elements")));
             }
-            stats
+            for pair in flat.chunks_exact(2) {
+                set_field(&mut parsed, &pair[0], &pair[1], slot)?;
+            }
         }
-        other => return Err(ReplyError(format!("slot {slot}: expected stats array or map, got {}", other.kind()))),
-    };
-    Ok((slot, stats))
+        Resp3Frame::Map { data: map, .. } => {
+            for (name, value) in map {
+                set_field(&mut parsed, name, value, slot)?;
+            }
+        }
+        other => return Err(ReplyError(format!("slot {slot}: expected stats array or map, got {}", kind(other)))),
+    }
+    Ok((slot, parsed))
 }
 
-/// RESP2: `name, value, name, value…`.
-fn parse_flat_fields(slot: u16, flat: Vec<Value>) -> Result<SlotStats, ReplyError> {
-    if !flat.len().is_multiple_of(2) {
-        return Err(ReplyError(format!("slot {slot}: odd number of name/value elements")));
-    }
-    let mut stats = SlotStats::default();
-    for pair in flat.chunks_exact(2) {
-        let name = pair[0].as_str().unwrap_or_default();
-        set_field(&mut stats, &name, &pair[1], slot)?;
-    }
-    Ok(stats)
-}
-
-fn set_field(stats: &mut SlotStats, name: &str, value: &Value, slot: u16) -> Result<(), ReplyError> {
-    let target = match name {
-        "key-count" => &mut stats.key_count,
-        "cpu-usec" => &mut stats.cpu_usec,
-        "network-bytes-in" => &mut stats.network_bytes_in,
-        "network-bytes-out" => &mut stats.network_bytes_out,
-        "memory-bytes" => &mut stats.memory_bytes,
+fn set_field(stats: &mut SlotStats, name: &Resp3Frame, value: &Resp3Frame, slot: u16) -> Result<(), ReplyError> {
+    let target = match text(name) {
+        Some(b"key-count") => &mut stats.key_count,
+        Some(b"cpu-usec") => &mut stats.cpu_usec,
+        Some(b"network-bytes-in") => &mut stats.network_bytes_in,
+        Some(b"network-bytes-out") => &mut stats.network_bytes_out,
+        Some(b"memory-bytes") => &mut stats.memory_bytes,
         // Fields added by later server versions must not break older exporters.
         _ => return Ok(()),
     };
-    let n = as_u64(value).ok_or_else(|| ReplyError(format!("slot {slot}: field {name} is not a count")))?;
+    let n = as_u64(value).ok_or_else(|| {
+        let name = String::from_utf8_lossy(text(name).unwrap_or_default());
+        ReplyError(format!("slot {slot}: field {name} is not a count"))
+    })?;
     *target = Some(n);
     Ok(())
 }
 
-/// Counts arrive as integers, but accept their string form too (some proxies and
-/// RESP2 bridges stringify).
-fn as_u64(value: &Value) -> Option<u64> {
-    match value {
-        Value::Integer(i) => u64::try_from(*i).ok(),
-        Value::String(s) => s.parse().ok(),
-        Value::Bytes(b) => std::str::from_utf8(b).ok()?.parse().ok(),
+/// A frame's RESP type, for error messages.
+fn kind(frame: &Resp3Frame) -> &'static str {
+    match frame {
+        Resp3Frame::Array { .. } => "array",
+        Resp3Frame::Map { .. } => "map",
+        Resp3Frame::Number { .. } => "integer",
+        Resp3Frame::BlobString { .. } | Resp3Frame::SimpleString { .. } => "string",
+        Resp3Frame::Null => "null",
+        Resp3Frame::SimpleError { .. } | Resp3Frame::BlobError { .. } => "error",
+        _ => "other",
+    }
+}
+
+/// The bytes of a string frame.
+fn text(frame: &Resp3Frame) -> Option<&[u8]> {
+    match frame {
+        Resp3Frame::BlobString { data, .. } | Resp3Frame::SimpleString { data, .. } => Some(data),
         _ => None,
     }
+}
+
+/// Counts arrive as integers, but accept their decimal string form too (some proxies
+/// and RESP2 bridges stringify).
+fn as_u64(frame: &Resp3Frame) -> Option<u64> {
+    match frame {
+        Resp3Frame::Number { data, .. } => u64::try_from(*data).ok(),
+        other => parse_decimal(text(other)?),
+    }
+}
+
+fn parse_decimal(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, &d| {
+        let digit = d.checked_sub(b'0').filter(|d| *d <= 9)?;
+        n.checked_mul(10)?.checked_add(u64::from(digit))
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fred::types::{Key, Map};
+    use bytes::{Bytes, BytesMut};
 
-    fn s(v: &str) -> Value {
-        Value::String(v.into())
+    /// A reply as fred hands it over: RESP2 bytes decoded and converted to a RESP3
+    /// frame, exactly as fred's codec does.
+    fn resp2(bytes: &str) -> Resp3Frame {
+        let mut buf = BytesMut::from(bytes);
+        let (frame, _, _) = redis_protocol::resp2::decode::decode_bytes_mut(&mut buf).unwrap().unwrap();
+        frame.into_resp3()
     }
 
-    fn resp2_entry(slot: i64, fields: &[(&str, i64)]) -> Value {
-        let flat = fields.iter().flat_map(|(k, v)| [s(k), Value::Integer(*v)]).collect();
-        Value::Array(vec![Value::Integer(slot), Value::Array(flat)])
+    fn resp3(bytes: &str) -> Resp3Frame {
+        let mut buf = BytesMut::from(bytes);
+        let (frame, _, _) = redis_protocol::resp3::decode::complete::decode_bytes_mut(&mut buf).unwrap().unwrap();
+        frame
     }
 
-    fn resp3_entry(slot: i64, fields: &[(&str, i64)]) -> Value {
-        let map: Map = fields.iter().map(|(k, v)| (Key::from(*k), Value::Integer(*v))).collect();
-        Value::Array(vec![Value::Integer(slot), Value::Map(map)])
+    fn bulk(s: &str) -> String {
+        format!("${}\r\n{s}\r\n", s.len())
+    }
+
+    /// `*2 :slot *2n name :value…` in RESP2.
+    fn resp2_entry(slot: i64, fields: &[(&str, i64)]) -> String {
+        let flat: String = fields.iter().map(|(k, v)| format!("{}:{v}\r\n", bulk(k))).collect();
+        format!("*2\r\n:{slot}\r\n*{}\r\n{flat}", fields.len() * 2)
+    }
+
+    /// `*2 :slot %n name :value…` in RESP3.
+    fn resp3_entry(slot: i64, fields: &[(&str, i64)]) -> String {
+        let map: String = fields.iter().map(|(k, v)| format!("{}:{v}\r\n", bulk(k))).collect();
+        format!("*2\r\n:{slot}\r\n%{}\r\n{map}", fields.len())
+    }
+
+    fn array(entries: &[String]) -> String {
+        format!("*{}\r\n{}", entries.len(), entries.concat())
     }
 
     const FULL: &[(&str, i64)] =
@@ -125,23 +241,23 @@ mod tests {
 
     #[test]
     fn resp2_flat_fields() {
-        let reply = Value::Array(vec![resp2_entry(0, FULL), resp2_entry(16383, &[("key-count", 0)])]);
-        let parsed = parse_slot_stats(reply).unwrap();
+        let reply = resp2(&array(&[resp2_entry(0, FULL), resp2_entry(16383, &[("key-count", 0)])]));
+        let parsed = parse_slot_stats(&reply).unwrap();
         assert_eq!(parsed[0], (0, full_stats()));
         assert_eq!(parsed[1], (16383, SlotStats { key_count: Some(0), ..Default::default() }));
     }
 
     #[test]
     fn resp3_map_fields() {
-        let parsed = parse_slot_stats(Value::Array(vec![resp3_entry(42, FULL)])).unwrap();
+        let parsed = parse_slot_stats(&resp3(&array(&[resp3_entry(42, FULL)]))).unwrap();
         assert_eq!(parsed, vec![(42, full_stats())]);
     }
 
     #[test]
     fn memory_bytes_kept_and_unknown_fields_ignored_in_both_protocols() {
         let fields = &[("repl-stream-bytes", 9), ("key-count", 1), ("memory-bytes", 4096), ("future", 1)];
-        for reply in [resp2_entry(7, fields), resp3_entry(7, fields)] {
-            let parsed = parse_slot_stats(Value::Array(vec![reply])).unwrap();
+        for reply in [resp2(&array(&[resp2_entry(7, fields)])), resp3(&array(&[resp3_entry(7, fields)]))] {
+            let parsed = parse_slot_stats(&reply).unwrap();
             let expected = SlotStats { key_count: Some(1), memory_bytes: Some(4096), ..Default::default() };
             assert_eq!(parsed, vec![(7, expected)]);
         }
@@ -150,25 +266,144 @@ mod tests {
     #[test]
     fn field_order_does_not_matter() {
         let reversed: Vec<_> = FULL.iter().rev().copied().collect();
-        let parsed = parse_slot_stats(Value::Array(vec![resp2_entry(1, &reversed)])).unwrap();
+        let parsed = parse_slot_stats(&resp2(&array(&[resp2_entry(1, &reversed)]))).unwrap();
         assert_eq!(parsed[0].1, full_stats());
     }
 
     #[test]
+    fn stringified_counts_are_accepted() {
+        let reply = resp2("*1\r\n*2\r\n$1\r\n5\r\n*2\r\n$9\r\nkey-count\r\n$2\r\n12\r\n");
+        assert_eq!(
+            parse_slot_stats(&reply).unwrap(),
+            vec![(5, SlotStats { key_count: Some(12), ..Default::default() })]
+        );
+    }
+
+    #[test]
+    fn replies_to_several_commands_append() {
+        let mut out = Vec::new();
+        parse_slot_stats_into(&resp2(&array(&[resp2_entry(1, FULL)])), &mut out).unwrap();
+        parse_slot_stats_into(&resp2(&array(&[resp2_entry(2, FULL)])), &mut out).unwrap();
+        assert_eq!(out.iter().map(|(s, _)| *s).collect::<Vec<_>>(), vec![1, 2]);
+    }
+
+    #[test]
     fn empty_and_null_replies_have_no_slots() {
-        assert!(parse_slot_stats(Value::Array(vec![])).unwrap().is_empty());
-        assert!(parse_slot_stats(Value::Null).unwrap().is_empty());
+        assert!(parse_slot_stats(&resp2("*0\r\n")).unwrap().is_empty());
+        assert!(parse_slot_stats(&resp2("$-1\r\n")).unwrap().is_empty());
+        assert!(parse_slot_stats(&Resp3Frame::Null).unwrap().is_empty());
     }
 
     #[test]
     fn malformed_replies_are_errors_not_panics() {
-        assert!(parse_slot_stats(s("OK")).is_err());
-        assert!(parse_slot_stats(Value::Array(vec![Value::Integer(1)])).is_err());
-        assert!(parse_slot_stats(Value::Array(vec![resp2_entry(16384, FULL)])).is_err());
-        assert!(parse_slot_stats(Value::Array(vec![resp2_entry(-1, FULL)])).is_err());
-        let odd = Value::Array(vec![Value::Integer(1), Value::Array(vec![s("key-count")])]);
-        assert!(parse_slot_stats(Value::Array(vec![odd])).is_err());
-        let bad_value = Value::Array(vec![Value::Integer(1), Value::Array(vec![s("key-count"), s("x")])]);
-        assert!(parse_slot_stats(Value::Array(vec![bad_value])).is_err());
+        assert!(parse_slot_stats(&resp2("+OK\r\n")).is_err());
+        assert!(parse_slot_stats(&resp2("*1\r\n:1\r\n")).is_err());
+        assert!(parse_slot_stats(&resp2(&array(&[resp2_entry(16384, FULL)]))).is_err());
+        assert!(parse_slot_stats(&resp2(&array(&[resp2_entry(-1, FULL)]))).is_err());
+        assert!(parse_slot_stats(&resp2("*1\r\n*2\r\n:1\r\n*1\r\n$9\r\nkey-count\r\n")).is_err(), "odd fields");
+        assert!(parse_slot_stats(&resp2("*1\r\n*2\r\n:1\r\n*2\r\n$9\r\nkey-count\r\n$1\r\nx\r\n")).is_err());
+        assert!(parse_slot_stats(&resp2("*1\r\n*2\r\n:1\r\n*2\r\n$9\r\nkey-count\r\n:-3\r\n")).is_err());
+        assert!(parse_slot_stats(&resp2("*1\r\n*3\r\n:1\r\n*0\r\n*0\r\n")).is_err(), "three elements");
+        let overflow = "*1\r\n*2\r\n:1\r\n*2\r\n$9\r\nkey-count\r\n$20\r\n99999999999999999999\r\n";
+        assert!(parse_slot_stats(&resp2(overflow)).is_err());
+    }
+
+    #[test]
+    fn requests_cover_exactly_the_served_slots_in_bounded_windows() {
+        use fred::types::Value;
+        let node = |host: &str, id: &str| {
+            Value::Array(vec![Value::String(host.into()), Value::Integer(1), Value::String(id.into())])
+        };
+        let range = |s: i64, e: i64, n: Value| Value::Array(vec![Value::Integer(s), Value::Integer(e), n]);
+        // a: 0-99 and 10000-16383 (6484 slots); b: 100-9999.
+        let reply = Value::Array(vec![
+            range(0, 99, node("a", "A")),
+            range(100, 9999, node("b", "B")),
+            range(10000, 16383, node("a", "A")),
+        ]);
+        let topology = Topology::from_cluster_slots(reply, "x").unwrap();
+        let args = |c: &RawCommand| (c.args[2].parse::<u16>().unwrap(), c.args[3].parse::<u16>().unwrap());
+        let a: Vec<_> = slot_stats_requests_of(&topology, 0, 4096).iter().map(args).collect();
+        assert_eq!(a, vec![(0, 13995), (13996, 16383)]);
+        let b: Vec<_> = slot_stats_requests_of(&topology, 1, 4096).iter().map(args).collect();
+        assert_eq!(b, vec![(100, 4195), (4196, 8291), (8292, 9999)]);
+        let all = slot_stats_requests(&topology, 1);
+        assert_eq!(all.len(), 9900usize.div_ceil(MAX_SLOTS_PER_REQUEST));
+        assert_eq!(all_slots_request().args, ["SLOT-STATS", "SLOTSRANGE", "0", "16383"]);
+    }
+
+    /// A small deterministic generator, so failures reproduce.
+    struct XorShift(u64);
+
+    impl XorShift {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+
+    /// A random frame tree biased towards SLOT-STATS-like shapes and edge values.
+    fn arbitrary_frame(rng: &mut XorShift, depth: u32) -> Resp3Frame {
+        const NAMES: [&str; 7] = ["key-count", "cpu-usec", "memory-bytes", "network-bytes-in", "", "x", "key-count\0"];
+        const NUMBERS: [i64; 6] = [0, 1, -1, 16383, 16384, i64::MIN];
+        let leaf = depth == 0 || rng.below(3) == 0;
+        match rng.below(if leaf { 6 } else { 9 }) {
+            0 => Resp3Frame::Number { data: NUMBERS[rng.below(6) as usize], attributes: None },
+            1 => Resp3Frame::Number { data: rng.next() as i64, attributes: None },
+            2 => Resp3Frame::BlobString {
+                data: Bytes::from_static(NAMES[rng.below(7) as usize].as_bytes()),
+                attributes: None,
+            },
+            3 => Resp3Frame::SimpleString { data: Bytes::from(rng.next().to_string()), attributes: None },
+            4 => Resp3Frame::Null,
+            5 => Resp3Frame::Double { data: f64::NAN, attributes: None },
+            6 | 7 => {
+                let len = rng.below(5) as usize;
+                let data = (0..len).map(|_| arbitrary_frame(rng, depth - 1)).collect();
+                Resp3Frame::Array { data, attributes: None }
+            }
+            _ => {
+                let len = rng.below(3) as usize;
+                let data = (0..len).map(|_| (arbitrary_frame(rng, 0), arbitrary_frame(rng, depth - 1))).collect();
+                Resp3Frame::Map { data, attributes: None }
+            }
+        }
+    }
+
+    #[test]
+    fn arbitrary_frames_never_panic() {
+        let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
+        for _ in 0..20_000 {
+            let _ = parse_slot_stats(&arbitrary_frame(&mut rng, 4));
+        }
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic() {
+        let valid = array(&[resp2_entry(3, FULL), resp2_entry(9, &[("memory-bytes", 7)])]);
+        let mut rng = XorShift(42);
+        for _ in 0..5_000 {
+            let mut bytes = valid.clone().into_bytes();
+            for _ in 0..=rng.below(4) {
+                let at = rng.below(bytes.len() as u64) as usize;
+                const ALPHABET: &[u8] = b"*:$%+-\r\n0123456789abc";
+                bytes[at] = ALPHABET[rng.below(ALPHABET.len() as u64) as usize];
+            }
+            bytes.truncate(rng.below(bytes.len() as u64 + 1) as usize);
+            let mut buf = BytesMut::from(&bytes[..]);
+            if let Ok(Some((frame, _, _))) = redis_protocol::resp2::decode::decode_bytes_mut(&mut buf) {
+                let _ = parse_slot_stats(&frame.into_resp3());
+            }
+            let mut buf = BytesMut::from(&bytes[..]);
+            if let Ok(Some((frame, _, _))) = redis_protocol::resp3::decode::complete::decode_bytes_mut(&mut buf) {
+                let _ = parse_slot_stats(&frame);
+            }
+        }
     }
 }

@@ -40,12 +40,21 @@ pub async fn handle<B>(request: Request<B>, exporter: Arc<Exporter>) -> Response
 }
 
 async fn serve_metrics<B>(request: &Request<B>, exporter: &Exporter) -> Response<Body> {
-    let accept = request.headers().get(ACCEPT).and_then(|v| v.to_str().ok());
-    let format = metrics::Format::negotiate(accept);
+    use hyper::header::{ACCEPT_ENCODING, CONTENT_ENCODING, VARY};
+    let header = |name| request.headers().get(name).and_then(|v: &HeaderValue| v.to_str().ok());
+    let format = metrics::Format::negotiate(header(ACCEPT));
+    let encoding = metrics::Encoding::negotiate(header(ACCEPT_ENCODING));
     let target = exporter.default_target();
     let served = target.cache.get(scrape_deadline(request)).await;
-    let body = target.metrics_bodies.get(&served.snapshot, target.cache.ttl(), format);
-    bytes_response(StatusCode::OK, format.content_type(), body)
+    // Rendered (and compressed) once per snapshot: see RenderedBodies.
+    let body = target.metrics_bodies.get(&served.snapshot, target.cache.ttl(), format, encoding).await;
+    let mut response = bytes_response(StatusCode::OK, format.content_type(), body);
+    let headers = response.headers_mut();
+    headers.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
+    if let Some(coding) = encoding.content_encoding() {
+        headers.insert(CONTENT_ENCODING, HeaderValue::from_static(coding));
+    }
+    response
 }
 
 async fn serve_slot_stats<B>(request: &Request<B>, exporter: &Exporter, now: SystemTime) -> Response<Body> {
@@ -53,8 +62,9 @@ async fn serve_slot_stats<B>(request: &Request<B>, exporter: &Exporter, now: Sys
         Ok(range) => range,
         Err(e) => return json_response(json::error(400, e.code, &e.message, now)),
     };
-    let served = exporter.default_target().cache.get(None).await;
-    json_response(json::slot_stats(&served, range, now))
+    let target = exporter.default_target();
+    let served = target.cache.get(None).await;
+    json_response(target.slot_stats_json.slot_stats(&served, range, now).await)
 }
 
 /// Prometheus announces how long it will wait for a scrape. Aim to answer well before

@@ -5,13 +5,20 @@
 //! "end_slot":…,"cached":…,"cache_timestamp":…},"timestamp":…}`. Values are the
 //! server's raw units (microseconds, bytes); a statistic the server did not send is
 //! left out of its slot entry rather than invented as 0.
+//!
+//! Slot entries are encoded once per snapshot ([`SlotStatsJson`]); a range answer is
+//! the envelope around a slice of that text, so even a full-range answer costs a copy,
+//! not a serialisation of 16,384 objects.
 
+use super::metrics::{PerSnapshot, run_blocking};
 use crate::cache::Served;
 use crate::snapshot::{ClusterState, SlotRecord, Snapshot};
 use serde::Serialize;
 use serde_json::json;
 use std::ops::RangeInclusive;
+use std::sync::Arc;
 use std::time::SystemTime;
+use tokio::sync::OnceCell;
 
 /// Text of the `note` for servers without CLUSTER SLOT-STATS.
 pub const UNSUPPORTED_NOTE: &str = "CLUSTER SLOT-STATS command not supported by this Redis/Valkey version";
@@ -76,7 +83,8 @@ struct FailedNode<'a> {
 
 #[derive(Serialize)]
 struct Data<'a> {
-    slots: Vec<SlotEntry<'a>>,
+    /// Always empty here: the entries are spliced in pre-encoded ([`splice_slots`]).
+    slots: [(); 0],
     total_slots: usize,
     start_slot: Option<u16>,
     end_slot: Option<u16>,
@@ -99,19 +107,82 @@ fn rfc3339_millis(t: SystemTime) -> String {
     humantime::format_rfc3339_millis(t).to_string()
 }
 
-/// The answer to `GET /api/cluster/slot-stats` for the slots in `range`.
+/// The answer to `GET /api/cluster/slot-stats` for the slots in `range`, encoding the
+/// snapshot's slot entries on the spot. The server uses [`SlotStatsJson`], which
+/// encodes them once per snapshot.
 pub fn slot_stats(served: &Served, range: RangeInclusive<u16>, now: SystemTime) -> JsonReply {
+    slot_stats_from(served, &EncodedSlots::new(&served.snapshot), range, now)
+}
+
+/// Every slot entry of one snapshot as JSON, encoded once: a range answer is then the
+/// envelope around one contiguous slice of this text, with no per-slot work.
+pub struct EncodedSlots {
+    /// Each record's object followed by a comma, in snapshot (slot) order.
+    text: String,
+    /// Where each record's object starts in `text`, plus the end of the text.
+    starts: Vec<u32>,
+}
+
+impl EncodedSlots {
+    pub fn new(snapshot: &Snapshot) -> Self {
+        let mut text = Vec::with_capacity(snapshot.slots.len() * 160);
+        let mut starts = Vec::with_capacity(snapshot.slots.len() + 1);
+        starts.push(0);
+        for record in &snapshot.slots {
+            serde_json::to_writer(&mut text, &entry(snapshot, record)).expect("serializing plain data");
+            text.push(b',');
+            starts.push(u32::try_from(text.len()).expect("slot entries stay far below 4 GiB"));
+        }
+        EncodedSlots { text: String::from_utf8(text).expect("serde_json writes UTF-8"), starts }
+    }
+
+    /// The objects of records `range`, comma-separated.
+    fn joined(&self, range: std::ops::Range<usize>) -> &str {
+        if range.is_empty() {
+            return "";
+        }
+        // Without the comma that follows the last object.
+        &self.text[self.starts[range.start] as usize..self.starts[range.end] as usize - 1]
+    }
+}
+
+/// The encoded slot entries of the latest snapshot, built on the first JSON request for
+/// it (off the async threads; concurrent requests wait for the one build).
+#[derive(Default)]
+pub struct SlotStatsJson {
+    last: PerSnapshot<OnceCell<Arc<EncodedSlots>>>,
+}
+
+impl SlotStatsJson {
+    /// Like [`slot_stats`], with the entries encoded once per snapshot.
+    pub async fn slot_stats(&self, served: &Served, range: RangeInclusive<u16>, now: SystemTime) -> JsonReply {
+        let cell = self.last.get(&served.snapshot);
+        let encoded = cell
+            .get_or_init(|| {
+                let snapshot = served.snapshot.clone();
+                run_blocking(move || Arc::new(EncodedSlots::new(&snapshot)))
+            })
+            .await;
+        slot_stats_from(served, encoded, range, now)
+    }
+}
+
+/// The slot-stats answer for `range`, taking the slot entries from `encoded`, which
+/// must have been built from `served.snapshot`.
+pub fn slot_stats_from(
+    served: &Served,
+    encoded: &EncodedSlots,
+    range: RangeInclusive<u16>,
+    now: SystemTime,
+) -> JsonReply {
     let snapshot = &served.snapshot;
     if snapshot.nothing_answered() {
         return error(503, "cluster_unreachable", &unreachable_message(snapshot), now);
     }
-    let (slots, start_slot, end_slot, note) = match snapshot.state {
-        ClusterState::NotCluster => (Vec::new(), None, None, None),
-        ClusterState::Unsupported => (Vec::new(), Some(*range.start()), Some(*range.end()), Some(UNSUPPORTED_NOTE)),
-        _ => {
-            let entries = snapshot.slots_in(range.clone()).iter().map(|r| entry(snapshot, r)).collect();
-            (entries, Some(*range.start()), Some(*range.end()), None)
-        }
+    let (records, start_slot, end_slot, note) = match snapshot.state {
+        ClusterState::NotCluster => (0..0, None, None, None),
+        ClusterState::Unsupported => (0..0, Some(*range.start()), Some(*range.end()), Some(UNSUPPORTED_NOTE)),
+        _ => (record_indices(snapshot, &range), Some(*range.start()), Some(*range.end()), None),
     };
     let nodes_failed = snapshot
         .failed_nodes()
@@ -121,8 +192,8 @@ pub fn slot_stats(served: &Served, range: RangeInclusive<u16>, now: SystemTime) 
         })
         .collect();
     let data = Data {
-        total_slots: slots.len(),
-        slots,
+        slots: [],
+        total_slots: records.len(),
         start_slot,
         end_slot,
         cached: served.cached,
@@ -131,7 +202,28 @@ pub fn slot_stats(served: &Served, range: RangeInclusive<u16>, now: SystemTime) 
         nodes_failed,
         note,
     };
-    success(data, now)
+    let envelope = success(data, now);
+    JsonReply { status: envelope.status, body: splice_slots(&envelope.body, encoded.joined(records)) }
+}
+
+/// Indices into `snapshot.slots` of the records whose slot lies in `range` (as
+/// [`Snapshot::slots_in`], but as positions, to index the encoded entries).
+fn record_indices(snapshot: &Snapshot, range: &RangeInclusive<u16>) -> std::ops::Range<usize> {
+    let start = snapshot.slots.partition_point(|r| r.slot < *range.start());
+    let end = snapshot.slots.partition_point(|r| r.slot <= *range.end());
+    start..end
+}
+
+/// Puts the pre-encoded `entries` into the envelope's empty `"slots":[]`, the first
+/// field of `data` (no value before it can contain that text).
+fn splice_slots(envelope: &str, entries: &str) -> String {
+    const EMPTY_SLOTS: &str = "\"slots\":[";
+    let at = envelope.find(EMPTY_SLOTS).expect("the envelope has a slots field") + EMPTY_SLOTS.len();
+    let mut body = String::with_capacity(envelope.len() + entries.len());
+    body.push_str(&envelope[..at]);
+    body.push_str(entries);
+    body.push_str(&envelope[at..]);
+    body
 }
 
 fn entry<'a>(snapshot: &'a Snapshot, record: &SlotRecord) -> SlotEntry<'a> {
@@ -238,6 +330,27 @@ mod tests {
         assert!(data["slots"][0].get("cpu_usec").is_none());
         assert_eq!(data["nodes_failed"][0]["node"], "b:1");
         assert_eq!(data["nodes_failed"][0]["error"], "connection refused");
+    }
+
+    #[test]
+    fn pre_encoded_ranges_match_the_records() {
+        let stats = |n| SlotStats { key_count: Some(n), cpu_usec: Some(n * 10), ..Default::default() };
+        let slots = (0..50u16).map(|s| SlotRecord { slot: s * 2, node: 0, stats: stats(u64::from(s)) }).collect();
+        let s = served(ClusterState::Cluster, vec![node("a:1", None)], slots, false);
+        let encoded = EncodedSlots::new(&s.snapshot);
+        for (first, last, expected) in [(0, 99, 50), (3, 9, 3), (98, 16383, 1), (99, 16383, 0), (0, 0, 1)] {
+            let reply = slot_stats_from(&s, &encoded, first..=last, SystemTime::UNIX_EPOCH);
+            let v = parse(&reply);
+            let ids: Vec<u64> =
+                v["data"]["slots"].as_array().unwrap().iter().map(|e| e["slot_id"].as_u64().unwrap()).collect();
+            assert_eq!(ids.len(), expected, "{first}..={last}");
+            assert_eq!(v["data"]["total_slots"], expected);
+            assert!(ids.iter().all(|id| (u64::from(first)..=u64::from(last)).contains(id) && id % 2 == 0));
+            if let Some(entry) = v["data"]["slots"].get(0) {
+                assert_eq!(entry["cpu_usec"], entry["key_count"].as_u64().unwrap() * 10);
+                assert_eq!(entry["role"], "primary");
+            }
+        }
     }
 
     #[test]
