@@ -1,7 +1,9 @@
 //! Entry point: read configuration, start logging, bind, serve until SIGTERM/SIGINT.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Arc;
+use tokio::signal::unix::{Signal, SignalKind, signal};
 use tracing_subscriber::EnvFilter;
 use valkey_slot_exporter::config::{self, LogFormat, Settings};
 use valkey_slot_exporter::http::ServeOptions;
@@ -17,6 +19,15 @@ async fn main() -> ExitCode {
         }
     };
     init_logging(&settings);
+    // Installed before anything else can take time, so a SIGTERM that arrives during
+    // start-up is a clean shutdown rather than death by signal.
+    let shutdown = match ShutdownSignal::install() {
+        Ok(signal) => signal,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot install signal handlers");
+            return ExitCode::from(1);
+        }
+    };
     let listener = match tokio::net::TcpListener::bind(settings.listen).await {
         Ok(listener) => listener,
         Err(e) => {
@@ -39,26 +50,41 @@ async fn main() -> ExitCode {
         env!("CARGO_PKG_VERSION")
     );
     let options = ServeOptions::from_settings(&settings);
-    serve(listener, Arc::new(Exporter::from_settings(&settings)), options, shutdown_signal()).await;
+    serve(listener, Arc::new(Exporter::from_settings(&settings)), options, shutdown.recv()).await;
     tracing::info!("stopped");
     ExitCode::SUCCESS
 }
 
 fn init_logging(settings: &Settings) {
     let filter = EnvFilter::new(&settings.log_level);
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Colour only for a person at a terminal, not for files, journald or Kubernetes.
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     match settings.log_format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
     }
 }
 
-/// Completes on the first SIGTERM (how Kubernetes and systemd stop a process) or SIGINT.
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).expect("installing the SIGTERM handler");
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM received"),
-        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+/// SIGTERM (how Kubernetes and systemd stop a process) and SIGINT, caught from the
+/// moment [`ShutdownSignal::install`] returns.
+struct ShutdownSignal {
+    term: Signal,
+    int: Signal,
+}
+
+impl ShutdownSignal {
+    fn install() -> std::io::Result<Self> {
+        Ok(ShutdownSignal { term: signal(SignalKind::terminate())?, int: signal(SignalKind::interrupt())? })
+    }
+
+    /// Completes on the first of the two signals.
+    async fn recv(mut self) {
+        tokio::select! {
+            _ = self.term.recv() => tracing::info!("SIGTERM received"),
+            _ = self.int.recv() => tracing::info!("SIGINT received"),
+        }
     }
 }

@@ -431,6 +431,15 @@ fn valkey_tls(raw: &RawConfig, tls: bool, figment: &Figment) -> Result<Option<Va
         (Some(_), None) => return Err(err("tls_client_cert_file", "needs tls_client_key_file too".into())),
         (None, Some(_)) => return Err(err("tls_client_key_file", "needs tls_client_cert_file too".into())),
     };
+    // Read each file under its own key first, so an unreadable one is blamed on the
+    // setting that named it; what remains below is a certificate/key mismatch.
+    if let Some(ca) = &raw.tls_ca_file {
+        tls::read_certs(ca).map_err(|m| err("tls_ca_file", m))?;
+    }
+    if let Some((cert, key)) = cert_and_key {
+        tls::read_certs(cert).map_err(|m| err("tls_client_cert_file", m))?;
+        tls::read_key(key).map_err(|m| err("tls_client_key_file", m))?;
+    }
     let key = if cert_and_key.is_some() { "tls_client_cert_file" } else { "tls_ca_file" };
     tls::client_config(raw.tls_ca_file.as_deref(), cert_and_key).map(|c| Some(ValkeyTls(c))).map_err(|m| err(key, m))
 }

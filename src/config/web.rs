@@ -178,14 +178,15 @@ fn server_tls(t: &TlsServerConfigFile, base: &Path) -> Result<Arc<rustls::Server
         return Err(format!("tls_server_config.min_version `{v}` is not supported (TLS12, TLS13)"));
     }
     let ca = t.client_ca_file.as_ref().map(|p| resolve(base, p));
+    let (cert, key) = (resolve(base, &t.cert_file), resolve(base, &t.key_file));
+    // Read each file under its own key first, so an unreadable one is named by its key.
+    tls::read_certs(&cert).map_err(|e| format!("tls_server_config.cert_file: {e}"))?;
+    tls::read_key(&key).map_err(|e| format!("tls_server_config.key_file: {e}"))?;
+    if let Some(ca) = &ca {
+        tls::read_certs(ca).map_err(|e| format!("tls_server_config.client_ca_file: {e}"))?;
+    }
     let tls13_only = t.min_version.as_deref() == Some("TLS13");
-    tls::server_config(
-        &resolve(base, &t.cert_file),
-        &resolve(base, &t.key_file),
-        ca.as_deref(),
-        client_auth,
-        tls13_only,
-    )
+    tls::server_config(&cert, &key, ca.as_deref(), client_auth, tls13_only)
 }
 
 fn basic_auth(users: BTreeMap<String, String>) -> Result<Option<Arc<BasicAuth>>, String> {

@@ -9,7 +9,10 @@
 //!   [`Standalone`] (a non-cluster Valkey, or a Redis 7 cluster without slot stats);
 //! * [`resp`]: [`Conn`], a blocking RESP2 client with pipelining, and [`Value`];
 //! * [`slots`]: slot arithmetic and [`fill`], which loads a known number of keys
-//!   into every slot.
+//!   into every slot;
+//! * [`pki`]: a generated CA with server and client certificates, as PEM files;
+//! * [`tls`]: a one-node Valkey cluster serving TLS, and the exporter binary as a
+//!   child process (for its log, exit status and signals).
 //!
 //! Servers are killed when their handle is dropped, even if the test panics, and
 //! by the kernel if the test process dies. Create them on the test's own thread:
@@ -19,11 +22,13 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod cluster;
+pub mod pki;
 mod ports;
 mod process;
 pub mod resp;
 mod server;
 pub mod slots;
+pub mod tls;
 mod topology;
 
 pub use cluster::{Standalone, ValkeyCluster};
