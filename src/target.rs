@@ -31,7 +31,6 @@ pub struct Exporter {
 
 impl Exporter {
     pub fn from_settings(settings: &Settings) -> Self {
-        keep_large_buffers_out_of_the_heap();
         let collector = Arc::new(ClusterCollector::new(settings));
         let target = Target {
             name: "default".into(),
@@ -45,24 +44,5 @@ impl Exporter {
     /// The cluster served on the unqualified paths (`/metrics`, `/api/...`).
     pub fn default_target(&self) -> &Target {
         &self.targets[0]
-    }
-}
-
-/// Every refresh and render makes buffers of several megabytes (a body per format and
-/// encoding, the snapshot, the JSON entries) that live until the next snapshot. glibc
-/// serves such buffers with mmap, but raises that threshold to the size of the first
-/// one freed, after which they come from the heap, where freed space is rarely given
-/// back: resident memory then stays near the worst overlap of two snapshots (77 MB
-/// instead of 49 MB with replicas, docs/performance.md). A fixed threshold keeps them
-/// mapped, and each is returned to the system when freed.
-fn keep_large_buffers_out_of_the_heap() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        static ONCE: std::sync::Once = std::sync::Once::new();
-        const THRESHOLD: libc::c_int = 256 * 1024;
-        // SAFETY: mallopt only tunes the allocator, which stays valid for any value.
-        ONCE.call_once(|| unsafe {
-            libc::mallopt(libc::M_MMAP_THRESHOLD, THRESHOLD);
-        });
     }
 }

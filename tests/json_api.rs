@@ -84,21 +84,6 @@ async fn cached_flips_within_the_ttl_and_a_new_snapshot_follows_it() {
     exporter.stop().await;
 }
 
-/// Sum of `cmdstat_cluster|slot-stats` calls over the primaries.
-fn slot_stats_calls(cluster: &ValkeyCluster) -> u64 {
-    cluster
-        .primaries()
-        .iter()
-        .map(|p| {
-            let info = cluster.cmd(p, &["INFO", "commandstats"]);
-            let text = info.as_str().expect("INFO text").to_string();
-            text.lines()
-                .find_map(|l| l.strip_prefix("cmdstat_cluster|slot-stats:calls="))
-                .map_or(0, |rest| rest.split(',').next().unwrap().parse::<u64>().unwrap())
-        })
-        .sum()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_requests_after_expiry_cause_one_refresh() {
     let cluster = ValkeyCluster::start(3, 0);
@@ -106,7 +91,7 @@ async fn concurrent_requests_after_expiry_cause_one_refresh() {
     exporter.get("/metrics").await;
     // A refresh may split a node's slots over a few SLOT-STATS commands; one refresh
     // is however many the first one took.
-    let warm = slot_stats_calls(&cluster);
+    let warm = cluster.slot_stats_calls();
     assert!(warm >= 3, "at least one SLOT-STATS per primary for the first snapshot");
     tokio::time::sleep(Duration::from_millis(3100)).await;
 
@@ -131,7 +116,7 @@ async fn concurrent_requests_after_expiry_cause_one_refresh() {
     // The burst must fit in one TTL for "one refresh" to be the right expectation.
     assert!(started.elapsed() < Duration::from_secs(3), "burst took {:?}", started.elapsed());
     assert_eq!(snapshots.len(), 1, "every answer came from the same snapshot");
-    assert_eq!(slot_stats_calls(&cluster) - warm, warm, "exactly one more refresh for the whole burst");
+    assert_eq!(cluster.slot_stats_calls() - warm, warm, "exactly one more refresh for the whole burst");
     exporter.stop().await;
 }
 

@@ -11,28 +11,15 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use support::{ValkeyCluster, expected_keys, fill};
 
-/// Sum over the primaries of `CLUSTER SLOT-STATS` calls, from INFO commandstats.
-fn slot_stats_calls(cluster: &ValkeyCluster) -> u64 {
-    let calls = |addr: &String| -> u64 {
-        let info = cluster.cmd(addr, &["INFO", "commandstats"]);
-        info.as_str()
-            .unwrap()
-            .lines()
-            .find_map(|l| l.strip_prefix("cmdstat_cluster|slot-stats:calls="))
-            .map_or(0, |rest| rest.split(',').next().unwrap().parse().unwrap())
-    };
-    cluster.primaries().iter().map(calls).sum()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_concurrent_requests_after_expiry_cause_one_refresh() {
     let cluster = ValkeyCluster::start(3, 0);
     fill(&cluster, expected_keys);
     let ttl = Duration::from_secs(6);
     let exporter = start_exporter(&["--nodes", &cluster.seed_url(), "--cache-ttl", "6s"]).await;
-    let untouched = slot_stats_calls(&cluster);
+    let untouched = cluster.slot_stats_calls();
     exporter.get("/metrics").await;
-    let before = slot_stats_calls(&cluster);
+    let before = cluster.slot_stats_calls();
     // A refresh may split a node's slots over a few SLOT-STATS commands; one refresh
     // is however many the first one took.
     let per_refresh = before - untouched;
@@ -58,7 +45,7 @@ async fn two_hundred_concurrent_requests_after_expiry_cause_one_refresh() {
     }
     assert!(started.elapsed() < ttl, "the burst must fit in one TTL; took {:?}", started.elapsed());
     assert_eq!(snapshot_times.len(), 1, "all answers share one snapshot");
-    assert_eq!(slot_stats_calls(&cluster) - before, per_refresh, "exactly one refresh for the whole burst");
+    assert_eq!(cluster.slot_stats_calls() - before, per_refresh, "exactly one refresh for the whole burst");
     exporter.stop().await;
 }
 

@@ -1,7 +1,7 @@
 //! A real Prometheus server for a test, and a client for its HTTP API.
 
 use super::files::require_tool;
-use super::process::{ChildGuard, spawn};
+use crate::support::process::{ChildGuard, spawn};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper::Request;
@@ -53,7 +53,7 @@ impl Prometheus {
     async fn wait_ready(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {
-            if self.process.has_exited() {
+            if self.process.exit_status().is_some() {
                 return Err(format!("prometheus on {} exited", self.addr));
             }
             if let Ok((200, _)) = http_get(self.addr, "/-/ready").await {

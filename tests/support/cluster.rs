@@ -125,6 +125,19 @@ impl ValkeyCluster {
             .kill();
     }
 
+    /// How many times `CLUSTER SLOT-STATS` ran on the primaries, summed, from
+    /// `INFO commandstats`: how tests count the exporter's refreshes.
+    pub fn slot_stats_calls(&self) -> u64 {
+        let calls = |addr: &String| -> u64 {
+            let info = self.cmd(addr, &["INFO", "commandstats"]);
+            let text = info.as_str().expect("INFO commandstats is text").to_string();
+            text.lines()
+                .find_map(|line| line.strip_prefix("cmdstat_cluster|slot-stats:calls="))
+                .map_or(0, |rest| rest.split(',').next().and_then(|n| n.parse().ok()).expect("a call count"))
+        };
+        self.primaries().iter().map(calls).sum()
+    }
+
     /// Starts a killed node again on its port, with its `nodes.conf` (same node id).
     /// It rejoins the cluster by itself; callers wait for what they need.
     pub fn restart(&mut self, addr: &str) {

@@ -24,7 +24,7 @@
 pub mod cluster;
 pub mod pki;
 mod ports;
-mod process;
+pub mod process;
 pub mod resp;
 mod server;
 pub mod slots;
