@@ -8,16 +8,22 @@ use exporter_support::start_exporter;
 use std::time::{Duration, Instant};
 use support::{Standalone, ValkeyCluster};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_standalone_server_gives_an_empty_success() {
-    let server = Standalone::valkey();
-    let exporter = start_exporter(&["--nodes", &server.url()]).await;
+/// The slot-stats answer, checked to be a success with no slots.
+async fn empty_success(exporter: &exporter_support::RunningExporter) -> serde_json::Value {
     let response = exporter.get("/api/cluster/slot-stats").await;
     assert_eq!(response.status, 200, "{}", response.body);
     let body = response.json();
     assert_eq!(body["status"], "success");
     assert_eq!(body["data"]["slots"], serde_json::json!([]));
     assert_eq!(body["data"]["total_slots"], 0);
+    body
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standalone_server_gives_an_empty_success() {
+    let server = Standalone::valkey();
+    let exporter = start_exporter(&["--nodes", &server.url()]).await;
+    let body = empty_success(&exporter).await;
     assert!(body["data"]["start_slot"].is_null() && body["data"]["end_slot"].is_null());
     assert!(body["data"].get("note").is_none());
 
@@ -31,12 +37,7 @@ async fn a_standalone_server_gives_an_empty_success() {
 async fn redis_7_without_slot_stats_gets_a_note() {
     let server = Standalone::redis7_cluster();
     let exporter = start_exporter(&["--nodes", &server.url()]).await;
-    let response = exporter.get("/api/cluster/slot-stats").await;
-    assert_eq!(response.status, 200, "{}", response.body);
-    let body = response.json();
-    assert_eq!(body["status"], "success");
-    assert_eq!(body["data"]["slots"], serde_json::json!([]));
-    assert_eq!(body["data"]["total_slots"], 0);
+    let body = empty_success(&exporter).await;
     assert_eq!(body["data"]["note"], "CLUSTER SLOT-STATS command not supported by this Redis/Valkey version");
 
     let metrics = exporter.metrics().await;
