@@ -48,6 +48,7 @@ LABEL org.opencontainers.image.title="valkey-slot-exporter" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.source="${SOURCE}" \
+      org.opencontainers.image.licenses="Apache-2.0" \
       org.opencontainers.image.base.name="gcr.io/distroless/cc-debian12:nonroot"
 
 COPY --from=build /out/valkey-slot-exporter /usr/local/bin/valkey-slot-exporter
