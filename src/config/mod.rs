@@ -79,15 +79,15 @@ pub struct Cli {
 
     /// How long a snapshot is served before the next request refreshes it, e.g. 30s,
     /// 500ms, 2m [default: 30s].
-    #[arg(long, value_name = "DURATION")]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cache_ttl: Option<String>,
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_flag)]
+    #[serde(skip_serializing_if = "Option::is_none", with = "humantime_serde::option")]
+    pub cache_ttl: Option<Duration>,
 
     /// How long one node may take to connect and answer before it is reported down
     /// [default: 5s].
-    #[arg(long, value_name = "DURATION")]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub node_timeout: Option<String>,
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_flag)]
+    #[serde(skip_serializing_if = "Option::is_none", with = "humantime_serde::option")]
+    pub node_timeout: Option<Duration>,
 
     /// Also query replicas; their slot series carry their own `node` label.
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true",
@@ -138,6 +138,16 @@ fn parse_secret(s: &str) -> Result<Secret, String> {
     Ok(Secret::new(s))
 }
 
+fn parse_duration_flag(s: &str) -> Result<Duration, String> {
+    parse_duration(s)
+}
+
+/// Durations must carry a unit (`30s`, `500ms`, `2m`); the message says so rather than
+/// repeat humantime's terse "unknown time unit".
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s.trim()).map_err(|e| format!("invalid duration `{s}`: {e} (e.g. 30s, 500ms, 2m)"))
+}
+
 /// The merged, not yet validated configuration: exactly the keys a user may set.
 #[derive(Deserialize, Serialize, Debug)]
 #[serde(deny_unknown_fields)]
@@ -151,10 +161,10 @@ struct RawConfig {
     password: Option<Secret>,
     #[serde(default)]
     password_file: Option<PathBuf>,
-    #[serde(deserialize_with = "duration_string")]
-    cache_ttl: String,
-    #[serde(deserialize_with = "duration_string")]
-    node_timeout: String,
+    #[serde(deserialize_with = "duration", serialize_with = "humantime_serde::serialize")]
+    cache_ttl: Duration,
+    #[serde(deserialize_with = "duration", serialize_with = "humantime_serde::serialize")]
+    node_timeout: Duration,
     include_replicas: bool,
     #[serde(default)]
     tls_ca_file: Option<PathBuf>,
@@ -177,8 +187,8 @@ impl Default for RawConfig {
             username: None,
             password: None,
             password_file: None,
-            cache_ttl: "30s".into(),
-            node_timeout: "5s".into(),
+            cache_ttl: Duration::from_secs(30),
+            node_timeout: Duration::from_secs(5),
             include_replicas: false,
             tls_ca_file: None,
             tls_client_cert_file: None,
@@ -378,8 +388,7 @@ fn validate(raw: RawConfig, figment: &Figment) -> Result<Settings, ConfigError> 
         (None, Some(path)) => Some(read_password_file(&path).map_err(|m| err("password_file", m))?),
         (None, None) => None,
     };
-    let cache_ttl = humantime::parse_duration(&raw.cache_ttl).map_err(|e| err("cache_ttl", e.to_string()))?;
-    let node_timeout = humantime::parse_duration(&raw.node_timeout).map_err(|e| err("node_timeout", e.to_string()))?;
+    let (cache_ttl, node_timeout) = (raw.cache_ttl, raw.node_timeout);
     if node_timeout.is_zero() {
         return Err(err("node_timeout", "must be greater than zero".into()));
     }
@@ -499,13 +508,12 @@ fn optional_scalar_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Stri
     }))
 }
 
-/// Durations must carry a unit; the error says so instead of serde's type jargon.
-fn duration_string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+/// A duration from a file or the environment, parsed once into its type; the error
+/// says a unit is needed instead of serde's type jargon.
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     let s = String::deserialize(d)
         .map_err(|_| de::Error::custom("expected a duration with a unit, e.g. \"30s\", \"500ms\", \"2m\""))?;
-    humantime::parse_duration(&s)
-        .map_err(|e| de::Error::custom(format!("invalid duration `{s}`: {e} (e.g. 30s, 500ms, 2m)")))?;
-    Ok(s)
+    parse_duration(&s).map_err(de::Error::custom)
 }
 
 #[cfg(test)]
@@ -550,8 +558,8 @@ mod tests {
 
     #[test]
     fn bad_flag_values_name_the_flag() {
-        let e = load(cli(&["--cache-ttl", "soon"])).unwrap_err().to_string();
-        assert!(e.contains("--cache-ttl"), "{e}");
+        let e = Cli::try_parse_from(["valkey-slot-exporter", "--cache-ttl", "soon"]).unwrap_err().to_string();
+        assert!(e.contains("--cache-ttl") && e.contains("e.g. 30s"), "{e}");
         let e = load(cli(&["--nodes", "http://x"])).unwrap_err().to_string();
         assert!(e.contains("--nodes") && e.contains("scheme"), "{e}");
         let e = load(cli(&["--node-timeout", "0s"])).unwrap_err().to_string();

@@ -44,7 +44,8 @@ fn root_store(ca_file: &Path) -> Result<RootCertStore, String> {
 }
 
 /// Client side (exporter → Valkey): server certificates are verified against `ca_file`
-/// (or the system roots when none is given); a client certificate is presented when
+/// (or the system's CA store when none is given: the platform bundle, or
+/// `SSL_CERT_FILE` / `SSL_CERT_DIR` when set, through rustls-native-certs); a client certificate is presented when
 /// both `cert_file` and `key_file` are set.
 pub fn client_config(
     ca_file: Option<&Path>,
@@ -68,23 +69,17 @@ pub fn client_config(
 }
 
 fn system_roots() -> Result<RootCertStore, String> {
+    let found = rustls_native_certs::load_native_certs();
     let mut roots = RootCertStore::empty();
-    let found = rustls_native_certs_load();
-    for cert in found {
-        // Skip the odd unparsable system certificate rather than refusing to start.
-        let _ = roots.add(cert);
-    }
-    if roots.is_empty() {
-        return Err("no system CA certificates found; set tls_ca_file".into());
+    // Skip the odd unparsable system certificate rather than refusing to start.
+    let (added, _skipped) = roots.add_parsable_certificates(found.certs);
+    if added == 0 {
+        let why = found.errors.first().map(|e| format!(" ({e})")).unwrap_or_default();
+        return Err(format!(
+            "no system CA certificates found{why}; set tls_ca_file, or SSL_CERT_FILE / SSL_CERT_DIR"
+        ));
     }
     Ok(roots)
-}
-
-/// The system's CA bundle, as Debian, Ubuntu, Alpine and RHEL lay it out.
-fn rustls_native_certs_load() -> Vec<CertificateDer<'static>> {
-    const BUNDLES: [&str; 3] =
-        ["/etc/ssl/certs/ca-certificates.crt", "/etc/ssl/cert.pem", "/etc/pki/tls/certs/ca-bundle.crt"];
-    BUNDLES.iter().map(Path::new).find(|p| p.is_file()).and_then(|p| read_certs(p).ok()).unwrap_or_default()
 }
 
 /// How the exporter's endpoint treats client certificates (exporter-toolkit names).

@@ -129,7 +129,7 @@ fn base64_decode(input: &str) -> Option<Vec<u8>> {
 pub fn load(path: &Path) -> Result<WebConfig, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {}", path.display(), e.kind()))?;
     let file: WebConfigFile =
-        serde_yaml::from_str(&text).map_err(|e| format!("{}: {}", path.display(), redact_yaml_error(&e)))?;
+        serde_norway::from_str(&text).map_err(|e| format!("{}: {}", path.display(), redact_yaml_error(&e)))?;
     let base = path.parent().unwrap_or(Path::new("."));
     let tls = file
         .tls_server_config
@@ -140,9 +140,9 @@ pub fn load(path: &Path) -> Result<WebConfig, String> {
     Ok(WebConfig { tls, basic_auth })
 }
 
-/// serde_yaml quotes offending values; a bcrypt hash is not a secret, but keep the
+/// The YAML parser quotes offending values; a bcrypt hash is not a secret, but keep the
 /// message to the key and position.
-fn redact_yaml_error(e: &serde_yaml::Error) -> String {
+fn redact_yaml_error(e: &serde_norway::Error) -> String {
     let message = e.to_string();
     match e.location() {
         Some(l) if message.contains("unknown field") => {
