@@ -16,6 +16,7 @@
 //! - [`render`]: snapshot to `/metrics` text ([`render::metrics`]) and JSON ([`render::json`]).
 //! - [`http`]: hyper server, routes, query parsing, graceful shutdown.
 
+pub mod addr;
 pub mod cache;
 pub mod collect;
 pub mod config;

@@ -3,6 +3,7 @@
 //! A refresh builds it, the cache shares it (`Arc<Snapshot>`), the renderers read
 //! it. Nothing here does I/O, so every renderer can be tested on a hand-built value.
 
+use crate::addr::NodeAddr;
 use serde::Serialize;
 use std::ops::RangeInclusive;
 use std::time::{Duration, SystemTime};
@@ -42,6 +43,8 @@ impl SlotStats {
 pub enum Role {
     Primary,
     Replica,
+    /// A seed that failed before any topology named it: it may be either.
+    Unknown,
 }
 
 impl Role {
@@ -49,6 +52,7 @@ impl Role {
         match self {
             Role::Primary => "primary",
             Role::Replica => "replica",
+            Role::Unknown => "unknown",
         }
     }
 }
@@ -63,6 +67,8 @@ pub enum FailureKind {
     Tls,
     /// Valkey/Redis without CLUSTER SLOT-STATS (before Valkey 8.0 / Redis 8.2).
     Unsupported,
+    /// A server running without cluster mode: it has no slots to report.
+    ClusterDisabled,
     /// The server answered something the exporter could not make sense of.
     Protocol,
     Other,
@@ -77,6 +83,7 @@ impl FailureKind {
             FailureKind::AuthFailed => "authentication failed",
             FailureKind::Tls => "tls error",
             FailureKind::Unsupported => "command not supported",
+            FailureKind::ClusterDisabled => "cluster mode disabled",
             FailureKind::Protocol => "protocol error",
             FailureKind::Other => "error",
         }
@@ -93,8 +100,8 @@ pub struct NodeFailure {
 /// One node as the snapshot saw it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NodeStatus {
-    /// Announced `host:port`: the `node` label everywhere.
-    pub addr: String,
+    /// Announced address; its `host:port` text is the `node` label everywhere.
+    pub addr: NodeAddr,
     /// Cluster node id (empty when the node was never reached through a topology).
     pub node_id: String,
     pub role: Role,

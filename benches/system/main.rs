@@ -28,10 +28,10 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use support::{ValkeyCluster, expected_keys, fill};
+use valkey_slot_exporter::addr::NodeAddr;
 use valkey_slot_exporter::collect::ClusterCollector;
 use valkey_slot_exporter::collect::node::{ConnectOptions, NodePool, RawCommand};
-use valkey_slot_exporter::collect::reply;
-use valkey_slot_exporter::collect::topology::Topology;
+use valkey_slot_exporter::collect::topology::{self, Topology};
 use valkey_slot_exporter::config::{self, Cli};
 use valkey_slot_exporter::snapshot::Role;
 
@@ -166,19 +166,16 @@ async fn measure_refresh(primaries: &[String], seed: &str, rounds: usize) -> Ref
     let pool =
         NodePool::new(ConnectOptions { tls: None, username: None, password: None, timeout: Duration::from_secs(10) });
     let topology = {
-        let addr = seed.trim_start_matches("redis://");
-        let reply = pool.command(addr, &["CLUSTER", "SLOTS"]).await.expect("CLUSTER SLOTS");
+        let seed = config::parse_node_url(seed).expect("seed URL");
+        let reply = pool.command(&seed.addr, &["CLUSTER", "SLOTS"]).await.expect("CLUSTER SLOTS");
         Topology::from_cluster_slots(reply, "127.0.0.1").expect("topology")
     };
     let primaries: Vec<usize> =
         (0..topology.nodes.len()).filter(|&i| topology.nodes[i].role == Role::Primary).collect();
-    let one: Vec<(String, Vec<RawCommand>)> =
-        primaries.iter().map(|&i| (topology.nodes[i].addr.clone(), vec![reply::all_slots_request()])).collect();
-    let chunked = |per: usize| -> Vec<(String, Vec<RawCommand>)> {
-        primaries
-            .iter()
-            .map(|&i| (topology.nodes[i].addr.clone(), reply::slot_stats_requests_of(&topology, i, per)))
-            .collect()
+    let one: Vec<(NodeAddr, Vec<RawCommand>)> =
+        primaries.iter().map(|&i| (topology.nodes[i].addr.clone(), vec![topology::all_slots_request()])).collect();
+    let chunked = |per: usize| -> Vec<(NodeAddr, Vec<RawCommand>)> {
+        primaries.iter().map(|&i| (topology.nodes[i].addr.clone(), topology.slot_stats_requests_of(i, per))).collect()
     };
     let plans = [one, chunked(4096), chunked(1024), chunked(256)];
 
@@ -231,7 +228,7 @@ async fn timed<T>(work: impl std::future::Future<Output = T>) -> (Duration, Dura
 }
 
 /// Every node's replies through fred, as raw frames, dropped unread.
-async fn fetch_raw(pool: &NodePool, plan: &[(String, Vec<RawCommand>)]) {
+async fn fetch_raw(pool: &NodePool, plan: &[(NodeAddr, Vec<RawCommand>)]) {
     let fetches = plan.iter().map(|(addr, commands)| pool.pipeline_raw(addr, commands.clone(), |_frame| Ok(())));
     for fetched in futures_util::future::join_all(fetches).await {
         fetched.expect("fred fetch");

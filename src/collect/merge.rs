@@ -118,6 +118,6 @@ mod tests {
         assert_eq!(nodes[0].failure, Some(failure));
         assert_eq!(nodes[0].slot_stats_enabled, None);
         assert_eq!(slots.len(), 1);
-        assert_eq!(nodes[slots[0].node as usize].addr, "b:1");
+        assert_eq!(nodes[slots[0].node as usize].addr.as_str(), "b:1");
     }
 }

@@ -8,11 +8,13 @@
 //! 3. [`reply`]: each answer walked as fred's raw frames and parsed by field name.
 //! 4. [`merge`]: answers attributed to slots by the topology, into the snapshot.
 
+pub mod failure;
 pub mod merge;
 pub mod node;
 pub mod reply;
 pub mod topology;
 
+use crate::addr::NodeAddr;
 use crate::config::{NodeUrl, Settings};
 use crate::snapshot::{ClusterState, FailureKind, NodeFailure, NodeStatus, Role, Snapshot};
 use merge::NodeAnswer;
@@ -39,7 +41,7 @@ pub struct ClusterCollector {
     node_timeout: std::time::Duration,
     pool: Arc<NodePool>,
     /// Addresses from the last topology, so discovery survives the seeds going away.
-    known_nodes: Mutex<Vec<String>>,
+    known_nodes: Mutex<Vec<NodeAddr>>,
 }
 
 /// How discovery ended.
@@ -113,14 +115,13 @@ impl ClusterCollector {
         for &index in targets {
             let pool = self.pool.clone();
             let addr = topology.nodes[index].addr.clone();
-            let requests = reply::slot_stats_requests(topology, index);
+            let requests = topology.slot_stats_requests(index);
             tasks.spawn(async move {
                 let started = Instant::now();
                 let mut rows = Vec::new();
                 let result = pool
                     .pipeline_raw(&addr, requests, |frame| {
-                        reply::parse_slot_stats_into(&frame, &mut rows)
-                            .map_err(|e| NodeFailure { kind: FailureKind::Protocol, detail: e.to_string() })
+                        reply::parse_slot_stats_into(&frame, &mut rows).map_err(protocol_failure)
                     })
                     .await
                     .map(|()| rows);
@@ -149,7 +150,7 @@ impl ClusterCollector {
             let Ok((addr, duration, result)) = joined else { continue };
             match result.and_then(|value| parse_topology(value, &addr)) {
                 Ok(topology) => return Discovery::Found(topology),
-                Err(failure) if failure.detail.contains("cluster support disabled") => {
+                Err(failure) if failure.kind == FailureKind::ClusterDisabled => {
                     return Discovery::NotCluster(seed_status(addr, duration, None));
                 }
                 Err(failure) => failed.push(seed_status(addr, duration, Some(failure))),
@@ -159,9 +160,9 @@ impl ClusterCollector {
         Discovery::Unreachable(failed)
     }
 
-    fn topology_candidates(&self) -> Vec<String> {
+    fn topology_candidates(&self) -> Vec<NodeAddr> {
         let mut seen = HashSet::new();
-        let seeds = self.seeds.iter().map(NodeUrl::addr);
+        let seeds = self.seeds.iter().map(|seed| seed.addr.clone());
         let known = self.known_nodes.lock().expect("known nodes lock").clone();
         seeds.chain(known.into_iter().take(EXTRA_TOPOLOGY_CANDIDATES)).filter(|a| seen.insert(a.clone())).collect()
     }
@@ -169,28 +170,31 @@ impl ClusterCollector {
     /// Keeps the topology's addresses for the next discovery and lets go of clients
     /// for nodes that left the cluster.
     fn remember(&self, topology: &Topology) {
-        let mut addrs: Vec<String> =
+        let mut addrs: Vec<NodeAddr> =
             topology.nodes.iter().filter(|n| n.role == Role::Primary).map(|n| n.addr.clone()).collect();
         addrs.extend(topology.nodes.iter().filter(|n| n.role == Role::Replica).map(|n| n.addr.clone()));
-        let mut keep: HashSet<String> = addrs.iter().cloned().collect();
-        keep.extend(self.seeds.iter().map(NodeUrl::addr));
+        let mut keep: HashSet<NodeAddr> = addrs.iter().cloned().collect();
+        keep.extend(self.seeds.iter().map(|seed| seed.addr.clone()));
         self.pool.retain(&keep);
         *self.known_nodes.lock().expect("known nodes lock") = addrs;
     }
 }
 
-fn parse_topology(value: fred::types::Value, addr: &str) -> Result<Topology, NodeFailure> {
-    let host = crate::config::parse_node_url(addr).map(|u| u.host).unwrap_or_default();
-    Topology::from_cluster_slots(value, &host)
-        .map_err(|e| NodeFailure { kind: FailureKind::Protocol, detail: e.to_string() })
+fn parse_topology(value: fred::types::Value, addr: &NodeAddr) -> Result<Topology, NodeFailure> {
+    Topology::from_cluster_slots(value, addr.host()).map_err(protocol_failure)
 }
 
-/// A seed seen only during discovery: no node id or role is known beyond "asked".
-fn seed_status(addr: String, duration: std::time::Duration, failure: Option<NodeFailure>) -> NodeStatus {
+fn protocol_failure(error: impl std::error::Error) -> NodeFailure {
+    NodeFailure { kind: FailureKind::Protocol, detail: error.to_string() }
+}
+
+/// A seed seen only during discovery: its node id and role are unknown, since no
+/// topology named it.
+fn seed_status(addr: NodeAddr, duration: std::time::Duration, failure: Option<NodeFailure>) -> NodeStatus {
     NodeStatus {
         addr,
         node_id: String::new(),
-        role: Role::Primary,
+        role: Role::Unknown,
         slots_served: 0,
         failure,
         duration,

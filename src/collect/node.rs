@@ -5,9 +5,10 @@
 //! and replaced after any connection-level failure, so a node that comes back is
 //! picked up on the next refresh without the exporter restarting.
 
-use crate::config::{Secret, ValkeyTls, parse_node_url};
+use super::failure::{classify, server_error};
+use crate::addr::NodeAddr;
+use crate::config::{Secret, ValkeyTls};
 use crate::snapshot::{FailureKind, NodeFailure};
-use fred::error::{Error as FredError, ErrorKind};
 use fred::interfaces::ClientLike;
 use fred::prelude::{Builder, Client, Config, ServerConfig};
 use fred::types::config::{Server, TlsConnector};
@@ -43,10 +44,10 @@ impl Drop for NodeClient {
     }
 }
 
-/// The clients of every node seen so far, keyed by `host:port`.
+/// The clients of every node seen so far, by address.
 pub struct NodePool {
     options: ConnectOptions,
-    clients: Mutex<HashMap<String, Arc<NodeClient>>>,
+    clients: Mutex<HashMap<NodeAddr, Arc<NodeClient>>>,
     /// When the current refresh must be done by. Refreshes of one pool never overlap
     /// (the cache lets one run at a time), so one deadline per pool is enough.
     refresh_deadline: Mutex<Option<Instant>>,
@@ -59,7 +60,7 @@ impl NodePool {
 
     /// Runs one command on the node at `addr`, connecting first if needed, all within
     /// the node timeout.
-    pub async fn command(&self, addr: &str, args: &[&'static str]) -> Result<Value, NodeFailure> {
+    pub async fn command(&self, addr: &NodeAddr, args: &[&'static str]) -> Result<Value, NodeFailure> {
         self.bounded(addr, self.command_unbounded(addr, args)).await
     }
 
@@ -71,7 +72,7 @@ impl NodePool {
     /// of being turned into [`Value`]s (a full SLOT-STATS reply holds ~50,000 elements).
     pub async fn pipeline_raw(
         &self,
-        addr: &str,
+        addr: &NodeAddr,
         commands: Vec<RawCommand>,
         each: impl FnMut(Resp3Frame) -> Result<(), NodeFailure>,
     ) -> Result<(), NodeFailure> {
@@ -80,7 +81,7 @@ impl NodePool {
 
     async fn pipeline_raw_unbounded(
         &self,
-        addr: &str,
+        addr: &NodeAddr,
         commands: Vec<RawCommand>,
         mut each: impl FnMut(Resp3Frame) -> Result<(), NodeFailure>,
     ) -> Result<(), NodeFailure> {
@@ -112,7 +113,7 @@ impl NodePool {
     /// on a fresh connection.
     async fn bounded<T>(
         &self,
-        addr: &str,
+        addr: &NodeAddr,
         work: impl Future<Output = Result<T, NodeFailure>>,
     ) -> Result<T, NodeFailure> {
         let started = Instant::now();
@@ -138,14 +139,14 @@ impl NodePool {
         Err(failure)
     }
 
-    async fn command_unbounded(&self, addr: &str, args: &[&'static str]) -> Result<Value, NodeFailure> {
+    async fn command_unbounded(&self, addr: &NodeAddr, args: &[&'static str]) -> Result<Value, NodeFailure> {
         let node = self.client(addr).await?;
         let (name, rest) = args.split_first().expect("a command has a name");
         let command = CustomCommand::new_static(name, ClusterHash::FirstKey, false);
         node.client.custom::<Value, _>(command, rest.to_vec()).await.map_err(|e| classify(&e))
     }
 
-    async fn client(&self, addr: &str) -> Result<Arc<NodeClient>, NodeFailure> {
+    async fn client(&self, addr: &NodeAddr) -> Result<Arc<NodeClient>, NodeFailure> {
         if let Some(existing) = self.lookup(addr) {
             if existing.client.is_connected() {
                 return Ok(existing);
@@ -153,34 +154,32 @@ impl NodePool {
             self.evict(addr);
         }
         let fresh = Arc::new(self.connect(addr).await?);
-        self.clients.lock().expect("pool lock").insert(addr.to_string(), fresh.clone());
+        self.clients.lock().expect("pool lock").insert(addr.clone(), fresh.clone());
         Ok(fresh)
     }
 
-    fn lookup(&self, addr: &str) -> Option<Arc<NodeClient>> {
+    fn lookup(&self, addr: &NodeAddr) -> Option<Arc<NodeClient>> {
         self.clients.lock().expect("pool lock").get(addr).cloned()
     }
 
-    fn evict(&self, addr: &str) {
+    fn evict(&self, addr: &NodeAddr) {
         self.clients.lock().expect("pool lock").remove(addr);
     }
 
     /// Drops the clients of nodes that are neither seeds nor in the current topology.
-    pub fn retain(&self, keep: &HashSet<String>) {
+    pub fn retain(&self, keep: &HashSet<NodeAddr>) {
         self.clients.lock().expect("pool lock").retain(|addr, _| keep.contains(addr));
     }
 
-    async fn connect(&self, addr: &str) -> Result<NodeClient, NodeFailure> {
+    async fn connect(&self, addr: &NodeAddr) -> Result<NodeClient, NodeFailure> {
         let client = self.build_client(addr)?;
         let task = client.init().await.map_err(|e| classify(&e))?;
         Ok(NodeClient { client, task })
     }
 
-    fn build_client(&self, addr: &str) -> Result<Client, NodeFailure> {
-        let url = parse_node_url(addr)
-            .map_err(|e| NodeFailure { kind: FailureKind::Other, detail: format!("bad node address: {e}") })?;
+    fn build_client(&self, addr: &NodeAddr) -> Result<Client, NodeFailure> {
         let config = Config {
-            server: ServerConfig::Centralized { server: Server::new(url.host, url.port) },
+            server: ServerConfig::Centralized { server: Server::new(addr.host(), addr.port()) },
             username: self.options.username.clone(),
             password: self.options.password.as_ref().map(|p| p.expose().to_string()),
             fail_fast: true,
@@ -216,47 +215,9 @@ pub struct RawCommand {
 
 /// `custom_raw` hands server errors back as frames; they are failures like any other.
 fn error_frame_to_failure(frame: Resp3Frame) -> Result<Resp3Frame, NodeFailure> {
-    let text = match &frame {
-        Resp3Frame::SimpleError { data, .. } => data.to_string(),
-        Resp3Frame::BlobError { data, .. } => String::from_utf8_lossy(data).into_owned(),
-        _ => return Ok(frame),
-    };
-    Err(classify(&FredError::new(ErrorKind::Unknown, text)))
-}
-
-/// rustls errors as fred's I/O errors print them (`Custom { kind: InvalidData, error:
-/// InvalidCertificate(UnknownIssuer) }`), lowercased: an untrusted or mismatched server
-/// certificate, a client certificate the server refused (`AlertReceived(CertificateRequired)`),
-/// or a peer that does not speak TLS.
-const TLS_FAILURES: [&str; 7] = [
-    "invalidcertificate",
-    "alertreceived",
-    "nocertificatespresented",
-    "peerincompatible",
-    "peermisbehaved",
-    "invalidmessage",
-    "handshakenotcomplete",
-];
-
-/// Maps a fred error to a failure kind and a short detail. fred's details carry the
-/// server's error text or the OS error, never the configured credentials.
-pub fn classify(err: &FredError) -> NodeFailure {
-    let detail: String = err.details().chars().take(200).collect();
-    let lower = detail.to_ascii_lowercase();
-    let kind = match err.kind() {
-        _ if lower.contains("unknown subcommand") || lower.contains("unknown command") => FailureKind::Unsupported,
-        _ if lower.contains("wrongpass") || lower.contains("noauth") || lower.contains("noperm") => {
-            FailureKind::AuthFailed
-        }
-        ErrorKind::Auth => FailureKind::AuthFailed,
-        ErrorKind::Timeout => FailureKind::Timeout,
-        ErrorKind::Tls => FailureKind::Tls,
-        // fred reports a failed handshake as an I/O error wrapping the rustls error.
-        _ if TLS_FAILURES.iter().any(|t| lower.contains(t)) => FailureKind::Tls,
-        ErrorKind::Protocol | ErrorKind::Parse => FailureKind::Protocol,
-        _ if lower.contains("connection refused") => FailureKind::ConnectionRefused,
-        _ if lower.contains("timed out") || lower.contains("timeout") => FailureKind::Timeout,
-        _ => FailureKind::Other,
-    };
-    NodeFailure { kind, detail }
+    match &frame {
+        Resp3Frame::SimpleError { data, .. } => Err(server_error(data)),
+        Resp3Frame::BlobError { data, .. } => Err(server_error(&String::from_utf8_lossy(data))),
+        _ => Ok(frame),
+    }
 }

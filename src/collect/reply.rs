@@ -10,9 +10,7 @@
 //! holds ~50,000 elements, and the conversion cost several times what the server spends
 //! producing them. Nothing is allocated per slot besides the output record.
 
-use super::node::RawCommand;
-use super::topology::Topology;
-use crate::snapshot::{MAX_SLOT, SLOT_COUNT, SlotStats};
+use crate::snapshot::{MAX_SLOT, SlotStats};
 use fred::types::Resp3Frame;
 
 /// A reply that is not shaped like CLUSTER SLOT-STATS output.
@@ -25,57 +23,7 @@ impl std::fmt::Display for ReplyError {
     }
 }
 
-/// Most slots asked for in one command (a reply of ~28 KB). fred decodes a reply again
-/// from its start each time more of it arrives from the socket, so one large reply
-/// costs far more than its size; small replies also let each one's frames be dropped
-/// before the next is decoded. The commands are pipelined, so the round trips do not
-/// add up. 256 was the cheapest of 16384, 4096, 1024 and 256 in the benchmark
-/// (docs/performance.md).
-pub const MAX_SLOTS_PER_REQUEST: usize = 256;
-
-/// The commands that fetch the statistics of every slot the node at `index` serves:
-/// `CLUSTER SLOT-STATS SLOTSRANGE a b` over windows of the slot space that each hold at
-/// most [`MAX_SLOTS_PER_REQUEST`] of its slots. A window may span slots the node does
-/// not serve; the server leaves those out of its reply.
-pub fn slot_stats_requests(topology: &Topology, index: usize) -> Vec<RawCommand> {
-    slot_stats_requests_of(topology, index, MAX_SLOTS_PER_REQUEST)
-}
-
-/// [`slot_stats_requests`] with at most `per_request` served slots per command (the
-/// benchmark compares sizes).
-pub fn slot_stats_requests_of(topology: &Topology, index: usize, per_request: usize) -> Vec<RawCommand> {
-    let served = (0..=MAX_SLOT).filter(|&slot| topology.serves(index, slot));
-    windows(served, per_request.max(1)).into_iter().map(|(first, last)| slotsrange(first, last)).collect()
-}
-
-/// `CLUSTER SLOT-STATS SLOTSRANGE 0 16383`: every slot, in one command.
-pub fn all_slots_request() -> RawCommand {
-    slotsrange(0, MAX_SLOT)
-}
-
-fn slotsrange(first: u16, last: u16) -> RawCommand {
-    let args = vec!["SLOT-STATS".into(), "SLOTSRANGE".into(), first.to_string(), last.to_string()];
-    RawCommand { name: "CLUSTER", args }
-}
-
-/// Groups ascending `slots` into `(first, last)` windows of at most `per_window` slots.
-fn windows(slots: impl Iterator<Item = u16>, per_window: usize) -> Vec<(u16, u16)> {
-    let mut out: Vec<(u16, u16)> = Vec::with_capacity(SLOT_COUNT.div_ceil(per_window));
-    let mut in_window = 0;
-    for slot in slots {
-        match out.last_mut() {
-            Some((_, last)) if in_window < per_window => {
-                *last = slot;
-                in_window += 1;
-            }
-            _ => {
-                out.push((slot, slot));
-                in_window = 1;
-            }
-        }
-    }
-    out
-}
+impl std::error::Error for ReplyError {}
 
 /// Parses a whole reply into `(slot, stats)` pairs, in the order the server sent them.
 pub fn parse_slot_stats(reply: &Resp3Frame) -> Result<Vec<(u16, SlotStats)>, ReplyError> {
@@ -306,30 +254,6 @@ mod tests {
         assert!(parse_slot_stats(&resp2("*1\r\n*3\r\n:1\r\n*0\r\n*0\r\n")).is_err(), "three elements");
         let overflow = "*1\r\n*2\r\n:1\r\n*2\r\n$9\r\nkey-count\r\n$20\r\n99999999999999999999\r\n";
         assert!(parse_slot_stats(&resp2(overflow)).is_err());
-    }
-
-    #[test]
-    fn requests_cover_exactly_the_served_slots_in_bounded_windows() {
-        use fred::types::Value;
-        let node = |host: &str, id: &str| {
-            Value::Array(vec![Value::String(host.into()), Value::Integer(1), Value::String(id.into())])
-        };
-        let range = |s: i64, e: i64, n: Value| Value::Array(vec![Value::Integer(s), Value::Integer(e), n]);
-        // a: 0-99 and 10000-16383 (6484 slots); b: 100-9999.
-        let reply = Value::Array(vec![
-            range(0, 99, node("a", "A")),
-            range(100, 9999, node("b", "B")),
-            range(10000, 16383, node("a", "A")),
-        ]);
-        let topology = Topology::from_cluster_slots(reply, "x").unwrap();
-        let args = |c: &RawCommand| (c.args[2].parse::<u16>().unwrap(), c.args[3].parse::<u16>().unwrap());
-        let a: Vec<_> = slot_stats_requests_of(&topology, 0, 4096).iter().map(args).collect();
-        assert_eq!(a, vec![(0, 13995), (13996, 16383)]);
-        let b: Vec<_> = slot_stats_requests_of(&topology, 1, 4096).iter().map(args).collect();
-        assert_eq!(b, vec![(100, 4195), (4196, 8291), (8292, 9999)]);
-        let all = slot_stats_requests(&topology, 1);
-        assert_eq!(all.len(), 9900usize.div_ceil(MAX_SLOTS_PER_REQUEST));
-        assert_eq!(all_slots_request().args, ["SLOT-STATS", "SLOTSRANGE", "0", "16383"]);
     }
 
     /// A small deterministic generator, so failures reproduce.

@@ -3,19 +3,33 @@
 //!
 //! It is read afresh from one seed on every refresh, so failovers and resharding show
 //! up within one cache TTL, and every slot has exactly one owner in a snapshot: the
-//! owner that one node's view names.
+//! owner that one node's view names. The `CLUSTER SLOT-STATS` requests each node gets
+//! are built from it here too.
 
-use super::reply::ReplyError;
-use crate::config::format_addr;
+use super::node::RawCommand;
+use crate::addr::NodeAddr;
 use crate::snapshot::{MAX_SLOT, Role, SLOT_COUNT};
 use fred::types::Value;
 use std::collections::HashMap;
+use std::fmt;
+
+/// A `CLUSTER SLOTS` reply that does not describe a topology.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopologyError(String);
+
+impl fmt::Display for TopologyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "unexpected CLUSTER SLOTS reply: {}", self.0)
+    }
+}
+
+impl std::error::Error for TopologyError {}
 
 /// A node named by the topology.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TopologyNode {
-    /// Announced `host:port`.
-    pub addr: String,
+    /// Announced address.
+    pub addr: NodeAddr,
     pub node_id: String,
     pub role: Role,
     /// For a replica: index of its primary in [`Topology::nodes`].
@@ -33,15 +47,15 @@ pub struct Topology {
 impl Topology {
     /// Parses a `CLUSTER SLOTS` reply. `queried_host` stands in for an empty or `?`
     /// host, which a node reports before it has learned its own address.
-    pub fn from_cluster_slots(reply: Value, queried_host: &str) -> Result<Self, ReplyError> {
+    pub fn from_cluster_slots(reply: Value, queried_host: &str) -> Result<Self, TopologyError> {
         let Value::Array(ranges) = reply else {
-            return Err(ReplyError(format!("CLUSTER SLOTS: expected an array, got {}", reply.kind())));
+            return Err(TopologyError(format!("expected an array, got {}", reply.kind())));
         };
         let mut builder = Builder { queried_host, nodes: Vec::new(), by_key: HashMap::new() };
         let mut owner = vec![None; SLOT_COUNT];
         for range in ranges {
             let Value::Array(parts) = range else {
-                return Err(ReplyError("CLUSTER SLOTS: range entry is not an array".into()));
+                return Err(TopologyError("range entry is not an array".into()));
             };
             builder.add_range(parts, &mut owner)?;
         }
@@ -78,14 +92,14 @@ struct Builder<'a> {
 }
 
 impl Builder<'_> {
-    fn add_range(&mut self, parts: Vec<Value>, owner: &mut [Option<u32>]) -> Result<(), ReplyError> {
+    fn add_range(&mut self, parts: Vec<Value>, owner: &mut [Option<u32>]) -> Result<(), TopologyError> {
         let mut parts = parts.into_iter();
         let start = slot_number(parts.next())?;
         let end = slot_number(parts.next())?;
         if start > end {
-            return Err(ReplyError(format!("CLUSTER SLOTS: range {start}-{end} is reversed")));
+            return Err(TopologyError(format!("range {start}-{end} is reversed")));
         }
-        let primary_desc = parts.next().ok_or_else(|| ReplyError("CLUSTER SLOTS: range without a primary".into()))?;
+        let primary_desc = parts.next().ok_or_else(|| TopologyError("range without a primary".into()))?;
         let primary = self.node(primary_desc, None)?;
         for slot in start..=end {
             owner[slot as usize] = Some(primary as u32);
@@ -96,9 +110,9 @@ impl Builder<'_> {
         Ok(())
     }
 
-    fn node(&mut self, desc: Value, primary: Option<usize>) -> Result<usize, ReplyError> {
+    fn node(&mut self, desc: Value, primary: Option<usize>) -> Result<usize, TopologyError> {
         let Value::Array(fields) = desc else {
-            return Err(ReplyError("CLUSTER SLOTS: node entry is not an array".into()));
+            return Err(TopologyError("node entry is not an array".into()));
         };
         let mut fields = fields.into_iter();
         let host = fields.next().and_then(|v| v.as_string()).unwrap_or_default();
@@ -107,10 +121,10 @@ impl Builder<'_> {
             .next()
             .and_then(|v| v.as_u64())
             .and_then(|p| u16::try_from(p).ok())
-            .ok_or_else(|| ReplyError("CLUSTER SLOTS: node entry without a valid port".into()))?;
+            .ok_or_else(|| TopologyError("node entry without a valid port".into()))?;
         let node_id = fields.next().and_then(|v| v.as_string()).unwrap_or_default();
-        let addr = format_addr(&host, port);
-        let key = if node_id.is_empty() { addr.clone() } else { node_id.clone() };
+        let addr = NodeAddr::new(host, port);
+        let key = if node_id.is_empty() { addr.to_string() } else { node_id.clone() };
         if let Some(&index) = self.by_key.get(&key) {
             return Ok(index);
         }
@@ -121,13 +135,67 @@ impl Builder<'_> {
     }
 }
 
-fn slot_number(value: Option<Value>) -> Result<u16, ReplyError> {
+fn slot_number(value: Option<Value>) -> Result<u16, TopologyError> {
     value
         .as_ref()
         .and_then(Value::as_u64)
         .filter(|s| *s <= u64::from(MAX_SLOT))
         .map(|s| s as u16)
-        .ok_or_else(|| ReplyError("CLUSTER SLOTS: invalid slot number".into()))
+        .ok_or_else(|| TopologyError("invalid slot number".into()))
+}
+
+/// Most slots asked for in one command (a reply of ~28 KB). fred decodes a reply again
+/// from its start each time more of it arrives from the socket, so one large reply
+/// costs far more than its size; small replies also let each one's frames be dropped
+/// before the next is decoded. The commands are pipelined, so the round trips do not
+/// add up. 256 was the cheapest of 16384, 4096, 1024 and 256 in the benchmark
+/// (docs/performance.md).
+pub const MAX_SLOTS_PER_REQUEST: usize = 256;
+
+impl Topology {
+    /// The commands that fetch the statistics of every slot the node at `index` serves:
+    /// `CLUSTER SLOT-STATS SLOTSRANGE a b` over windows of the slot space that each hold
+    /// at most [`MAX_SLOTS_PER_REQUEST`] of its slots. A window may span slots the node
+    /// does not serve; the server leaves those out of its reply.
+    pub fn slot_stats_requests(&self, index: usize) -> Vec<RawCommand> {
+        self.slot_stats_requests_of(index, MAX_SLOTS_PER_REQUEST)
+    }
+
+    /// [`slot_stats_requests`](Self::slot_stats_requests) with at most `per_request`
+    /// served slots per command (the benchmark compares sizes).
+    pub fn slot_stats_requests_of(&self, index: usize, per_request: usize) -> Vec<RawCommand> {
+        let served = (0..=MAX_SLOT).filter(|&slot| self.serves(index, slot));
+        windows(served, per_request.max(1)).into_iter().map(|(first, last)| slotsrange(first, last)).collect()
+    }
+}
+
+/// `CLUSTER SLOT-STATS SLOTSRANGE 0 16383`: every slot, in one command.
+pub fn all_slots_request() -> RawCommand {
+    slotsrange(0, MAX_SLOT)
+}
+
+fn slotsrange(first: u16, last: u16) -> RawCommand {
+    let args = vec!["SLOT-STATS".into(), "SLOTSRANGE".into(), first.to_string(), last.to_string()];
+    RawCommand { name: "CLUSTER", args }
+}
+
+/// Groups ascending `slots` into `(first, last)` windows of at most `per_window` slots.
+fn windows(slots: impl Iterator<Item = u16>, per_window: usize) -> Vec<(u16, u16)> {
+    let mut out: Vec<(u16, u16)> = Vec::with_capacity(SLOT_COUNT.div_ceil(per_window));
+    let mut in_window = 0;
+    for slot in slots {
+        match out.last_mut() {
+            Some((_, last)) if in_window < per_window => {
+                *last = slot;
+                in_window += 1;
+            }
+            _ => {
+                out.push((slot, slot));
+                in_window = 1;
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -172,7 +240,7 @@ mod tests {
     fn empty_host_falls_back_to_the_queried_host() {
         let reply = Value::Array(vec![range(0, 16383, vec![node("", 7000, "a")])]);
         let t = Topology::from_cluster_slots(reply, "127.0.0.1").unwrap();
-        assert_eq!(t.nodes[0].addr, "127.0.0.1:7000");
+        assert_eq!(t.nodes[0].addr.as_str(), "127.0.0.1:7000");
     }
 
     #[test]
@@ -187,5 +255,28 @@ mod tests {
         assert!(Topology::from_cluster_slots(Value::Integer(1), "h").is_err());
         assert!(Topology::from_cluster_slots(Value::Array(vec![range(5, 1, vec![node("h", 1, "a")])]), "h").is_err());
         assert!(Topology::from_cluster_slots(Value::Array(vec![range(0, 1, vec![])]), "h").is_err());
+    }
+
+    #[test]
+    fn requests_cover_exactly_the_served_slots_in_bounded_windows() {
+        let node = |host: &str, id: &str| {
+            Value::Array(vec![Value::String(host.into()), Value::Integer(1), Value::String(id.into())])
+        };
+        let range = |s: i64, e: i64, n: Value| Value::Array(vec![Value::Integer(s), Value::Integer(e), n]);
+        // a: 0-99 and 10000-16383 (6484 slots); b: 100-9999.
+        let reply = Value::Array(vec![
+            range(0, 99, node("a", "A")),
+            range(100, 9999, node("b", "B")),
+            range(10000, 16383, node("a", "A")),
+        ]);
+        let topology = Topology::from_cluster_slots(reply, "x").unwrap();
+        let args = |c: &RawCommand| (c.args[2].parse::<u16>().unwrap(), c.args[3].parse::<u16>().unwrap());
+        let a: Vec<_> = topology.slot_stats_requests_of(0, 4096).iter().map(args).collect();
+        assert_eq!(a, vec![(0, 13995), (13996, 16383)]);
+        let b: Vec<_> = topology.slot_stats_requests_of(1, 4096).iter().map(args).collect();
+        assert_eq!(b, vec![(100, 4195), (4196, 8291), (8292, 9999)]);
+        let all = topology.slot_stats_requests(1);
+        assert_eq!(all.len(), 9900usize.div_ceil(MAX_SLOTS_PER_REQUEST));
+        assert_eq!(all_slots_request().args, ["SLOT-STATS", "SLOTSRANGE", "0", "16383"]);
     }
 }

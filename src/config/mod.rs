@@ -10,7 +10,7 @@ mod secret;
 pub mod tls;
 pub mod web;
 
-pub use node_url::{NodeUrl, format_addr, parse_node_url};
+pub use node_url::{NodeUrl, parse_node_url};
 pub use secret::{REDACTED, Secret};
 pub use web::WebConfig;
 
@@ -531,7 +531,7 @@ mod tests {
         let s = load(cli(&[])).expect("defaults load");
         assert_eq!(s.listen.port(), DEFAULT_PORT);
         assert_eq!(s.cache_ttl, Duration::from_secs(30));
-        assert_eq!(s.seeds[0].addr(), "localhost:6379");
+        assert_eq!(s.seeds[0].addr.as_str(), "localhost:6379");
         assert!(!s.include_replicas);
     }
 

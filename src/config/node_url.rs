@@ -4,36 +4,23 @@
 //! process lists, shell history and error messages, and one redacting rule for a
 //! single `password` setting is easier to keep airtight than one per URL.
 
+use crate::addr::NodeAddr;
 use std::fmt;
 
 /// One seed node the exporter may ask for the cluster topology.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NodeUrl {
-    /// Host name or IP address as written by the user (IPv6 without brackets).
-    pub host: String,
-    /// TCP port; 6379 when the URL has none, as with every Redis client.
-    pub port: u16,
+    /// The node; its port is 6379 when the URL has none, as with every Redis client.
+    pub addr: NodeAddr,
     /// `rediss://`/`valkeys://`: the connection must be TLS.
     pub tls: bool,
-}
-
-impl NodeUrl {
-    /// `host:port`, with brackets around an IPv6 host, as Valkey announces addresses.
-    pub fn addr(&self) -> String {
-        format_addr(&self.host, self.port)
-    }
 }
 
 impl fmt::Display for NodeUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let scheme = if self.tls { "rediss" } else { "redis" };
-        write!(f, "{scheme}://{}", self.addr())
+        write!(f, "{scheme}://{}", self.addr)
     }
-}
-
-/// `host:port`, bracketing IPv6 literals so the port stays unambiguous.
-pub fn format_addr(host: &str, port: u16) -> String {
-    if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") }
 }
 
 /// Parses one seed URL. Errors describe the problem without echoing anything that
@@ -51,7 +38,7 @@ pub fn parse_node_url(input: &str) -> Result<NodeUrl, String> {
     }
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     let (host, port) = split_host_port(authority)?;
-    Ok(NodeUrl { host, port, tls })
+    Ok(NodeUrl { addr: NodeAddr::new(host, port), tls })
 }
 
 fn split_scheme(input: &str) -> Result<(bool, &str), String> {
@@ -95,20 +82,20 @@ mod tests {
     #[test]
     fn accepts_all_schemes_and_bare_addresses() {
         let u = parse_node_url("redis://10.0.0.1:7000").unwrap();
-        assert_eq!((u.host.as_str(), u.port, u.tls), ("10.0.0.1", 7000, false));
+        assert_eq!((u.addr.host(), u.addr.port(), u.tls), ("10.0.0.1", 7000, false));
         assert!(parse_node_url("valkeys://h:1").unwrap().tls);
         assert!(parse_node_url("rediss://h").unwrap().tls);
         assert!(!parse_node_url("valkey://h").unwrap().tls);
-        assert_eq!(parse_node_url("h:6380").unwrap().port, 6380);
-        assert_eq!(parse_node_url("redis://h").unwrap().port, 6379);
-        assert_eq!(parse_node_url("redis://h:7/0").unwrap().port, 7);
+        assert_eq!(parse_node_url("h:6380").unwrap().addr.port(), 6380);
+        assert_eq!(parse_node_url("redis://h").unwrap().addr.port(), 6379);
+        assert_eq!(parse_node_url("redis://h:7/0").unwrap().addr.port(), 7);
     }
 
     #[test]
     fn ipv6_is_bracketed_in_addr() {
         let u = parse_node_url("redis://[::1]:7000").unwrap();
-        assert_eq!(u.host, "::1");
-        assert_eq!(u.addr(), "[::1]:7000");
+        assert_eq!(u.addr.host(), "::1");
+        assert_eq!(u.addr.as_str(), "[::1]:7000");
     }
 
     #[test]

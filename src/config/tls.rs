@@ -75,9 +75,7 @@ fn system_roots() -> Result<RootCertStore, String> {
     let (added, _skipped) = roots.add_parsable_certificates(found.certs);
     if added == 0 {
         let why = found.errors.first().map(|e| format!(" ({e})")).unwrap_or_default();
-        return Err(format!(
-            "no system CA certificates found{why}; set tls_ca_file, or SSL_CERT_FILE / SSL_CERT_DIR"
-        ));
+        return Err(format!("no system CA certificates found{why}; set tls_ca_file, or SSL_CERT_FILE / SSL_CERT_DIR"));
     }
     Ok(roots)
 }

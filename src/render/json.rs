@@ -188,7 +188,7 @@ pub fn slot_stats_from(
         .failed_nodes()
         .map(|n| {
             let failure = n.failure.as_ref().expect("failed node has a failure");
-            FailedNode { node: &n.addr, error: failure.kind.as_str(), detail: &failure.detail }
+            FailedNode { node: n.addr.as_str(), error: failure.kind.as_str(), detail: &failure.detail }
         })
         .collect();
     let data = Data {
@@ -236,7 +236,7 @@ fn entry<'a>(snapshot: &'a Snapshot, record: &SlotRecord) -> SlotEntry<'a> {
         network_bytes_in: s.network_bytes_in,
         network_bytes_out: s.network_bytes_out,
         memory_bytes: s.memory_bytes,
-        node: &node.addr,
+        node: node.addr.as_str(),
         role: node.role.as_str(),
     }
 }
@@ -284,7 +284,7 @@ mod tests {
 
     fn node(addr: &str, failure: Option<FailureKind>) -> NodeStatus {
         NodeStatus {
-            addr: addr.into(),
+            addr: crate::addr::test_addr(addr),
             node_id: String::new(),
             role: Role::Primary,
             slots_served: 1,

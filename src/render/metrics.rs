@@ -456,7 +456,7 @@ mod tests {
 
     fn node(addr: &str, up: bool, enabled: Option<bool>) -> NodeStatus {
         NodeStatus {
-            addr: addr.into(),
+            addr: crate::addr::test_addr(addr),
             node_id: format!("id-{addr}"),
             role: Role::Primary,
             slots_served: 2,

@@ -1,0 +1,67 @@
+//! Node addresses: the one vocabulary for "where a node listens" shared by the
+//! configuration (seeds), collection (connections, topology) and the snapshot (the
+//! `node` label).
+
+use std::fmt;
+
+/// Where a node listens: host and port, kept apart so nothing has to parse them back
+/// out of a string, with the `host:port` text (the `node` label) made once.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NodeAddr {
+    /// `host:port`, IPv6 hosts bracketed, as Valkey announces addresses. First, so
+    /// addresses sort by it.
+    text: String,
+    /// Host name or IP address (IPv6 without brackets), as given to the resolver.
+    host: String,
+    port: u16,
+}
+
+impl NodeAddr {
+    pub fn new(host: impl Into<String>, port: u16) -> Self {
+        let host = host.into();
+        NodeAddr { text: format_addr(&host, port), host, port }
+    }
+
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `host:port`: the `node` label everywhere.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+impl fmt::Display for NodeAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// `host:port`, bracketing IPv6 literals so the port stays unambiguous.
+fn format_addr(host: &str, port: u16) -> String {
+    if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") }
+}
+
+/// `"host:port"` as a [`NodeAddr`], for hand-built test snapshots.
+#[cfg(test)]
+pub(crate) fn test_addr(label: &str) -> NodeAddr {
+    let (host, port) = label.rsplit_once(':').expect("host:port");
+    NodeAddr::new(host, port.parse().expect("a port"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_hosts_are_bracketed_and_kept_apart() {
+        let a = NodeAddr::new("::1", 7000);
+        assert_eq!((a.host(), a.port(), a.as_str()), ("::1", 7000, "[::1]:7000"));
+        assert_eq!(NodeAddr::new("h", 1).to_string(), "h:1");
+    }
+}
