@@ -11,12 +11,10 @@ use divan::Bencher;
 use fred::types::{Resp3Frame, Value};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
-use valkey_slot_exporter::collect::merge::{NodeAnswer, merge};
-use valkey_slot_exporter::collect::reply::parse_slot_stats;
-use valkey_slot_exporter::collect::topology::Topology;
-use valkey_slot_exporter::render::json::EncodedSlots;
-use valkey_slot_exporter::render::metrics::{Format, gzip, render, render_gzip};
-use valkey_slot_exporter::snapshot::{ClusterState, SlotStats, Snapshot};
+use valkey_slot_exporter::for_benchmarks::{
+    ClusterState, EncodedSlots, Format, NodeAnswer, Served, SlotStats, Snapshot, Topology, gzip, merge,
+    parse_slot_stats, render, render_gzip, slot_stats_from,
+};
 
 const PRIMARIES: u16 = 3;
 const SLOTS: u32 = 16384;
@@ -193,7 +191,6 @@ fn json_encode_all_entries(bencher: Bencher) {
 fn json_answer_full_range(bencher: Bencher) {
     let snapshot = snapshot();
     let encoded = EncodedSlots::new(&snapshot);
-    let served = valkey_slot_exporter::cache::Served { snapshot, cached: true };
-    bencher
-        .bench(|| valkey_slot_exporter::render::json::slot_stats_from(&served, &encoded, 0..=16383, SystemTime::now()));
+    let served = Served { value: snapshot, cached: true };
+    bencher.bench(|| slot_stats_from(&served, &encoded, 0..=16383, SystemTime::now()));
 }

@@ -1,135 +1,151 @@
-//! The snapshot cache: one per target cluster, shared by /metrics and the JSON API.
+//! The snapshot cache: one per target cluster, shared by every endpoint.
 //!
-//! A snapshot is served until `ttl` after its refresh started. The first request after
+//! A value is served until `ttl` after its refresh started. The first request after
 //! that triggers a refresh; requests arriving meanwhile wait for that same refresh
 //! (single flight) instead of starting their own, so a burst of scrapes costs the
 //! cluster one round of CLUSTER SLOT-STATS. The refresh runs in its own task holding
 //! the refresh lock: a client that disconnects mid-refresh cannot cancel it and let a
 //! second one start.
+//!
+//! A request may bring a deadline (a scrape's timeout). It bounds only that request's
+//! wait, never the refresh: the refresh always runs under the collector's own bounds
+//! and its result is stored for everyone. A request whose deadline passes first gets
+//! the previous value, or [`Unavailable::RefreshInProgress`] if there is none yet.
+//! So no client can make the shared snapshot worse by asking impatiently.
 
-use crate::snapshot::{ClusterState, FailureKind, NodeFailure, Snapshot};
 use std::future::Future;
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Duration;
 use tokio::sync::Mutex;
+use tokio::time::Instant;
 
-/// Something that can produce a fresh snapshot: in the product, a cluster collector.
-pub trait SnapshotSource: Send + Sync + 'static {
-    /// A new snapshot, ready by `deadline` when one is given.
-    fn refresh(&self, deadline: Option<Instant>) -> impl Future<Output = Snapshot> + Send;
+/// Something that can produce a fresh value: in the product, a cluster's collector.
+pub(crate) trait SnapshotSource: Send + Sync + 'static {
+    type Output: Send + Sync + 'static;
+
+    /// A new value. Never fails: whatever went wrong is part of the value.
+    fn refresh(&self) -> impl Future<Output = Self::Output> + Send;
 }
 
-impl SnapshotSource for crate::collect::ClusterCollector {
-    fn refresh(&self, deadline: Option<Instant>) -> impl Future<Output = Snapshot> + Send {
-        crate::collect::ClusterCollector::refresh(self, deadline)
-    }
-}
-
-/// A snapshot handed to a request.
-#[derive(Clone, Debug)]
-pub struct Served {
-    pub snapshot: Arc<Snapshot>,
-    /// True when the request was answered from an existing snapshot, without waiting
-    /// for a refresh.
+/// A value handed to a request.
+#[derive(Debug)]
+pub struct Served<T> {
+    pub value: Arc<T>,
+    /// True when the request was answered from an existing value, without waiting
+    /// for a refresh to finish.
     pub cached: bool,
 }
 
-struct Entry {
-    snapshot: Arc<Snapshot>,
+impl<T> Clone for Served<T> {
+    fn clone(&self) -> Self {
+        Served { value: self.value.clone(), cached: self.cached }
+    }
+}
+
+/// Why a request got no value at all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Unavailable {
+    /// The request's deadline passed before the first refresh finished; the refresh
+    /// goes on and later requests get its result.
+    RefreshInProgress,
+    /// The refresh task itself failed (a bug), and there is no earlier value.
+    RefreshFailed,
+}
+
+impl std::fmt::Display for Unavailable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Unavailable::RefreshInProgress => "the first snapshot is still being taken; retry shortly",
+            Unavailable::RefreshFailed => "the refresh failed; retry shortly",
+        })
+    }
+}
+
+impl std::error::Error for Unavailable {}
+
+struct Entry<T> {
+    value: Arc<T>,
     fresh_until: Instant,
     /// Counts refreshes, so a waiter can tell whether a refresh finished while it waited.
     generation: u64,
 }
 
-pub struct SnapshotCache<S> {
+pub(crate) struct SnapshotCache<S: SnapshotSource> {
     source: Arc<S>,
     ttl: Duration,
-    current: RwLock<Option<Entry>>,
+    current: RwLock<Option<Entry<S::Output>>>,
     /// Held for the whole of a refresh: at most one refresh per target at a time.
     refresh_lock: Arc<Mutex<()>>,
 }
 
 impl<S: SnapshotSource> SnapshotCache<S> {
-    pub fn new(source: Arc<S>, ttl: Duration) -> Arc<Self> {
+    pub(crate) fn new(source: Arc<S>, ttl: Duration) -> Arc<Self> {
         Arc::new(SnapshotCache { source, ttl, current: RwLock::new(None), refresh_lock: Arc::new(Mutex::new(())) })
     }
 
-    pub fn ttl(&self) -> Duration {
+    pub(crate) fn ttl(&self) -> Duration {
         self.ttl
     }
 
-    /// A snapshot no older than the TTL, refreshing first if there is none.
-    ///
-    /// With a `deadline` (a scrape's timeout), a refresh this request starts is bounded
-    /// by it; a request that would have to wait past it for someone else's refresh
-    /// gets the previous snapshot instead, marked `cached` and carrying its own
-    /// timestamp, rather than an answer that arrives after the scraper gave up.
-    pub async fn get(self: &Arc<Self>, deadline: Option<Instant>) -> Served {
-        let seen_generation = self.generation();
-        if let Some(snapshot) = self.fresh() {
-            return Served { snapshot, cached: true };
+    /// A value no older than the TTL, refreshing first if there is none. With a
+    /// `deadline`, waits no longer than that (see the module docs).
+    pub(crate) async fn get(self: &Arc<Self>, deadline: Option<Instant>) -> Result<Served<S::Output>, Unavailable> {
+        if let Some(value) = self.fresh() {
+            return Ok(Served { value, cached: true });
         }
-        let guard = match (deadline, self.latest()) {
-            (Some(deadline), Some(previous)) => {
-                match tokio::time::timeout_at(deadline.into(), self.refresh_lock.clone().lock_owned()).await {
-                    Ok(guard) => guard,
-                    Err(_) => return Served { snapshot: previous, cached: true },
-                }
-            }
-            _ => self.refresh_lock.clone().lock_owned().await,
+        let Some(deadline) = deadline else {
+            return self.refresh_or_join().await;
         };
-        if let Some(snapshot) = self.fresh() {
-            // Someone else's refresh finished while this request waited for it.
-            return Served { cached: self.generation() == seen_generation, snapshot };
+        match tokio::time::timeout_at(deadline, self.refresh_or_join()).await {
+            Ok(served) => served,
+            Err(_) => self.latest().map(|value| Served { value, cached: true }).ok_or(Unavailable::RefreshInProgress),
+        }
+    }
+
+    /// Waits for the refresh lock; then either someone else's refresh has just
+    /// finished, or this request starts one and waits for it.
+    async fn refresh_or_join(self: &Arc<Self>) -> Result<Served<S::Output>, Unavailable> {
+        let seen_generation = self.generation();
+        let guard = self.refresh_lock.clone().lock_owned().await;
+        if let Some(value) = self.fresh() {
+            return Ok(Served { cached: self.generation() == seen_generation, value });
         }
         let this = Arc::clone(self);
         let refresh = tokio::spawn(async move {
             let _holds_refresh_lock = guard;
             let started = Instant::now();
-            let snapshot = Arc::new(this.source.refresh(deadline).await);
-            this.store(snapshot.clone(), started + this.ttl);
-            snapshot
+            let value = Arc::new(this.source.refresh().await);
+            this.store(value.clone(), started + this.ttl);
+            value
         });
-        let snapshot = refresh.await.unwrap_or_else(|e| {
-            tracing::error!(error = %e, "refresh task failed");
-            Arc::new(internal_failure())
-        });
-        Served { snapshot, cached: false }
+        match refresh.await {
+            Ok(value) => Ok(Served { value, cached: false }),
+            Err(e) => {
+                tracing::error!(error = %e, "refresh task failed");
+                self.latest().map(|value| Served { value, cached: true }).ok_or(Unavailable::RefreshFailed)
+            }
+        }
     }
 
-    /// The current snapshot if it has not expired.
-    fn fresh(&self) -> Option<Arc<Snapshot>> {
+    /// The current value if it has not expired.
+    fn fresh(&self) -> Option<Arc<S::Output>> {
         let current = self.current.read().expect("cache lock");
-        current.as_ref().filter(|e| Instant::now() < e.fresh_until).map(|e| e.snapshot.clone())
+        current.as_ref().filter(|e| Instant::now() < e.fresh_until).map(|e| e.value.clone())
     }
 
-    /// The last snapshot taken, expired or not.
-    fn latest(&self) -> Option<Arc<Snapshot>> {
-        self.current.read().expect("cache lock").as_ref().map(|e| e.snapshot.clone())
+    /// The last value taken, expired or not.
+    pub(crate) fn latest(&self) -> Option<Arc<S::Output>> {
+        self.current.read().expect("cache lock").as_ref().map(|e| e.value.clone())
     }
 
     fn generation(&self) -> u64 {
         self.current.read().expect("cache lock").as_ref().map_or(0, |e| e.generation)
     }
 
-    fn store(&self, snapshot: Arc<Snapshot>, fresh_until: Instant) {
+    fn store(&self, value: Arc<S::Output>, fresh_until: Instant) {
         let mut current = self.current.write().expect("cache lock");
         let generation = current.as_ref().map_or(0, |e| e.generation) + 1;
-        *current = Some(Entry { snapshot, fresh_until, generation });
-    }
-}
-
-/// What a request gets if the refresh task itself panicked: an honest "nothing known".
-fn internal_failure() -> Snapshot {
-    Snapshot {
-        taken_at: SystemTime::now(),
-        refresh_duration: Duration::ZERO,
-        state: ClusterState::Unreachable(NodeFailure {
-            kind: FailureKind::Other,
-            detail: "internal error during refresh".into(),
-        }),
-        nodes: Vec::new(),
-        slots: Vec::new(),
+        *current = Some(Entry { value, fresh_until, generation });
     }
 }
 
@@ -138,83 +154,92 @@ mod tests {
     use super::*;
     use std::sync::atomic::{AtomicU64, Ordering};
 
-    /// Counts refreshes and takes a while, like a real cluster round trip.
+    /// Numbers its refreshes and takes 50 ms each, like a real cluster round trip.
     struct Counting(AtomicU64);
 
     impl SnapshotSource for Counting {
-        async fn refresh(&self, _deadline: Option<Instant>) -> Snapshot {
-            self.0.fetch_add(1, Ordering::SeqCst);
+        type Output = u64;
+
+        async fn refresh(&self) -> u64 {
+            let n = self.0.fetch_add(1, Ordering::SeqCst) + 1;
             tokio::time::sleep(Duration::from_millis(50)).await;
-            Snapshot {
-                taken_at: SystemTime::now(),
-                refresh_duration: Duration::ZERO,
-                state: ClusterState::Cluster,
-                nodes: Vec::new(),
-                slots: Vec::new(),
-            }
+            n
         }
     }
 
-    #[tokio::test]
+    fn counting() -> Arc<Counting> {
+        Arc::new(Counting(AtomicU64::new(0)))
+    }
+
+    fn refreshes(source: &Counting) -> u64 {
+        source.0.load(Ordering::SeqCst)
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn concurrent_requests_share_one_refresh() {
-        let source = Arc::new(Counting(AtomicU64::new(0)));
+        let source = counting();
         let cache = SnapshotCache::new(source.clone(), Duration::from_secs(60));
         let requests: Vec<_> = (0..50)
             .map(|_| {
-                tokio::spawn({
-                    let cache = cache.clone();
-                    async move { cache.get(None).await }
-                })
+                let cache = cache.clone();
+                tokio::spawn(async move { cache.get(None).await.unwrap() })
             })
             .collect();
-        let mut uncached = 0;
         for r in requests {
-            if !r.await.unwrap().cached {
-                uncached += 1;
-            }
+            let served = r.await.unwrap();
+            assert!(!served.cached, "every request waited for the one refresh");
+            assert_eq!(*served.value, 1);
         }
-        assert_eq!(source.0.load(Ordering::SeqCst), 1);
-        assert_eq!(uncached, 50, "every request waited for the one refresh");
-        assert!(cache.get(None).await.cached);
+        assert_eq!(refreshes(&source), 1);
+        assert!(cache.get(None).await.unwrap().cached);
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn expiry_triggers_exactly_one_new_refresh() {
-        let source = Arc::new(Counting(AtomicU64::new(0)));
+        let source = counting();
         let cache = SnapshotCache::new(source.clone(), Duration::from_millis(100));
-        let first = cache.get(None).await;
-        assert!(!first.cached);
-        tokio::time::sleep(Duration::from_millis(120)).await;
-        let second = cache.get(None).await;
+        assert!(!cache.get(None).await.unwrap().cached, "the refresh took 50 ms");
+        tokio::time::sleep(Duration::from_millis(49)).await;
+        assert_eq!(*cache.get(None).await.unwrap().value, 1, "still fresh 99 ms after the refresh started");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        let second = cache.get(None).await.unwrap();
         assert!(!second.cached);
-        assert!(!Arc::ptr_eq(&first.snapshot, &second.snapshot));
-        assert_eq!(source.0.load(Ordering::SeqCst), 2);
+        assert_eq!((*second.value, refreshes(&source)), (2, 2));
     }
 
-    #[tokio::test]
-    async fn a_request_with_a_deadline_gets_the_previous_snapshot_rather_than_wait_too_long() {
-        let source = Arc::new(Counting(AtomicU64::new(0)));
-        let cache = SnapshotCache::new(source.clone(), Duration::from_millis(10));
-        let first = cache.get(None).await;
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        let refreshing = tokio::spawn({
-            let cache = cache.clone();
-            async move { cache.get(None).await }
-        });
-        tokio::time::sleep(Duration::from_millis(5)).await;
-        let hurried = cache.get(Some(Instant::now() + Duration::from_millis(10))).await;
-        assert!(hurried.cached);
-        assert!(Arc::ptr_eq(&hurried.snapshot, &first.snapshot));
-        assert!(!refreshing.await.unwrap().cached);
+    #[tokio::test(start_paused = true)]
+    async fn a_deadline_bounds_the_wait_not_the_refresh() {
+        let source = counting();
+        let cache = SnapshotCache::new(source.clone(), Duration::from_secs(60));
+        let hurried = cache.get(Some(Instant::now() + Duration::from_millis(1))).await;
+        assert_eq!(hurried.unwrap_err(), Unavailable::RefreshInProgress, "nothing to fall back on yet");
+        // The refresh that request started goes on, and its value serves everyone.
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        let next = cache.get(None).await.unwrap();
+        assert_eq!((*next.value, next.cached), (1, true));
+        assert_eq!(refreshes(&source), 1);
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
+    async fn a_request_with_a_deadline_gets_the_previous_value_rather_than_wait_too_long() {
+        let source = counting();
+        let cache = SnapshotCache::new(source.clone(), Duration::from_millis(100));
+        cache.get(None).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        let hurried = cache.get(Some(Instant::now() + Duration::from_millis(10))).await.unwrap();
+        assert_eq!((*hurried.value, hurried.cached), (1, true));
+        let patient = cache.get(None).await.unwrap();
+        assert_eq!((*patient.value, patient.cached), (2, false), "joined the refresh the hurried request started");
+        assert_eq!(refreshes(&source), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn a_cancelled_request_does_not_cancel_its_refresh() {
-        let source = Arc::new(Counting(AtomicU64::new(0)));
+        let source = counting();
         let cache = SnapshotCache::new(source.clone(), Duration::from_secs(60));
         let _ = tokio::time::timeout(Duration::from_millis(5), cache.get(None)).await;
-        let served = cache.get(None).await;
-        assert_eq!(source.0.load(Ordering::SeqCst), 1);
-        assert!(!served.cached);
+        let served = cache.get(None).await.unwrap();
+        assert_eq!(refreshes(&source), 1);
+        assert!(!served.cached, "waited for the refresh still running");
     }
 }

@@ -17,13 +17,30 @@
 //! - [`http`]: hyper server, routes, query parsing, graceful shutdown.
 
 pub mod addr;
-pub mod cache;
-pub mod collect;
+pub(crate) mod cache;
+pub(crate) mod collect;
 pub mod config;
 pub mod http;
-pub mod render;
-pub mod snapshot;
-pub mod target;
+pub(crate) mod render;
+pub(crate) mod snapshot;
+pub(crate) mod target;
 
 pub use http::serve;
 pub use target::Exporter;
+
+/// Internals the benchmarks (`benches/`) measure, gathered here so the public API stays
+/// the few items above. Not a stable interface.
+#[doc(hidden)]
+pub mod for_benchmarks {
+    pub use crate::cache::Served;
+    pub use crate::collect::ClusterCollector;
+    pub use crate::collect::merge::{NodeAnswer, merge};
+    pub use crate::collect::node::{ConnectOptions, NodePool, RawCommand};
+    pub use crate::collect::reply::parse_slot_stats;
+    pub use crate::collect::topology::{Topology, all_slots_request};
+    pub use crate::render::gzip::gzip;
+    pub use crate::render::json::{EncodedSlots, slot_stats_from};
+    pub use crate::render::metrics::{render, render_gzip};
+    pub use crate::render::negotiate::Format;
+    pub use crate::snapshot::{ClusterState, Role, SlotStats, Snapshot};
+}

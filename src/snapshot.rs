@@ -9,9 +9,9 @@ use std::ops::RangeInclusive;
 use std::time::{Duration, SystemTime};
 
 /// Number of hash slots in a Valkey cluster.
-pub const SLOT_COUNT: usize = 16384;
+pub(crate) const SLOT_COUNT: usize = 16384;
 /// Highest slot number.
-pub const MAX_SLOT: u16 = (SLOT_COUNT - 1) as u16;
+pub(crate) const MAX_SLOT: u16 = (SLOT_COUNT - 1) as u16;
 
 /// What a node reported for one slot. `None` means the server did not send that
 /// field (for example CPU and network when `cluster-slot-stats-enabled` is `no`, or

@@ -63,6 +63,7 @@ async fn a_dead_primary_is_down_and_its_slots_absent_while_the_rest_is_served() 
     assert_eq!(body["data"]["total_slots"].as_u64(), Some((16384 - lost.len()) as u64));
     assert_eq!(body["data"]["nodes_failed"][0]["node"], dead.as_str());
     assert_eq!(body["data"]["nodes_failed"][0]["error"], "connection refused");
+    assert_eq!(body["data"]["nodes_failed"][0]["detail"], "connection refused", "a sentence, not Rust Debug text");
     exporter.stop().await;
 }
 
@@ -198,11 +199,12 @@ async fn a_paused_node_is_reported_down_within_the_node_timeout_and_the_rest_is_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_scrape_that_triggers_a_refresh_answers_within_prometheus_scrape_timeout() {
+async fn a_scrape_that_triggers_a_slow_refresh_gets_the_previous_snapshot_within_its_timeout() {
     let cluster = ValkeyCluster::start(3, 0);
     let exporter =
         start_exporter(&["--nodes", &cluster.seed_url(), "--cache-ttl", "100ms", "--node-timeout", "10s"]).await;
-    exporter.metrics().await;
+    let first = exporter.metrics().await;
+    let refreshed_at = |m: &Metrics| m.named("valkey_exporter_last_refresh_timestamp_seconds").next().unwrap().value;
     let stalled = non_seed_primary(&cluster);
     cluster.cmd(&stalled, &["CLIENT", "PAUSE", "5000", "ALL"]);
     tokio::time::sleep(Duration::from_millis(150)).await;
@@ -212,9 +214,15 @@ async fn a_scrape_that_triggers_a_refresh_answers_within_prometheus_scrape_timeo
     let took = started.elapsed();
     assert_eq!(response.status, 200);
     assert!(took < Duration::from_millis(1500), "answered after {took:?}, past Prometheus' 1.5s timeout");
-    let metrics = Metrics::parse(&response.body);
-    assert_eq!(metrics.node_value("valkey_node_up", &stalled), Some(0.0), "the stalled node is reported down");
-    cluster.cmd(&stalled, &["CLIENT", "UNPAUSE"]);
+    let hurried = Metrics::parse(&response.body);
+    assert_eq!(refreshed_at(&hurried), refreshed_at(&first), "the previous snapshot, with its own timestamp");
+    assert_eq!(hurried.named("valkey_node_up").filter(|s| s.value == 1.0).count(), 3);
+
+    // The refresh that scrape started was not cut short: it waits for the paused node
+    // (node timeout 10 s) and, once the pause ends, serves a complete newer snapshot.
+    let after = metrics_until(&exporter, Duration::from_secs(15), |m| refreshed_at(m) > refreshed_at(&first)).await;
+    assert_eq!(after.node_value("valkey_node_up", &stalled), Some(1.0), "the paused node answered late, not never");
+    assert_eq!(after.by_slot("valkey_slot_keys").len(), 16384);
     exporter.stop().await;
 }
 

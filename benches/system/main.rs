@@ -29,11 +29,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use support::{ValkeyCluster, expected_keys, fill};
 use valkey_slot_exporter::addr::NodeAddr;
-use valkey_slot_exporter::collect::ClusterCollector;
-use valkey_slot_exporter::collect::node::{ConnectOptions, NodePool, RawCommand};
-use valkey_slot_exporter::collect::topology::{self, Topology};
 use valkey_slot_exporter::config::{self, Cli};
-use valkey_slot_exporter::snapshot::Role;
+use valkey_slot_exporter::for_benchmarks::{
+    ClusterCollector, ConnectOptions, NodePool, RawCommand, Role, Topology, all_slots_request,
+};
 
 const SLOT_STATS_ALL: &[&str] = &["CLUSTER", "SLOT-STATS", "SLOTSRANGE", "0", "16383"];
 const CONCURRENCY: [usize; 3] = [1, 16, 64];
@@ -173,7 +172,7 @@ async fn measure_refresh(primaries: &[String], seed: &str, rounds: usize) -> Ref
     let primaries: Vec<usize> =
         (0..topology.nodes.len()).filter(|&i| topology.nodes[i].role == Role::Primary).collect();
     let one: Vec<(NodeAddr, Vec<RawCommand>)> =
-        primaries.iter().map(|&i| (topology.nodes[i].addr.clone(), vec![topology::all_slots_request()])).collect();
+        primaries.iter().map(|&i| (topology.nodes[i].addr.clone(), vec![all_slots_request()])).collect();
     let chunked = |per: usize| -> Vec<(NodeAddr, Vec<RawCommand>)> {
         primaries.iter().map(|&i| (topology.nodes[i].addr.clone(), topology.slot_stats_requests_of(i, per))).collect()
     };
@@ -194,7 +193,7 @@ async fn measure_refresh(primaries: &[String], seed: &str, rounds: usize) -> Ref
             fred.push((wall, cpu));
         }
         let exporter = timed(async {
-            let snapshot = collector.refresh(None).await;
+            let snapshot = collector.refresh().await;
             assert_eq!(snapshot.failed_nodes().count(), 0, "a node failed during the benchmark");
             assert_eq!(snapshot.slots.len(), 16384, "every slot reported");
         })

@@ -8,11 +8,11 @@
 //! 3. [`reply`]: each answer walked as fred's raw frames and parsed by field name.
 //! 4. [`merge`]: answers attributed to slots by the topology, into the snapshot.
 
-pub mod failure;
-pub mod merge;
-pub mod node;
-pub mod reply;
-pub mod topology;
+pub(crate) mod failure;
+pub(crate) mod merge;
+pub(crate) mod node;
+pub(crate) mod reply;
+pub(crate) mod topology;
 
 use crate::addr::NodeAddr;
 use crate::config::{NodeUrl, Settings};
@@ -70,14 +70,14 @@ impl ClusterCollector {
         }
     }
 
-    /// Reads topology and slot statistics now, finishing within the node timeout (or
-    /// by `deadline`, if sooner). Never fails: whatever went wrong is recorded in the
-    /// snapshot, which is what the exporter then reports.
-    pub async fn refresh(&self, deadline: Option<Instant>) -> Snapshot {
+    /// Reads topology and slot statistics now, finishing within the node timeout: nodes
+    /// are asked concurrently, so one timeout bounds discovery and statistics together.
+    /// Never fails: whatever went wrong is recorded in the snapshot, which is what the
+    /// exporter then reports.
+    pub async fn refresh(&self) -> Snapshot {
         let taken_at = SystemTime::now();
         let started = Instant::now();
-        let bound = started + self.node_timeout;
-        self.pool.set_refresh_deadline(deadline.map_or(bound, |d| d.min(bound)));
+        self.pool.set_refresh_deadline(started + self.node_timeout);
         let (state, nodes, slots) = match self.discover().await {
             Discovery::Found(topology) => self.collect(topology).await,
             Discovery::NotCluster(seed) => (ClusterState::NotCluster, vec![seed], Vec::new()),

@@ -102,8 +102,8 @@ impl NodePool {
     }
 
     /// Bounds every command from now on by `deadline` as well as the node timeout:
-    /// the whole refresh then ends in time (for example before Prometheus' scrape
-    /// timeout), with late nodes reported as timed out.
+    /// discovery and statistics together then end within one node timeout, with late
+    /// nodes reported as timed out.
     pub fn set_refresh_deadline(&self, deadline: Instant) {
         *self.refresh_deadline.lock().expect("deadline lock") = Some(deadline);
     }

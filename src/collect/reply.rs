@@ -34,7 +34,7 @@ pub fn parse_slot_stats(reply: &Resp3Frame) -> Result<Vec<(u16, SlotStats)>, Rep
 
 /// Like [`parse_slot_stats`], appending to `out`: the replies to one node's several
 /// commands end up in one list.
-pub fn parse_slot_stats_into(reply: &Resp3Frame, out: &mut Vec<(u16, SlotStats)>) -> Result<(), ReplyError> {
+pub(crate) fn parse_slot_stats_into(reply: &Resp3Frame, out: &mut Vec<(u16, SlotStats)>) -> Result<(), ReplyError> {
     let entries = match reply {
         Resp3Frame::Array { data, .. } => data,
         Resp3Frame::Null => return Ok(()),

@@ -150,7 +150,7 @@ fn slot_number(value: Option<Value>) -> Result<u16, TopologyError> {
 /// before the next is decoded. The commands are pipelined, so the round trips do not
 /// add up. 256 was the cheapest of 16384, 4096, 1024 and 256 in the benchmark
 /// (docs/performance.md).
-pub const MAX_SLOTS_PER_REQUEST: usize = 256;
+pub(crate) const MAX_SLOTS_PER_REQUEST: usize = 256;
 
 impl Topology {
     /// The commands that fetch the statistics of every slot the node at `index` serves:

@@ -9,14 +9,17 @@
 //! | anything else              | 404 JSON; a known path with another method: 405 |
 
 use super::query::parse_slot_range;
-use crate::render::{json, metrics};
+use crate::cache::Unavailable;
+use crate::render::json;
+use crate::render::negotiate::{Encoding, Format};
 use crate::target::Exporter;
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::header::{ACCEPT, ALLOW, CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
+use hyper::header::{ACCEPT, ALLOW, CACHE_CONTROL, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use hyper::{Method, Request, Response, StatusCode};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
+use tokio::time::Instant;
 
 pub type Body = Full<Bytes>;
 
@@ -33,21 +36,24 @@ pub async fn handle<B>(request: Request<B>, exporter: Arc<Exporter>) -> Response
     match path {
         "/" => json_response(json::index(now)),
         "/healthz" => text_response(StatusCode::OK, "text/plain; charset=utf-8", "ok\n".into()),
-        "/metrics" => serve_metrics(&request, &exporter).await,
+        "/metrics" => serve_metrics(&request, &exporter, now).await,
         "/api/cluster/slot-stats" => serve_slot_stats(&request, &exporter, now).await,
         _ => json_response(json::error(404, "not_found", &format!("no endpoint at {}; see /", short(path)), now)),
     }
 }
 
-async fn serve_metrics<B>(request: &Request<B>, exporter: &Exporter) -> Response<Body> {
+async fn serve_metrics<B>(request: &Request<B>, exporter: &Exporter, now: SystemTime) -> Response<Body> {
     use hyper::header::{ACCEPT_ENCODING, CONTENT_ENCODING, VARY};
     let header = |name| request.headers().get(name).and_then(|v: &HeaderValue| v.to_str().ok());
-    let format = metrics::Format::negotiate(header(ACCEPT));
-    let encoding = metrics::Encoding::negotiate(header(ACCEPT_ENCODING));
+    let format = Format::negotiate(header(ACCEPT));
+    let encoding = Encoding::negotiate(header(ACCEPT_ENCODING));
     let target = exporter.default_target();
-    let served = target.cache.get(scrape_deadline(request)).await;
+    let served = match target.cache.get(scrape_deadline(request)).await {
+        Ok(served) => served,
+        Err(unavailable) => return unavailable_response(unavailable, now),
+    };
     // Rendered (and compressed) once per snapshot: see RenderedBodies.
-    let body = target.metrics_bodies.get(&served.snapshot, target.cache.ttl(), format, encoding).await;
+    let body = target.metrics_bodies.get(&served.value, target.cache.ttl(), format, encoding).await;
     let mut response = bytes_response(StatusCode::OK, format.content_type(), body);
     let headers = response.headers_mut();
     headers.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
@@ -63,16 +69,36 @@ async fn serve_slot_stats<B>(request: &Request<B>, exporter: &Exporter, now: Sys
         Err(e) => return json_response(json::error(400, e.code, &e.message, now)),
     };
     let target = exporter.default_target();
-    let served = target.cache.get(None).await;
+    let served = match target.cache.get(None).await {
+        Ok(served) => served,
+        Err(unavailable) => return unavailable_response(unavailable, now),
+    };
     json_response(target.slot_stats_json.slot_stats(&served, range, now).await)
 }
 
-/// Prometheus announces how long it will wait for a scrape. Aim to answer well before
-/// that: rendering and the network need their share too.
+/// 503 with the error envelope when there is no snapshot to serve yet.
+fn unavailable_response(unavailable: Unavailable, now: SystemTime) -> Response<Body> {
+    let code = match unavailable {
+        Unavailable::RefreshInProgress => "refresh_in_progress",
+        Unavailable::RefreshFailed => "refresh_failed",
+    };
+    let mut response = json_response(json::error(503, code, &unavailable.to_string(), now));
+    response.headers_mut().insert(RETRY_AFTER, HeaderValue::from_static("1"));
+    response
+}
+
+/// Shortest scrape timeout taken into account: anything below is a mistake or an
+/// attempt to make the exporter give up, and is ignored.
+const MIN_SCRAPE_TIMEOUT_SECONDS: f64 = 0.1;
+
+/// Prometheus announces how long it will wait for a scrape. The wait for a snapshot
+/// ends well before that, leaving rendering and the network their share; the refresh
+/// itself is never shortened by it (see `cache`). Values below 0.1 s and values that
+/// are not finite numbers count as absent.
 fn scrape_deadline<B>(request: &Request<B>) -> Option<Instant> {
     let seconds: f64 =
         request.headers().get("x-prometheus-scrape-timeout-seconds")?.to_str().ok()?.trim().parse().ok()?;
-    if !(seconds.is_finite() && seconds > 0.0) {
+    if !(seconds.is_finite() && seconds >= MIN_SCRAPE_TIMEOUT_SECONDS) {
         return None;
     }
     let budget = Duration::from_secs_f64(seconds.min(3600.0) * 0.85);

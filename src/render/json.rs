@@ -10,7 +10,7 @@
 //! the envelope around a slice of that text, so even a full-range answer costs a copy,
 //! not a serialisation of 16,384 objects.
 
-use super::metrics::{PerSnapshot, run_blocking};
+use super::per_snapshot::{PerSnapshot, run_blocking};
 use crate::cache::Served;
 use crate::snapshot::{ClusterState, SlotRecord, Snapshot};
 use serde::Serialize;
@@ -21,7 +21,7 @@ use std::time::SystemTime;
 use tokio::sync::OnceCell;
 
 /// Text of the `note` for servers without CLUSTER SLOT-STATS.
-pub const UNSUPPORTED_NOTE: &str = "CLUSTER SLOT-STATS command not supported by this Redis/Valkey version";
+pub(crate) const UNSUPPORTED_NOTE: &str = "CLUSTER SLOT-STATS command not supported by this Redis/Valkey version";
 
 /// A rendered answer: HTTP status and JSON body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,7 +99,7 @@ struct Data<'a> {
 }
 
 /// RFC 3339 UTC with seconds, as in the envelope's `timestamp`.
-pub fn rfc3339(t: SystemTime) -> String {
+pub(crate) fn rfc3339(t: SystemTime) -> String {
     humantime::format_rfc3339_seconds(t).to_string()
 }
 
@@ -110,8 +110,9 @@ fn rfc3339_millis(t: SystemTime) -> String {
 /// The answer to `GET /api/cluster/slot-stats` for the slots in `range`, encoding the
 /// snapshot's slot entries on the spot. The server uses [`SlotStatsJson`], which
 /// encodes them once per snapshot.
-pub fn slot_stats(served: &Served, range: RangeInclusive<u16>, now: SystemTime) -> JsonReply {
-    slot_stats_from(served, &EncodedSlots::new(&served.snapshot), range, now)
+#[cfg(test)]
+fn slot_stats(served: &Served<Snapshot>, range: RangeInclusive<u16>, now: SystemTime) -> JsonReply {
+    slot_stats_from(served, &EncodedSlots::new(&served.value), range, now)
 }
 
 /// Every slot entry of one snapshot as JSON, encoded once: a range answer is then the
@@ -149,17 +150,22 @@ impl EncodedSlots {
 /// The encoded slot entries of the latest snapshot, built on the first JSON request for
 /// it (off the async threads; concurrent requests wait for the one build).
 #[derive(Default)]
-pub struct SlotStatsJson {
+pub(crate) struct SlotStatsJson {
     last: PerSnapshot<OnceCell<Arc<EncodedSlots>>>,
 }
 
 impl SlotStatsJson {
     /// Like [`slot_stats`], with the entries encoded once per snapshot.
-    pub async fn slot_stats(&self, served: &Served, range: RangeInclusive<u16>, now: SystemTime) -> JsonReply {
-        let cell = self.last.get(&served.snapshot);
+    pub(crate) async fn slot_stats(
+        &self,
+        served: &Served<Snapshot>,
+        range: RangeInclusive<u16>,
+        now: SystemTime,
+    ) -> JsonReply {
+        let cell = self.last.get(&served.value);
         let encoded = cell
             .get_or_init(|| {
-                let snapshot = served.snapshot.clone();
+                let snapshot = served.value.clone();
                 run_blocking(move || Arc::new(EncodedSlots::new(&snapshot)))
             })
             .await;
@@ -168,14 +174,14 @@ impl SlotStatsJson {
 }
 
 /// The slot-stats answer for `range`, taking the slot entries from `encoded`, which
-/// must have been built from `served.snapshot`.
+/// must have been built from `served.value`.
 pub fn slot_stats_from(
-    served: &Served,
+    served: &Served<Snapshot>,
     encoded: &EncodedSlots,
     range: RangeInclusive<u16>,
     now: SystemTime,
 ) -> JsonReply {
-    let snapshot = &served.snapshot;
+    let snapshot = &served.value;
     if snapshot.nothing_answered() {
         return error(503, "cluster_unreachable", &unreachable_message(snapshot), now);
     }
@@ -255,13 +261,13 @@ fn unreachable_message(snapshot: &Snapshot) -> String {
 }
 
 /// The error envelope: `{"status":"error","error":{"code","message"},"timestamp"}`.
-pub fn error(status: u16, code: &str, message: &str, now: SystemTime) -> JsonReply {
+pub(crate) fn error(status: u16, code: &str, message: &str, now: SystemTime) -> JsonReply {
     let body = Failure { status: "error", error: ErrorBody { code, message }, timestamp: rfc3339(now) };
     JsonReply { status, body: serde_json::to_string(&body).expect("serializing plain data") }
 }
 
 /// `GET /`: where everything is.
-pub fn index(now: SystemTime) -> JsonReply {
+pub(crate) fn index(now: SystemTime) -> JsonReply {
     let data = json!({
         "name": "valkey-slot-exporter",
         "version": env!("CARGO_PKG_VERSION"),
@@ -294,10 +300,10 @@ mod tests {
         }
     }
 
-    fn served(state: ClusterState, nodes: Vec<NodeStatus>, slots: Vec<SlotRecord>, cached: bool) -> Served {
+    fn served(state: ClusterState, nodes: Vec<NodeStatus>, slots: Vec<SlotRecord>, cached: bool) -> Served<Snapshot> {
         let snapshot =
             Snapshot { taken_at: SystemTime::UNIX_EPOCH, refresh_duration: Duration::ZERO, state, nodes, slots };
-        Served { snapshot: Arc::new(snapshot), cached }
+        Served { value: Arc::new(snapshot), cached }
     }
 
     fn parse(reply: &JsonReply) -> Value {
@@ -337,7 +343,7 @@ mod tests {
         let stats = |n| SlotStats { key_count: Some(n), cpu_usec: Some(n * 10), ..Default::default() };
         let slots = (0..50u16).map(|s| SlotRecord { slot: s * 2, node: 0, stats: stats(u64::from(s)) }).collect();
         let s = served(ClusterState::Cluster, vec![node("a:1", None)], slots, false);
-        let encoded = EncodedSlots::new(&s.snapshot);
+        let encoded = EncodedSlots::new(&s.value);
         for (first, last, expected) in [(0, 99, 50), (3, 9, 3), (98, 16383, 1), (99, 16383, 0), (0, 0, 1)] {
             let reply = slot_stats_from(&s, &encoded, first..=last, SystemTime::UNIX_EPOCH);
             let v = parse(&reply);

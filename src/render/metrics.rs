@@ -4,94 +4,19 @@
 //! immutable snapshot once per family. A value the server did not report is skipped,
 //! so a missing statistic is an absent series, never a zero.
 //!
-//! A snapshot is rendered once per format, and compressed once per format, on the
-//! first scrape that asks for it ([`RenderedBodies`]); every other scrape of that
-//! snapshot is answered with the same bytes.
+//! A snapshot is rendered once per format and encoding ([`super::bodies`]); this file
+//! only knows how to write the exposition.
 
+use super::gzip::GzipSink;
+use super::negotiate::Format;
 use crate::snapshot::{NodeStatus, SlotRecord, SlotStats, Snapshot};
-use bytes::Bytes;
-use flate2::Compression;
-use flate2::write::GzEncoder;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeGaugeValue, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::{Registry, Unit};
 use std::fmt;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
-use tokio::sync::OnceCell;
-
-/// The two text formats Prometheus understands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
-    /// Prometheus text format 0.0.4: the default.
-    Text = 0,
-    /// OpenMetrics 1.0.0, when the scraper's Accept header asks for it.
-    OpenMetrics = 1,
-}
-
-impl Format {
-    /// Picks the format from an `Accept` header.
-    pub fn negotiate(accept: Option<&str>) -> Format {
-        match accept {
-            Some(a) if a.contains("application/openmetrics-text") => Format::OpenMetrics,
-            _ => Format::Text,
-        }
-    }
-
-    pub fn content_type(self) -> &'static str {
-        match self {
-            Format::Text => "text/plain; version=0.0.4; charset=utf-8",
-            Format::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        }
-    }
-}
-
-/// How a body travels: as is, or gzip-compressed when the scraper accepts it (Prometheus
-/// does), which is about an eighth of the size.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Encoding {
-    Identity = 0,
-    Gzip = 1,
-}
-
-/// gzip level for `/metrics`: level 1 already shrinks the repetitive exposition about
-/// eightfold, at a fraction of the CPU of the default level 6.
-pub const GZIP_LEVEL: u32 = 1;
-
-impl Encoding {
-    /// Picks the encoding from an `Accept-Encoding` header: gzip when `gzip` (or `*`)
-    /// is listed with a non-zero quality, identity otherwise.
-    pub fn negotiate(accept_encoding: Option<&str>) -> Encoding {
-        let (mut gzip, mut any) = (None, None);
-        for item in accept_encoding.unwrap_or_default().split(',') {
-            let mut params = item.split(';');
-            let coding = params.next().unwrap_or_default().trim();
-            let quality = params.find_map(quality_param).unwrap_or(1.0);
-            if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") {
-                gzip = Some(quality);
-            } else if coding == "*" {
-                any = Some(quality);
-            }
-        }
-        if gzip.or(any).is_some_and(|q| q > 0.0) { Encoding::Gzip } else { Encoding::Identity }
-    }
-
-    /// The `Content-Encoding` header value, if any.
-    pub fn content_encoding(self) -> Option<&'static str> {
-        match self {
-            Encoding::Identity => None,
-            Encoding::Gzip => Some("gzip"),
-        }
-    }
-}
-
-/// The value of a `q=` parameter; an unreadable one counts as 0 (not acceptable).
-fn quality_param(param: &str) -> Option<f32> {
-    let (name, value) = param.split_once('=')?;
-    name.trim().eq_ignore_ascii_case("q").then(|| value.trim().parse().unwrap_or(0.0))
-}
 
 /// Renders a whole snapshot in `format`. `ttl` is quoted in HELP texts so readers
 /// know the values can be up to that old.
@@ -101,7 +26,7 @@ pub fn render(snapshot: Arc<Snapshot>, ttl: Duration, format: Format) -> String 
     out
 }
 
-/// Renders a whole snapshot in `format` straight into gzip at [`GZIP_LEVEL`], without
+/// Renders a whole snapshot in `format` straight into gzip, without
 /// the uncompressed body ever existing whole: what a Prometheus scrape needs, in an
 /// eighth of the memory.
 pub fn render_gzip(snapshot: Arc<Snapshot>, ttl: Duration, format: Format) -> Vec<u8> {
@@ -121,138 +46,12 @@ fn render_into(out: &mut impl fmt::Write, snapshot: Arc<Snapshot>, ttl: Duration
     written.expect("rendering metrics into memory");
 }
 
-/// A `fmt::Write` that gzips what it is given. The encoder is fed 64 KiB at a time:
-/// prometheus-client writes a few bytes per call, and deflate has a cost per call.
-struct GzipSink {
-    pending: String,
-    encoder: GzEncoder<Vec<u8>>,
-}
-
-impl GzipSink {
-    const CHUNK: usize = 64 * 1024;
-
-    fn new(capacity: usize) -> Self {
-        let encoder = GzEncoder::new(Vec::with_capacity(capacity), Compression::new(GZIP_LEVEL));
-        GzipSink { pending: String::with_capacity(Self::CHUNK + 1024), encoder }
-    }
-
-    fn flush_pending(&mut self) {
-        // Writing into a Vec cannot fail.
-        self.encoder.write_all(self.pending.as_bytes()).expect("compressing into a Vec");
-        self.pending.clear();
-    }
-
-    fn finish(mut self) -> Vec<u8> {
-        self.flush_pending();
-        self.encoder.finish().expect("compressing into a Vec")
-    }
-}
-
-impl fmt::Write for GzipSink {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        self.pending.push_str(s);
-        if self.pending.len() >= Self::CHUNK {
-            self.flush_pending();
-        }
-        Ok(())
-    }
-}
-
 /// Room for the whole body up front, so a 5 MB render is not copied at every doubling:
 /// a per-slot sample line is under 100 bytes; the rest is a few kilobytes.
 fn estimated_size(snapshot: &Snapshot) -> usize {
     let samples: usize =
         SLOT_FAMILIES.iter().map(|f| snapshot.slots.iter().filter(|r| (f.value)(&r.stats).is_some()).count()).sum();
     samples * 96 + snapshot.nodes.len() * 1024 + 16 * 1024
-}
-
-/// `body` compressed with gzip at [`GZIP_LEVEL`].
-pub fn gzip(body: &[u8]) -> Vec<u8> {
-    let mut encoder = GzEncoder::new(Vec::with_capacity(body.len() / 6), Compression::new(GZIP_LEVEL));
-    // Writing into a Vec cannot fail.
-    encoder.write_all(body).expect("compressing into a Vec");
-    encoder.finish().expect("compressing into a Vec")
-}
-
-/// Something derived from one snapshot and kept for as long as that snapshot is the
-/// latest seen: the `/metrics` bodies here, the JSON slot entries in
-/// [`super::json`]. Keyed by snapshot identity, so a new snapshot replaces it.
-pub struct PerSnapshot<T> {
-    last: Mutex<Option<(Arc<Snapshot>, Arc<T>)>>,
-}
-
-impl<T> Default for PerSnapshot<T> {
-    fn default() -> Self {
-        PerSnapshot { last: Mutex::new(None) }
-    }
-}
-
-impl<T: Default> PerSnapshot<T> {
-    /// The value kept for `snapshot`, a fresh default one if `snapshot` is new. The
-    /// lock is held only to compare and swap pointers, never while computing.
-    pub fn get(&self, snapshot: &Arc<Snapshot>) -> Arc<T> {
-        let mut last = self.last.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        match last.as_ref() {
-            Some((seen, value)) if Arc::ptr_eq(seen, snapshot) => value.clone(),
-            _ => {
-                let value = Arc::new(T::default());
-                *last = Some((snapshot.clone(), value.clone()));
-                value
-            }
-        }
-    }
-}
-
-/// Runs CPU-heavy work (a render, a compression) off the async worker threads, so
-/// scrapes of already rendered bodies keep being answered meanwhile.
-pub async fn run_blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
-    match tokio::task::spawn_blocking(work).await {
-        Ok(value) => value,
-        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        // Only happens while the runtime shuts down, when no answer is sent anyway.
-        Err(e) => panic!("blocking task cancelled: {e}"),
-    }
-}
-
-/// The bodies of the latest snapshot, per format and encoding, each rendered (or
-/// compressed) at most once, when first asked for: every scrape after the first costs an `Arc` clone. Scrapes
-/// arriving during a render wait for it rather than render again.
-#[derive(Default)]
-pub struct RenderedBodies {
-    last: PerSnapshot<SnapshotBodies>,
-}
-
-/// Index: `format * 2 + encoding`.
-#[derive(Default)]
-struct SnapshotBodies([OnceCell<Bytes>; 4]);
-
-impl RenderedBodies {
-    /// The body of `snapshot` in `format` and `encoding`.
-    pub async fn get(&self, snapshot: &Arc<Snapshot>, ttl: Duration, format: Format, encoding: Encoding) -> Bytes {
-        let bodies = self.last.get(snapshot);
-        let cell = |encoding: Encoding| &bodies.0[format as usize * 2 + encoding as usize];
-        let snapshot = snapshot.clone();
-        let body = match encoding {
-            Encoding::Identity => {
-                cell(encoding).get_or_init(|| run_blocking(move || Bytes::from(render(snapshot, ttl, format)))).await
-            }
-            // Compressing an identity body already rendered is cheaper than rendering
-            // again; without one, render straight into gzip rather than keep a large
-            // body nobody asked for.
-            Encoding::Gzip => {
-                let identity = cell(Encoding::Identity).get().cloned();
-                cell(encoding)
-                    .get_or_init(|| {
-                        run_blocking(move || match identity {
-                            Some(identity) => Bytes::from(gzip(&identity)),
-                            None => Bytes::from(render_gzip(snapshot, ttl, format)),
-                        })
-                    })
-                    .await
-            }
-        };
-        body.clone()
-    }
 }
 
 #[derive(Debug)]
@@ -449,7 +248,7 @@ fn slot_labels<'a>(snapshot: &'a Snapshot, record: &SlotRecord) -> SlotLabels<'a
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::snapshot::{ClusterState, FailureKind, NodeFailure, Role};
     use std::time::SystemTime;
@@ -466,7 +265,7 @@ mod tests {
         }
     }
 
-    fn snapshot() -> Arc<Snapshot> {
+    pub(crate) fn snapshot() -> Arc<Snapshot> {
         let full = SlotStats {
             key_count: Some(5),
             cpu_usec: Some(1_500_000),
@@ -519,56 +318,13 @@ mod tests {
         assert!(out.contains("valkey_slot_cpu_seconds_total{node=\"a:1\",slot=\"0\"} 1.5\n"));
     }
 
-    fn gunzip(bytes: &[u8]) -> String {
-        use std::io::Read;
-        let mut out = String::new();
-        flate2::read::GzDecoder::new(bytes).read_to_string(&mut out).unwrap();
-        out
-    }
-
     #[test]
     fn gzip_bodies_decode_to_the_identity_body() {
+        use crate::render::gzip::{gzip, tests::gunzip};
         for format in [Format::Text, Format::OpenMetrics] {
             let identity = render(snapshot(), Duration::from_secs(30), format);
             assert_eq!(gunzip(&render_gzip(snapshot(), Duration::from_secs(30), format)), identity);
             assert_eq!(gunzip(&gzip(identity.as_bytes())), identity);
         }
-    }
-
-    #[tokio::test]
-    async fn bodies_are_rendered_once_per_snapshot_and_encoding() {
-        let bodies = RenderedBodies::default();
-        let (first, ttl) = (snapshot(), Duration::from_secs(30));
-        let zipped = bodies.get(&first, ttl, Format::OpenMetrics, Encoding::Gzip).await;
-        let again = bodies.get(&first, ttl, Format::OpenMetrics, Encoding::Gzip).await;
-        assert_eq!(zipped.as_ptr(), again.as_ptr(), "served from memory, not rendered again");
-        let identity = bodies.get(&first, ttl, Format::OpenMetrics, Encoding::Identity).await;
-        assert_eq!(gunzip(&zipped), std::str::from_utf8(&identity).unwrap());
-        let text = bodies.get(&first, ttl, Format::Text, Encoding::Identity).await;
-        assert!(!text.ends_with(b"# EOF\n") && identity.ends_with(b"# EOF\n"));
-        let second = snapshot();
-        let fresh = bodies.get(&second, ttl, Format::OpenMetrics, Encoding::Identity).await;
-        assert_ne!(fresh.as_ptr(), identity.as_ptr(), "a new snapshot is rendered anew");
-    }
-
-    #[test]
-    fn encoding_negotiation() {
-        assert_eq!(Encoding::negotiate(None), Encoding::Identity);
-        assert_eq!(Encoding::negotiate(Some("")), Encoding::Identity);
-        assert_eq!(Encoding::negotiate(Some("gzip")), Encoding::Gzip);
-        assert_eq!(Encoding::negotiate(Some("deflate, GZIP;q=0.8, br")), Encoding::Gzip);
-        assert_eq!(Encoding::negotiate(Some("identity")), Encoding::Identity);
-        assert_eq!(Encoding::negotiate(Some("gzip;q=0")), Encoding::Identity);
-        assert_eq!(Encoding::negotiate(Some("*;q=0.1")), Encoding::Gzip);
-        assert_eq!(Encoding::negotiate(Some("*, gzip;q=0")), Encoding::Identity);
-        assert_eq!(Encoding::negotiate(Some("gzip;q=nonsense")), Encoding::Identity);
-    }
-
-    #[test]
-    fn negotiation() {
-        assert_eq!(Format::negotiate(None), Format::Text);
-        assert_eq!(Format::negotiate(Some("text/plain")), Format::Text);
-        let prom = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
-        assert_eq!(Format::negotiate(Some(prom)), Format::OpenMetrics);
     }
 }

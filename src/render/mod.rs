@@ -1,7 +1,14 @@
-//! Renderers: pure functions from a snapshot to response bodies.
+//! Renderers: from a snapshot to response bodies.
 //!
-//! - [`metrics`]: Prometheus text 0.0.4 / OpenMetrics, through prometheus-client.
+//! - [`metrics`]: the Prometheus exposition (text 0.0.4 / OpenMetrics) through a
+//!   prometheus-client collector; [`negotiate`] picks format and encoding, [`gzip`]
+//!   compresses, [`bodies`] keeps each body of the current snapshot once rendered.
 //! - [`json`]: the JSON API envelope, error envelope and endpoint index.
+//! - [`per_snapshot`]: work done once per snapshot, off the async threads.
 
-pub mod json;
-pub mod metrics;
+pub(crate) mod bodies;
+pub(crate) mod gzip;
+pub(crate) mod json;
+pub(crate) mod metrics;
+pub(crate) mod negotiate;
+pub(crate) mod per_snapshot;

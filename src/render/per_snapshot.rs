@@ -1,0 +1,45 @@
+//! Work done once per snapshot and shared by every request for it, and where that
+//! work runs.
+
+use crate::snapshot::Snapshot;
+use std::sync::{Arc, Mutex};
+
+/// Something derived from one snapshot and kept for as long as that snapshot is the
+/// latest seen: the `/metrics` bodies here, the JSON slot entries in
+/// [`super::json`]. Keyed by snapshot identity, so a new snapshot replaces it.
+pub(crate) struct PerSnapshot<T> {
+    last: Mutex<Option<(Arc<Snapshot>, Arc<T>)>>,
+}
+
+impl<T> Default for PerSnapshot<T> {
+    fn default() -> Self {
+        PerSnapshot { last: Mutex::new(None) }
+    }
+}
+
+impl<T: Default> PerSnapshot<T> {
+    /// The value kept for `snapshot`, a fresh default one if `snapshot` is new. The
+    /// lock is held only to compare and swap pointers, never while computing.
+    pub(crate) fn get(&self, snapshot: &Arc<Snapshot>) -> Arc<T> {
+        let mut last = self.last.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        match last.as_ref() {
+            Some((seen, value)) if Arc::ptr_eq(seen, snapshot) => value.clone(),
+            _ => {
+                let value = Arc::new(T::default());
+                *last = Some((snapshot.clone(), value.clone()));
+                value
+            }
+        }
+    }
+}
+
+/// Runs CPU-heavy work (a render, a compression) off the async worker threads, so
+/// scrapes of already rendered bodies keep being answered meanwhile.
+pub(crate) async fn run_blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(value) => value,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        // Only happens while the runtime shuts down, when no answer is sent anyway.
+        Err(e) => panic!("blocking task cancelled: {e}"),
+    }
+}
