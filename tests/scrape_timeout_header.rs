@@ -19,8 +19,7 @@ const HOSTILE: [&str; 7] = ["0.001", "0", "-1", "NaN", "inf", "1e-300", "0.15"];
 /// 503 `refresh_in_progress` the exporter gives when the first snapshot is not ready
 /// within the announced timeout.
 async fn hurried_scrape(exporter: &ExporterBinary, timeout: &str) -> Option<Metrics> {
-    let response =
-        request(exporter.addr, "GET", "/metrics", &[("x-prometheus-scrape-timeout-seconds", timeout)]).await;
+    let response = request(exporter.addr, "GET", "/metrics", &[("x-prometheus-scrape-timeout-seconds", timeout)]).await;
     match response.status {
         200 => Some(Metrics::parse(&response.body)),
         503 => {

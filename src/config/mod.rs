@@ -5,24 +5,28 @@
 //! names the key and the layer it came from (flag, variable, file or default). The rest
 //! of the program only ever sees a validated [`Settings`].
 
+mod cli;
 mod node_url;
+mod raw;
 mod secret;
+mod slot_series;
 pub mod tls;
 pub mod web;
 
+pub use cli::Cli;
 pub use node_url::{NodeUrl, parse_node_url};
 pub use secret::{REDACTED, Secret};
+pub use slot_series::SlotSeries;
 pub use web::WebConfig;
 
-use clap::{ArgAction, Parser};
+use clap::Parser;
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::value::{Dict, Map};
 use figment::{Figment, Metadata, Profile, Provider};
-use serde::de::{self, Deserializer};
-use serde::{Deserialize, Serialize};
+use raw::RawConfig;
+use serde::Serialize;
 use std::fmt;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 
 /// Prefix of every environment variable the exporter reads.
@@ -31,175 +35,6 @@ pub const ENV_PREFIX: &str = "VALKEY_SLOT_EXPORTER_";
 /// Default port. The Prometheus exporter port range (9100–9999) is fully allocated;
 /// 9765 is not used by any widely deployed exporter (9121 is redis_exporter's).
 pub const DEFAULT_PORT: u16 = 9765;
-
-const ENV_HELP: &str = "\
-Every flag can also be set in a TOML file (--config, keys with underscores, e.g. \
-cache_ttl = \"30s\") or an environment variable VALKEY_SLOT_EXPORTER_<KEY> \
-(e.g. VALKEY_SLOT_EXPORTER_NODES=redis://10.0.0.1:6379,redis://10.0.0.2:6379). \
-Precedence: flags > environment > file > defaults. Prefer --password-file or \
-VALKEY_SLOT_EXPORTER_PASSWORD over --password, which other users can see in the \
-process list.";
-
-/// Command-line flags. Each is optional so that an absent flag does not override the
-/// layers below it; serialized into figment as the top layer.
-#[derive(Parser, Serialize, Debug, Default)]
-#[command(name = "valkey-slot-exporter", version, about, after_help = ENV_HELP)]
-pub struct Cli {
-    /// TOML configuration file (it must exist).
-    #[arg(long, value_name = "PATH", env = "VALKEY_SLOT_EXPORTER_CONFIG")]
-    #[serde(skip)]
-    pub config: Option<PathBuf>,
-
-    /// Address to serve /metrics and the JSON API on [default: 0.0.0.0:9765].
-    #[arg(long, value_name = "ADDR")]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub listen: Option<String>,
-
-    /// Seed nodes of the cluster, comma-separated redis://, valkey://, rediss:// or
-    /// valkeys:// URLs; the topology is discovered from any one that answers
-    /// [default: redis://localhost:6379].
-    #[arg(long, value_name = "URL[,URL...]", value_delimiter = ',')]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub nodes: Option<Vec<String>>,
-
-    /// ACL user name for Valkey.
-    #[arg(long, value_name = "NAME")]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub username: Option<String>,
-
-    /// Password for Valkey (visible in the process list: prefer --password-file).
-    #[arg(long, value_name = "PASSWORD", hide_default_value = true, value_parser = parse_secret)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub password: Option<Secret>,
-
-    /// File holding the Valkey password (a trailing newline is ignored).
-    #[arg(long, value_name = "PATH")]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub password_file: Option<PathBuf>,
-
-    /// How long a snapshot is served before the next request refreshes it, e.g. 30s,
-    /// 500ms, 2m [default: 30s].
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration_flag)]
-    #[serde(skip_serializing_if = "Option::is_none", with = "humantime_serde::option")]
-    pub cache_ttl: Option<Duration>,
-
-    /// How long one node may take to connect and answer before it is reported down
-    /// [default: 5s].
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration_flag)]
-    #[serde(skip_serializing_if = "Option::is_none", with = "humantime_serde::option")]
-    pub node_timeout: Option<Duration>,
-
-    /// Also query replicas; their slot series carry their own `node` label.
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true",
-          action = ArgAction::Set)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub include_replicas: Option<bool>,
-
-    /// CA certificate(s) (PEM) that Valkey's server certificates must chain to, for
-    /// rediss:// and valkeys:// nodes [default: the system's CA bundle].
-    #[arg(long, value_name = "PATH")]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tls_ca_file: Option<PathBuf>,
-
-    /// Client certificate (PEM) to present to Valkey (with --tls-client-key-file).
-    #[arg(long, value_name = "PATH")]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tls_client_cert_file: Option<PathBuf>,
-
-    /// Private key (PEM) of the client certificate.
-    #[arg(long, value_name = "PATH")]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tls_client_key_file: Option<PathBuf>,
-
-    /// Prometheus exporter-toolkit web config (YAML) for TLS and basic auth on the
-    /// exporter's own endpoint.
-    #[arg(long, value_name = "PATH")]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub web_config_file: Option<PathBuf>,
-
-    /// Most concurrent HTTP connections; more are answered 503 and closed [default: 256].
-    #[arg(long, value_name = "N")]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_connections: Option<usize>,
-
-    /// Log filter: error, warn, info, debug, trace, or a tracing filter directive
-    /// [default: info].
-    #[arg(long, value_name = "LEVEL")]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub log_level: Option<String>,
-
-    /// Log format: text or json [default: text].
-    #[arg(long, value_name = "FORMAT")]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub log_format: Option<String>,
-}
-
-fn parse_secret(s: &str) -> Result<Secret, String> {
-    Ok(Secret::new(s))
-}
-
-fn parse_duration_flag(s: &str) -> Result<Duration, String> {
-    parse_duration(s)
-}
-
-/// Durations must carry a unit (`30s`, `500ms`, `2m`); the message says so rather than
-/// repeat humantime's terse "unknown time unit".
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s.trim()).map_err(|e| format!("invalid duration `{s}`: {e} (e.g. 30s, 500ms, 2m)"))
-}
-
-/// The merged, not yet validated configuration: exactly the keys a user may set.
-#[derive(Deserialize, Serialize, Debug)]
-#[serde(deny_unknown_fields)]
-struct RawConfig {
-    listen: String,
-    #[serde(deserialize_with = "string_or_list")]
-    nodes: Vec<String>,
-    #[serde(default, deserialize_with = "optional_scalar_string")]
-    username: Option<String>,
-    #[serde(default)]
-    password: Option<Secret>,
-    #[serde(default)]
-    password_file: Option<PathBuf>,
-    #[serde(deserialize_with = "duration", serialize_with = "humantime_serde::serialize")]
-    cache_ttl: Duration,
-    #[serde(deserialize_with = "duration", serialize_with = "humantime_serde::serialize")]
-    node_timeout: Duration,
-    include_replicas: bool,
-    #[serde(default)]
-    tls_ca_file: Option<PathBuf>,
-    #[serde(default)]
-    tls_client_cert_file: Option<PathBuf>,
-    #[serde(default)]
-    tls_client_key_file: Option<PathBuf>,
-    #[serde(default)]
-    web_config_file: Option<PathBuf>,
-    max_connections: usize,
-    log_level: String,
-    log_format: String,
-}
-
-impl Default for RawConfig {
-    fn default() -> Self {
-        RawConfig {
-            listen: format!("0.0.0.0:{DEFAULT_PORT}"),
-            nodes: vec!["redis://localhost:6379".into()],
-            username: None,
-            password: None,
-            password_file: None,
-            cache_ttl: Duration::from_secs(30),
-            node_timeout: Duration::from_secs(5),
-            include_replicas: false,
-            tls_ca_file: None,
-            tls_client_cert_file: None,
-            tls_client_key_file: None,
-            web_config_file: None,
-            max_connections: 256,
-            log_level: "info".into(),
-            log_format: "text".into(),
-        }
-    }
-}
 
 /// How log lines are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -229,6 +64,10 @@ pub struct Settings {
     pub node_timeout: Duration,
     /// Query replicas too.
     pub include_replicas: bool,
+    /// Which per-slot series `/metrics` carries.
+    pub slot_series: SlotSeries,
+    /// Slots per `slot_range` series; divides 16384.
+    pub slot_range_size: u16,
     /// TLS and basic auth on the exporter's own endpoint.
     pub web: WebConfig,
     /// Cap on concurrent HTTP connections, so a flood cannot exhaust memory or file
@@ -389,6 +228,7 @@ fn validate(raw: RawConfig, figment: &Figment) -> Result<Settings, ConfigError> 
         (None, None) => None,
     };
     let (cache_ttl, node_timeout) = (raw.cache_ttl, raw.node_timeout);
+    let slot_range_size = slot_range_size(raw.slot_range_size).map_err(|m| err("slot_range_size", m))?;
     if node_timeout.is_zero() {
         return Err(err("node_timeout", "must be greater than zero".into()));
     }
@@ -412,6 +252,8 @@ fn validate(raw: RawConfig, figment: &Figment) -> Result<Settings, ConfigError> 
         cache_ttl,
         node_timeout,
         include_replicas: raw.include_replicas,
+        slot_series: raw.slot_series,
+        slot_range_size,
         web,
         max_connections: raw.max_connections,
         log_level: raw.log_level,
@@ -453,6 +295,14 @@ fn valkey_tls(raw: &RawConfig, tls: bool, figment: &Figment) -> Result<Option<Va
     tls::client_config(raw.tls_ca_file.as_deref(), cert_and_key).map(|c| Some(ValkeyTls(c))).map_err(|m| err(key, m))
 }
 
+/// A range width that tiles the 16384 slots exactly: 1, 2, 4, ... 16384.
+fn slot_range_size(size: u32) -> Result<u16, String> {
+    match u16::try_from(size) {
+        Ok(size) if (1..=16384).contains(&size) && 16384 % size == 0 => Ok(size),
+        _ => Err(format!("slot range size {size} must divide 16384 (1, 2, 4, ..., 128, ..., 16384)")),
+    }
+}
+
 /// Accepts `host:port`, `[v6]:port` and Go's `:port` (all interfaces).
 fn parse_listen(s: &str) -> Result<SocketAddr, String> {
     let with_host = if s.starts_with(':') { format!("0.0.0.0{s}") } else { s.to_string() };
@@ -475,45 +325,6 @@ fn read_password_file(path: &std::path::Path) -> Result<Secret, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read password file {}: {}", path.display(), e.kind()))?;
     Ok(Secret::new(text.trim_end_matches(['\r', '\n'])))
-}
-
-/// `nodes` is a list in TOML and flags but a comma-separated string in the environment.
-fn string_or_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum OneOrMany {
-        One(String),
-        Many(Vec<String>),
-    }
-    let items = match OneOrMany::deserialize(d)
-        .map_err(|_| de::Error::custom("expected a URL string, a comma-separated string of URLs, or a list"))?
-    {
-        OneOrMany::One(s) => s.split(',').map(str::to_string).collect(),
-        OneOrMany::Many(v) => v,
-    };
-    Ok(items.into_iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
-}
-
-/// A user name of digits arrives from the environment as an integer.
-fn optional_scalar_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Scalar {
-        S(String),
-        I(i64),
-    }
-    Ok(Option::<Scalar>::deserialize(d)?.map(|s| match s {
-        Scalar::S(s) => s,
-        Scalar::I(i) => i.to_string(),
-    }))
-}
-
-/// A duration from a file or the environment, parsed once into its type; the error
-/// says a unit is needed instead of serde's type jargon.
-fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    let s = String::deserialize(d)
-        .map_err(|_| de::Error::custom("expected a duration with a unit, e.g. \"30s\", \"500ms\", \"2m\""))?;
-    parse_duration(&s).map_err(de::Error::custom)
 }
 
 #[cfg(test)]
@@ -564,6 +375,19 @@ mod tests {
         assert!(e.contains("--nodes") && e.contains("scheme"), "{e}");
         let e = load(cli(&["--node-timeout", "0s"])).unwrap_err().to_string();
         assert!(e.contains("--node-timeout"), "{e}");
+    }
+
+    #[test]
+    fn slot_profiles_and_range_sizes() {
+        let s = load(cli(&["--slot-series", "top:50", "--slot-range-size", "256"])).expect("loads");
+        assert_eq!((s.slot_series, s.slot_range_size), (SlotSeries::Top(50), 256));
+        let defaults = load(cli(&[])).expect("loads");
+        assert_eq!((defaults.slot_series, defaults.slot_range_size), (SlotSeries::All, 128));
+        let e = load(cli(&["--slot-range-size", "100"])).unwrap_err().to_string();
+        assert!(e.contains("--slot-range-size") && e.contains("divide 16384"), "{e}");
+        assert!(load(cli(&["--slot-range-size", "0"])).is_err());
+        let e = Cli::try_parse_from(["valkey-slot-exporter", "--slot-series", "top:0"]).unwrap_err().to_string();
+        assert!(e.contains("--slot-series") && e.contains("top:N"), "{e}");
     }
 
     #[test]
