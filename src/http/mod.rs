@@ -1,5 +1,5 @@
 //! The HTTP server: accepts connections on a bound listener (TLS optional), checks
-//! credentials and limits, serves [`routes`], and drains in-flight requests on shutdown.
+//! credentials ([`basic_auth`]) and limits, serves [`routes`], and drains in-flight requests on shutdown.
 //!
 //! [`serve`] takes an already bound listener (tests bind port 0) and a shutdown
 //! future (main passes SIGTERM/SIGINT), in the manner of mini-redis's `run`.
@@ -12,14 +12,15 @@
 //!   503 and are closed, and past twice the cap they are closed at once;
 //! - request bodies are refused ([`guard`]).
 
+pub(crate) mod basic_auth;
 pub mod guard;
 pub mod query;
 pub mod routes;
 
 use crate::config::Settings;
-use crate::config::web::BasicAuth;
 use crate::render::json;
 use crate::target::Exporter;
+use basic_auth::BasicAuth;
 use hyper::header::{CONNECTION, HeaderValue};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -166,7 +167,7 @@ impl Connection {
             response.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
             return response;
         }
-        if let Some(refusal) = guard::refusal(&request, self.basic_auth.as_deref()) {
+        if let Some(refusal) = guard::refusal(request.headers(), self.basic_auth.as_deref()).await {
             return refusal;
         }
         routes::handle(request, self.exporter.clone()).await
