@@ -50,7 +50,13 @@ async fn main() -> ExitCode {
         "valkey-slot-exporter {} serving",
         env!("CARGO_PKG_VERSION")
     );
-    let options = ServeOptions::from_settings(&settings);
+    let options = match ServeOptions::from_settings(&settings) {
+        Ok(options) => options,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot set up the web endpoint");
+            return ExitCode::from(1);
+        }
+    };
     serve(listener, Arc::new(Exporter::from_settings(&settings)), options, shutdown.recv()).await;
     tracing::info!("stopped");
     ExitCode::SUCCESS

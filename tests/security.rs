@@ -379,6 +379,7 @@ async fn a_server_certificate_from_another_ca_is_refused_with_no_plain_text_fall
         let error = unreachable_error(&exporter).await;
         let message = error["message"].as_str().unwrap();
         assert!(message.contains(&format!("{}: tls error", server.tls_addr())), "{error}");
+        assert!(message.contains("server certificate not trusted: unknown issuer"), "a sentence: {error}");
         tokio::time::sleep(Duration::from_millis(150)).await;
     }
     let metrics = exporter.metrics().await;
@@ -620,6 +621,50 @@ async fn basic_auth_alone_guards_every_path_over_plain_http() {
     assert_eq!(exporter.request("GET", "/healthz", &[("authorization", &right)]).await.status, 200);
     assert_unauthorized(&exporter.request("GET", "/healthz", &[("authorization", &basic(WEB_USER, "wrong"))]).await);
     exporter.stop().await;
+}
+
+/// What the binary logs at debug level for every bcrypt run, and only then.
+const BCRYPT_LOG_LINE: &str = "basic auth: bcrypt verification";
+
+/// Against the real binary, with a hash of the cost people use: an unknown user costs a
+/// bcrypt run like a wrong password, and repeated credentials, right or wrong, cost
+/// one run each. Counted from the binary's debug log, never timed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn basic_auth_verifies_unknown_users_too_and_each_distinct_credential_once() {
+    const UNKNOWN_USER: &str = "mallory-Zq8v";
+    const GUESS: &str = "guess-pw-Rt6Wn3";
+    let dir = tempfile::tempdir().unwrap();
+    let hash = bcrypt::hash(WEB_PASSWORD, 10).unwrap();
+    let mut flags: Vec<String> = no_valkey().to_vec();
+    flags.extend([
+        "--web-config-file".into(),
+        web_config(dir.path(), &format!("basic_auth_users:\n  {WEB_USER}: '{hash}'\n")),
+        "--log-level".into(),
+        "debug".into(),
+    ]);
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let exporter = ExporterBinary::start(&flags);
+
+    let cases =
+        [(basic(UNKNOWN_USER, WEB_PASSWORD), 401), (basic(WEB_USER, GUESS), 401), (basic(WEB_USER, WEB_PASSWORD), 200)];
+    for (authorization, status) in &cases {
+        for _ in 0..20 {
+            let headers = [("authorization", authorization.as_str())];
+            let response = exporter_support::request(exporter.addr, "GET", "/healthz", &headers).await;
+            assert_eq!(response.status, *status, "{authorization}: {}", response.body);
+        }
+    }
+
+    let log = plain(&exporter.stderr());
+    let runs: Vec<&str> = log.lines().filter(|line| line.contains(BCRYPT_LOG_LINE)).collect();
+    assert_eq!(runs.len(), 3, "one bcrypt run per distinct credentials:\n{log}");
+    let outcomes: Vec<bool> = runs.iter().map(|line| line.contains("accepted")).collect();
+    assert_eq!(outcomes, [false, false, true], "unknown user, wrong password, right one:\n{log}");
+    for secret in
+        [UNKNOWN_USER, GUESS, WEB_PASSWORD].into_iter().chain(cases.iter().map(|c| c.0.trim_start_matches("Basic ")))
+    {
+        assert!(!log.contains(secret), "the log shows `{secret}`:\n{log}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

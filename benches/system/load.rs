@@ -43,6 +43,8 @@ pub struct Target {
     pub addr: SocketAddr,
     pub path: String,
     pub accept_encoding: Option<&'static str>,
+    /// An `Authorization` header value, when the server requires credentials.
+    pub authorization: Option<String>,
     /// The body length every answer must have.
     pub expected_len: usize,
     /// The `Content-Encoding` every answer must carry.
@@ -80,6 +82,9 @@ async fn client(target: &Target, until: Instant) -> Vec<u32> {
         if let Some(coding) = target.accept_encoding {
             request = request.header("accept-encoding", coding);
         }
+        if let Some(authorization) = &target.authorization {
+            request = request.header("authorization", authorization.as_str());
+        }
         let request = request.body(Empty::<Bytes>::new()).expect("request");
         let sent = Instant::now();
         let response = sender.send_request(request).await.expect("response");
@@ -102,6 +107,16 @@ async fn client(target: &Target, until: Instant) -> Vec<u32> {
 
 /// One GET, whole body returned.
 pub async fn get(addr: SocketAddr, path: &str, accept_encoding: Option<&str>) -> (Option<String>, Bytes) {
+    get_as(addr, path, accept_encoding, None).await
+}
+
+/// One GET with these credentials (an `Authorization` value), whole body returned.
+pub async fn get_as(
+    addr: SocketAddr,
+    path: &str,
+    accept_encoding: Option<&str>,
+    authorization: Option<&str>,
+) -> (Option<String>, Bytes) {
     let stream = TcpStream::connect(addr).await.expect("connect");
     let (mut sender, connection) =
         hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await.expect("HTTP handshake");
@@ -109,6 +124,9 @@ pub async fn get(addr: SocketAddr, path: &str, accept_encoding: Option<&str>) ->
     let mut request = Request::get(path).header("host", addr.to_string());
     if let Some(coding) = accept_encoding {
         request = request.header("accept-encoding", coding);
+    }
+    if let Some(authorization) = authorization {
+        request = request.header("authorization", authorization);
     }
     let response = sender.send_request(request.body(Empty::<Bytes>::new()).expect("request")).await.expect("response");
     assert_eq!(response.status(), 200, "GET {path}");

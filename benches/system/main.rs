@@ -11,7 +11,9 @@
 //!   and gzip, against nginx serving the identical bytes, same load generator ([`load`]);
 //! - memory: the exporter process's peak RSS while refreshing and serving every body,
 //!   replicas excluded and included;
-//! - growth: refresh time and peak RSS for 3, 6 and 12 primaries.
+//! - growth: refresh time and peak RSS for 3, 6 and 12 primaries;
+//! - auth: an authorized scrape's latency while 32 clients flood wrong passwords, and
+//!   an unknown user's answer time against a known user's ([`auth`]).
 //!
 //! Everything runs on 127.0.0.1, bounded in time, and every process started is killed
 //! on the way out. The report goes to stdout and to `target/bench-report.md`.
@@ -19,6 +21,7 @@
 #[path = "../../tests/support/mod.rs"]
 mod support;
 
+mod auth;
 mod floor;
 mod load;
 mod procs;
@@ -42,6 +45,10 @@ struct Budget {
     load_seconds: f64,
     refresh_rounds: usize,
     memory_seconds: f64,
+    /// How long each password flood lasts.
+    flood_seconds: f64,
+    /// Unknown-user and known-user requests timed, each.
+    auth_probes: usize,
 }
 
 fn main() {
@@ -52,18 +59,33 @@ fn main() {
         return;
     }
     let quick = std::env::args().any(|a| a == "--quick");
-    // `--only=memory` (or refresh, serving, growth) runs one section, for quick checks.
+    // `--only=memory` (or refresh, serving, growth, auth) runs one section, for quick checks.
     let only = std::env::args().find_map(|a| a.strip_prefix("--only=").map(str::to_string));
     let runs = |section: &str| only.as_deref().is_none_or(|o| o == section);
     let budget = if quick {
-        Budget { load_seconds: 1.0, refresh_rounds: 8, memory_seconds: 2.0 }
+        Budget { load_seconds: 1.0, refresh_rounds: 8, memory_seconds: 2.0, flood_seconds: 2.0, auth_probes: 6 }
     } else {
-        Budget { load_seconds: 4.0, refresh_rounds: 30, memory_seconds: 5.0 }
+        Budget { load_seconds: 4.0, refresh_rounds: 30, memory_seconds: 5.0, flood_seconds: 6.0, auth_probes: 20 }
     };
     let exporter_bin = exporter_binary();
     let dir = tempfile::Builder::new().prefix("valkey-slot-exporter-bench-").tempdir().expect("a temp dir");
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     let mut report = Report::new();
+
+    if runs("auth") {
+        eprintln!("== auth: starting 3 primaries, {} keys", support::EXPECTED_KEYS_TOTAL);
+        let cluster = ValkeyCluster::start(3, 0);
+        // Filled like the other sections' cluster, so the scrape is a real one.
+        fill(&cluster, expected_keys);
+        let web_config = ["--web-config-file".to_string(), auth::write_web_config(dir.path())];
+        let exporter =
+            procs::Exporter::start_with(&exporter_bin, dir.path(), &cluster.seed_url(), "1h", false, &web_config);
+        let figures = runtime.block_on(auth::measure(exporter.addr, &budget));
+        report.append(&figures.markdown());
+    }
+    if only.as_deref() == Some("auth") {
+        return finish(report);
+    }
 
     eprintln!("== starting 3 primaries + 3 replicas, {} keys", support::EXPECTED_KEYS_TOTAL);
     let cluster = ValkeyCluster::start(3, 1);
@@ -265,6 +287,7 @@ async fn measure_serving(exporter: &procs::Exporter, dir: &Path, budget: &Budget
             addr: exporter.addr,
             path: "/metrics".into(),
             accept_encoding: accept,
+            authorization: None,
             expected_len: len,
             expected_encoding: coding,
         };
@@ -424,6 +447,11 @@ impl Report {
             );
         }
         let _ = writeln!(o);
+    }
+
+    /// A section written elsewhere ([`auth`]).
+    fn append(&mut self, section: &str) {
+        self.out.push_str(section);
     }
 
     fn finish(self) -> String {

@@ -109,8 +109,20 @@ pub struct Exporter {
 
 impl Exporter {
     pub fn start(binary: &Path, dir: &Path, seed: &str, ttl: &str, include_replicas: bool) -> Exporter {
+        Exporter::start_with(binary, dir, seed, ttl, include_replicas, &[])
+    }
+
+    /// As [`Exporter::start`], with `extra` flags appended (e.g. `--web-config-file`).
+    pub fn start_with(
+        binary: &Path,
+        dir: &Path,
+        seed: &str,
+        ttl: &str,
+        include_replicas: bool,
+        extra: &[String],
+    ) -> Exporter {
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("address");
-        let args: Vec<String> = [
+        let mut args: Vec<String> = [
             "--listen",
             &addr.to_string(),
             "--nodes",
@@ -124,6 +136,7 @@ impl Exporter {
         ]
         .map(str::to_string)
         .to_vec();
+        args.extend_from_slice(extra);
         let log = dir.join(format!("exporter-{}.log", addr.port()));
         let mut guard = Guard::spawn(binary, &args, &log, "the exporter");
         wait_listening(addr, &mut guard, &log);

@@ -17,10 +17,10 @@
 
 use super::tls::{self, ClientAuth};
 use serde::Deserialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -46,83 +46,43 @@ pub struct WebConfig {
     /// Serve HTTPS only, with this configuration.
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// Required credentials, if any.
-    pub basic_auth: Option<Arc<BasicAuth>>,
+    pub basic_auth: Option<BasicAuthUsers>,
+}
+
+/// The validated `basic_auth_users`: user names and their bcrypt hashes. The HTTP layer
+/// builds its checker from them. Debug shows only how many there are.
+#[derive(Clone)]
+pub struct BasicAuthUsers(BTreeMap<String, String>);
+
+impl BasicAuthUsers {
+    /// User name to bcrypt hash.
+    pub fn hashes(&self) -> &BTreeMap<String, String> {
+        &self.0
+    }
+}
+
+impl fmt::Debug for BasicAuthUsers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "BasicAuthUsers({} users)", self.0.len())
+    }
+}
+
+/// The costs bcrypt accepts.
+pub const BCRYPT_COSTS: std::ops::RangeInclusive<u32> = 4..=31;
+
+/// The cost of a bcrypt hash, or `None` if `hash` is not one bcrypt can verify.
+pub fn bcrypt_cost(hash: &str) -> Option<u32> {
+    let cost = hash.parse::<bcrypt::HashParts>().ok()?.get_cost();
+    BCRYPT_COSTS.contains(&cost).then_some(cost)
 }
 
 impl fmt::Debug for WebConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WebConfig")
             .field("tls", &self.tls.is_some())
-            .field("basic_auth_users", &self.basic_auth.as_ref().map(|a| a.users.len()))
+            .field("basic_auth_users", &self.basic_auth.as_ref().map(|a| a.0.len()))
             .finish()
     }
-}
-
-/// Users and their bcrypt hashes, with a cache of verified credentials: bcrypt is
-/// deliberately slow (tens of milliseconds), too slow to pay on every scrape.
-pub struct BasicAuth {
-    users: HashMap<String, String>,
-    /// Authorization header values already verified. Only headers that matched a hash
-    /// are stored; a changed password in the file means a restart anyway.
-    verified: Mutex<std::collections::HashSet<String>>,
-}
-
-impl BasicAuth {
-    /// Checks an `Authorization` header value (`Basic base64(user:password)`).
-    pub fn check(&self, authorization: Option<&str>) -> bool {
-        let Some(header) = authorization else { return false };
-        if self.verified.lock().expect("auth cache lock").contains(header) {
-            return true;
-        }
-        let Some((user, password)) = decode_basic(header) else { return false };
-        let ok = self.users.get(&user).is_some_and(|hash| bcrypt::verify(&password, hash).unwrap_or(false));
-        if ok {
-            let mut verified = self.verified.lock().expect("auth cache lock");
-            // Bound the cache: a flood of distinct valid headers is not plausible, but
-            // memory must stay bounded regardless.
-            if verified.len() > 1024 {
-                verified.clear();
-            }
-            verified.insert(header.to_string());
-        }
-        ok
-    }
-}
-
-fn decode_basic(header: &str) -> Option<(String, String)> {
-    let encoded = header.strip_prefix("Basic ").or_else(|| header.strip_prefix("basic "))?;
-    let decoded = base64_decode(encoded.trim())?;
-    let text = String::from_utf8(decoded).ok()?;
-    let (user, password) = text.split_once(':')?;
-    Some((user.to_string(), password.to_string()))
-}
-
-/// Standard base64 with padding, as HTTP basic auth uses.
-fn base64_decode(input: &str) -> Option<Vec<u8>> {
-    fn value(c: u8) -> Option<u32> {
-        match c {
-            b'A'..=b'Z' => Some(u32::from(c - b'A')),
-            b'a'..=b'z' => Some(u32::from(c - b'a') + 26),
-            b'0'..=b'9' => Some(u32::from(c - b'0') + 52),
-            b'+' => Some(62),
-            b'/' => Some(63),
-            _ => None,
-        }
-    }
-    let bytes = input.trim_end_matches('=').as_bytes();
-    if !input.len().is_multiple_of(4) || bytes.len() % 4 == 1 {
-        return None;
-    }
-    let mut out = Vec::with_capacity(bytes.len() * 3 / 4);
-    for chunk in bytes.chunks(4) {
-        let mut acc = 0u32;
-        for (i, &c) in chunk.iter().enumerate() {
-            acc |= value(c)? << (18 - 6 * i);
-        }
-        let produced = chunk.len() - 1;
-        out.extend_from_slice(&acc.to_be_bytes()[1..1 + produced]);
-    }
-    Some(out)
 }
 
 /// Loads and checks a web-config file; errors name the file and the offending key.
@@ -189,7 +149,8 @@ fn server_tls(t: &TlsServerConfigFile, base: &Path) -> Result<Arc<rustls::Server
     tls::server_config(&cert, &key, ca.as_deref(), client_auth, tls13_only)
 }
 
-fn basic_auth(users: BTreeMap<String, String>) -> Result<Option<Arc<BasicAuth>>, String> {
+/// Validates `basic_auth_users`.
+fn basic_auth(users: BTreeMap<String, String>) -> Result<Option<BasicAuthUsers>, String> {
     if users.is_empty() {
         return Ok(None);
     }
@@ -198,13 +159,13 @@ fn basic_auth(users: BTreeMap<String, String>) -> Result<Option<Arc<BasicAuth>>,
             return Err(format!("basic_auth_users: user name `{user}` contains ':'"));
         }
         // Reject plain-text passwords early: bcrypt would fail every request.
-        if !hash.starts_with("$2") || bcrypt::verify("", hash).is_err() {
+        if bcrypt_cost(hash).is_none() {
             return Err(format!(
                 "basic_auth_users.{user}: not a bcrypt hash (generate one with `htpasswd -nBC 10 {user}`)"
             ));
         }
     }
-    Ok(Some(Arc::new(BasicAuth { users: users.into_iter().collect(), verified: Mutex::new(Default::default()) })))
+    Ok(Some(BasicAuthUsers(users)))
 }
 
 #[cfg(test)]
@@ -212,23 +173,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn base64_round_trips_known_values() {
-        assert_eq!(base64_decode("dXNlcjpwYXNz").unwrap(), b"user:pass");
-        assert_eq!(base64_decode("YQ==").unwrap(), b"a");
-        assert_eq!(base64_decode("YWI=").unwrap(), b"ab");
-        assert!(base64_decode("Y").is_none());
-        assert!(base64_decode("****").is_none());
+    fn valid_users_get_a_checker_and_no_users_none() {
+        let hash = bcrypt::hash("s3cret", 4).unwrap();
+        let auth = basic_auth(BTreeMap::from([("prom".to_string(), hash)])).unwrap().unwrap();
+        assert_eq!(auth.hashes().len(), 1);
+        assert!(basic_auth(BTreeMap::new()).unwrap().is_none());
     }
 
     #[test]
-    fn basic_auth_checks_and_caches() {
+    fn user_names_with_a_colon_are_refused() {
         let hash = bcrypt::hash("s3cret", 4).unwrap();
-        let auth = basic_auth(BTreeMap::from([("prom".to_string(), hash)])).unwrap().unwrap();
-        assert!(auth.check(Some("Basic cHJvbTpzM2NyZXQ="))); // prom:s3cret
-        assert!(auth.check(Some("Basic cHJvbTpzM2NyZXQ=")));
-        assert!(!auth.check(Some("Basic cHJvbTp3cm9uZw=="))); // prom:wrong
-        assert!(!auth.check(None));
-        assert!(!auth.check(Some("Bearer x")));
+        let err = basic_auth(BTreeMap::from([("a:b".to_string(), hash)])).err().unwrap();
+        assert!(err.contains("a:b") && err.contains("':'"), "{err}");
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! The HTTP server: accepts connections on a bound listener (TLS optional), checks
-//! credentials and limits, serves [`routes`], and drains in-flight requests on shutdown.
+//! credentials ([`basic_auth`]) and limits, serves [`routes`], and drains in-flight requests on shutdown.
 //!
 //! [`serve`] takes an already bound listener (tests bind port 0) and a shutdown
 //! future (main passes SIGTERM/SIGINT), in the manner of mini-redis's `run`.
@@ -12,14 +12,16 @@
 //!   503 and are closed, and past twice the cap they are closed at once;
 //! - request bodies are refused ([`guard`]).
 
+pub(crate) mod basic_auth;
 pub mod guard;
 pub mod query;
 pub mod routes;
 
 use crate::config::Settings;
-use crate::config::web::BasicAuth;
 use crate::render::json;
 use crate::target::Exporter;
+use basic_auth::BasicAuth;
+pub use basic_auth::BasicAuthError;
 use hyper::header::{CONNECTION, HeaderValue};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -57,12 +59,11 @@ pub struct ServeOptions {
 }
 
 impl ServeOptions {
-    pub fn from_settings(settings: &Settings) -> Self {
-        ServeOptions {
-            tls: settings.web.tls.clone(),
-            basic_auth: settings.web.basic_auth.clone(),
-            max_connections: settings.max_connections,
-        }
+    /// The options `settings` ask for. Builds the basic-auth checker, which costs one
+    /// bcrypt run (its dummy hash) now rather than on a request.
+    pub fn from_settings(settings: &Settings) -> Result<Self, BasicAuthError> {
+        let basic_auth = settings.web.basic_auth.as_ref().map(BasicAuth::new).transpose()?.map(Arc::new);
+        Ok(ServeOptions { tls: settings.web.tls.clone(), basic_auth, max_connections: settings.max_connections })
     }
 }
 
@@ -166,7 +167,7 @@ impl Connection {
             response.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
             return response;
         }
-        if let Some(refusal) = guard::refusal(&request, self.basic_auth.as_deref()) {
+        if let Some(refusal) = guard::refusal(request.headers(), self.basic_auth.as_deref()).await {
             return refusal;
         }
         routes::handle(request, self.exporter.clone()).await

@@ -248,15 +248,22 @@ fn entry<'a>(snapshot: &'a Snapshot, record: &SlotRecord) -> SlotEntry<'a> {
 }
 
 fn unreachable_message(snapshot: &Snapshot) -> String {
-    let failures: Vec<String> = snapshot
-        .nodes
-        .iter()
-        .filter_map(|n| n.failure.as_ref().map(|f| format!("{}: {}", n.addr, f.kind.as_str())))
-        .collect();
+    let failures: Vec<String> =
+        snapshot.nodes.iter().filter_map(|n| n.failure.as_ref().map(|f| describe_failure(n, f))).collect();
     if failures.is_empty() {
         "no Valkey node answered".to_string()
     } else {
-        format!("no Valkey node answered ({})", failures.join(", "))
+        format!("no Valkey node answered ({})", failures.join("; "))
+    }
+}
+
+/// `host:port: kind`, plus the detail when it says more than the kind.
+fn describe_failure(node: &crate::snapshot::NodeStatus, failure: &crate::snapshot::NodeFailure) -> String {
+    let kind = failure.kind.as_str();
+    if failure.detail.is_empty() || failure.detail == kind {
+        format!("{}: {kind}", node.addr)
+    } else {
+        format!("{}: {kind}: {}", node.addr, failure.detail)
     }
 }
 

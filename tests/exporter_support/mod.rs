@@ -36,7 +36,7 @@ pub async fn start_exporter(flags: &[&str]) -> RunningExporter {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind an ephemeral port");
     let addr = listener.local_addr().expect("bound address");
     let exporter = Arc::new(Exporter::from_settings(&settings));
-    let options = ServeOptions::from_settings(&settings);
+    let options = ServeOptions::from_settings(&settings).expect("web options");
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(serve(listener, exporter, options, async move {
         let _ = rx.await;
