@@ -12,8 +12,8 @@ use fred::types::{Resp3Frame, Value};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use valkey_slot_exporter::for_benchmarks::{
-    ClusterState, EncodedSlots, Format, NodeAnswer, Served, SlotStats, Snapshot, Topology, gzip, merge,
-    parse_slot_stats, render, render_gzip, slot_stats_from,
+    Aggregator, ClusterState, EncodedSlots, Exposition, Format, NodeAnswer, Observation, Served, SlotSeries, SlotStats,
+    Snapshot, Topology, gzip, merge, parse_slot_stats, render, render_gzip, render_without_aggregates, slot_stats_from,
 };
 
 const PRIMARIES: u16 = 3;
@@ -149,35 +149,67 @@ fn merge_three_primaries(bencher: Bencher) {
     bencher.with_inputs(answers).bench_local_values(|answers| merge(&topology, answers));
 }
 
-fn snapshot() -> Arc<Snapshot> {
+fn snapshot_taken(at: SystemTime) -> Snapshot {
     let topology = topology();
     let (nodes, slots) = merge(&topology, answers());
-    Arc::new(Snapshot {
-        taken_at: SystemTime::now(),
-        refresh_duration: Duration::from_millis(20),
-        state: ClusterState::Cluster,
-        nodes,
-        slots,
-    })
+    Snapshot { taken_at: at, refresh_duration: Duration::from_millis(20), state: ClusterState::Cluster, nodes, slots }
+}
+
+fn snapshot() -> Arc<Snapshot> {
+    Arc::new(snapshot_taken(SystemTime::now()))
+}
+
+/// The second observation of the same cluster: with a rate window, as in steady state.
+fn observation() -> Arc<Observation> {
+    let aggregator = Aggregator::new(128);
+    aggregator.observe(snapshot_taken(SystemTime::now() - Duration::from_secs(30)));
+    Arc::new(aggregator.observe(snapshot_taken(SystemTime::now())))
+}
+
+fn exposition(slot_series: SlotSeries) -> Exposition {
+    Exposition { ttl: Duration::from_secs(30), slot_series }
+}
+
+/// Folding a snapshot into the running aggregates (counters, rates), once per refresh.
+#[divan::bench]
+fn aggregate_fold(bencher: Bencher) {
+    let aggregator = Aggregator::new(128);
+    aggregator.observe(snapshot_taken(SystemTime::now()));
+    bencher.with_inputs(|| snapshot_taken(SystemTime::now())).bench_local_values(|s| aggregator.observe(s));
 }
 
 #[divan::bench(args = [Format::Text, Format::OpenMetrics])]
 fn render_metrics(bencher: Bencher, format: Format) {
-    let snapshot = snapshot();
-    bencher.bench(|| render(snapshot.clone(), Duration::from_secs(30), format));
+    let observation = observation();
+    bencher.bench(|| render(observation.clone(), exposition(SlotSeries::All), format));
+}
+
+/// The exposition as it was before the node and range aggregates: the baseline the
+/// aggregates' cost is compared with.
+#[divan::bench(args = [Format::Text])]
+fn render_metrics_without_aggregates(bencher: Bencher, format: Format) {
+    let observation = observation();
+    bencher.bench(|| render_without_aggregates(observation.clone(), exposition(SlotSeries::All), format));
+}
+
+#[divan::bench(args = ["top:100", "none"])]
+fn render_metrics_profile(bencher: Bencher, profile: &str) {
+    let observation = observation();
+    let profile: SlotSeries = profile.parse().expect("profile");
+    bencher.bench(|| render(observation.clone(), exposition(profile), Format::Text));
 }
 
 #[divan::bench]
 fn gzip_metrics_text(bencher: Bencher) {
-    let body = render(snapshot(), Duration::from_secs(30), Format::Text);
+    let body = render(observation(), exposition(SlotSeries::All), Format::Text);
     bencher.counter(divan::counter::BytesCount::new(body.len())).bench(|| gzip(body.as_bytes()));
 }
 
 /// Rendering straight into gzip, as a Prometheus scrape of a new snapshot does.
 #[divan::bench]
 fn render_gzip_metrics_text(bencher: Bencher) {
-    let snapshot = snapshot();
-    bencher.bench(|| render_gzip(snapshot.clone(), Duration::from_secs(30), Format::Text));
+    let observation = observation();
+    bencher.bench(|| render_gzip(observation.clone(), exposition(SlotSeries::All), Format::Text));
 }
 
 #[divan::bench]

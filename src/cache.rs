@@ -83,10 +83,6 @@ impl<S: SnapshotSource> SnapshotCache<S> {
         Arc::new(SnapshotCache { source, ttl, current: RwLock::new(None), refresh_lock: Arc::new(Mutex::new(())) })
     }
 
-    pub(crate) fn ttl(&self) -> Duration {
-        self.ttl
-    }
-
     /// A value no older than the TTL, refreshing first if there is none. With a
     /// `deadline`, waits no longer than that (see the module docs).
     pub(crate) async fn get(self: &Arc<Self>, deadline: Option<Instant>) -> Result<Served<S::Output>, Unavailable> {

@@ -17,6 +17,7 @@
 //! - [`http`]: hyper server, routes, query parsing, graceful shutdown.
 
 pub mod addr;
+pub(crate) mod aggregate;
 pub(crate) mod cache;
 pub(crate) mod collect;
 pub mod config;
@@ -32,15 +33,17 @@ pub use target::Exporter;
 /// the few items above. Not a stable interface.
 #[doc(hidden)]
 pub mod for_benchmarks {
+    pub use crate::aggregate::{Aggregator, Observation};
     pub use crate::cache::Served;
     pub use crate::collect::ClusterCollector;
     pub use crate::collect::merge::{NodeAnswer, merge};
     pub use crate::collect::node::{ConnectOptions, NodePool, RawCommand};
     pub use crate::collect::reply::parse_slot_stats;
     pub use crate::collect::topology::{Topology, all_slots_request};
+    pub use crate::config::SlotSeries;
     pub use crate::render::gzip::gzip;
     pub use crate::render::json::{EncodedSlots, slot_stats_from};
-    pub use crate::render::metrics::{render, render_gzip};
+    pub use crate::render::metrics::{Exposition, render, render_gzip, render_without_aggregates};
     pub use crate::render::negotiate::Format;
     pub use crate::snapshot::{ClusterState, Role, SlotStats, Snapshot};
 }

@@ -4,28 +4,40 @@
 //! from one process is a matter of building more of them; today the configuration
 //! describes one, named `default`.
 
+use crate::aggregate::{Aggregator, Observation};
 use crate::cache::{SnapshotCache, SnapshotSource};
 use crate::collect::ClusterCollector;
 use crate::config::Settings;
 use crate::render::bodies::RenderedBodies;
 use crate::render::json::SlotStatsJson;
+use crate::render::metrics::Exposition;
 use std::sync::Arc;
 
 /// One cluster the exporter reports on.
 pub(crate) struct Target {
-    /// The cluster's snapshot cache; it owns the collector that refreshes it.
-    pub cache: Arc<SnapshotCache<ClusterCollector>>,
+    /// The cluster's observation cache; it owns the collector that refreshes it.
+    pub cache: Arc<SnapshotCache<ClusterSource>>,
+    /// How `/metrics` is shaped for this cluster (TTL quoted in HELP, slot profile).
+    pub exposition: Exposition,
     /// `/metrics` bodies of the current snapshot, rendered once and served to every scrape.
     pub metrics_bodies: RenderedBodies,
     /// The JSON slot entries of the current snapshot, encoded once for every range query.
     pub slot_stats_json: SlotStatsJson,
 }
 
-impl SnapshotSource for ClusterCollector {
-    type Output = crate::snapshot::Snapshot;
+/// Where a cluster's observations come from: a refresh of the cluster, folded into
+/// the running aggregates (the cache refreshes one at a time, so they fold in order).
+pub(crate) struct ClusterSource {
+    collector: ClusterCollector,
+    aggregator: Aggregator,
+}
 
-    fn refresh(&self) -> impl std::future::Future<Output = Self::Output> + Send {
-        ClusterCollector::refresh(self)
+impl SnapshotSource for ClusterSource {
+    type Output = Observation;
+
+    async fn refresh(&self) -> Observation {
+        let snapshot = self.collector.refresh().await;
+        self.aggregator.observe(snapshot)
     }
 }
 
@@ -37,9 +49,13 @@ pub struct Exporter {
 
 impl Exporter {
     pub fn from_settings(settings: &Settings) -> Self {
-        let collector = Arc::new(ClusterCollector::new(settings));
+        let source = ClusterSource {
+            collector: ClusterCollector::new(settings),
+            aggregator: Aggregator::new(settings.slot_range_size),
+        };
         let target = Target {
-            cache: SnapshotCache::new(collector, settings.cache_ttl),
+            cache: SnapshotCache::new(Arc::new(source), settings.cache_ttl),
+            exposition: Exposition { ttl: settings.cache_ttl, slot_series: settings.slot_series },
             metrics_bodies: RenderedBodies::default(),
             slot_stats_json: SlotStatsJson::default(),
         };

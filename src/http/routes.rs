@@ -9,7 +9,7 @@
 //! | anything else              | 404 JSON; a known path with another method: 405 |
 
 use super::query::parse_slot_range;
-use crate::cache::Unavailable;
+use crate::cache::{Served, Unavailable};
 use crate::render::json;
 use crate::render::negotiate::{Encoding, Format};
 use crate::target::Exporter;
@@ -53,7 +53,7 @@ async fn serve_metrics<B>(request: &Request<B>, exporter: &Exporter, now: System
         Err(unavailable) => return unavailable_response(unavailable, now),
     };
     // Rendered (and compressed) once per snapshot: see RenderedBodies.
-    let body = target.metrics_bodies.get(&served.value, target.cache.ttl(), format, encoding).await;
+    let body = target.metrics_bodies.get(&served.value, target.exposition, format, encoding).await;
     let mut response = bytes_response(StatusCode::OK, format.content_type(), body);
     let headers = response.headers_mut();
     headers.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
@@ -73,6 +73,7 @@ async fn serve_slot_stats<B>(request: &Request<B>, exporter: &Exporter, now: Sys
         Ok(served) => served,
         Err(unavailable) => return unavailable_response(unavailable, now),
     };
+    let served = Served { value: served.value.snapshot.clone(), cached: served.cached };
     json_response(target.slot_stats_json.slot_stats(&served, range, now).await)
 }
 

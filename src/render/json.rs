@@ -151,7 +151,7 @@ impl EncodedSlots {
 /// it (off the async threads; concurrent requests wait for the one build).
 #[derive(Default)]
 pub(crate) struct SlotStatsJson {
-    last: PerSnapshot<OnceCell<Arc<EncodedSlots>>>,
+    last: PerSnapshot<Snapshot, OnceCell<Arc<EncodedSlots>>>,
 }
 
 impl SlotStatsJson {

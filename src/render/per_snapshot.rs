@@ -1,26 +1,25 @@
 //! Work done once per snapshot and shared by every request for it, and where that
 //! work runs.
 
-use crate::snapshot::Snapshot;
 use std::sync::{Arc, Mutex};
 
-/// Something derived from one snapshot and kept for as long as that snapshot is the
-/// latest seen: the `/metrics` bodies here, the JSON slot entries in
-/// [`super::json`]. Keyed by snapshot identity, so a new snapshot replaces it.
-pub(crate) struct PerSnapshot<T> {
-    last: Mutex<Option<(Arc<Snapshot>, Arc<T>)>>,
+/// Something derived from one snapshot (or observation, `K`) and kept for as long as
+/// that snapshot is the latest seen: the `/metrics` bodies, the JSON slot entries.
+/// Keyed by identity (`Arc` pointer), so a new snapshot replaces it.
+pub(crate) struct PerSnapshot<K, T> {
+    last: Mutex<Option<(Arc<K>, Arc<T>)>>,
 }
 
-impl<T> Default for PerSnapshot<T> {
+impl<K, T> Default for PerSnapshot<K, T> {
     fn default() -> Self {
         PerSnapshot { last: Mutex::new(None) }
     }
 }
 
-impl<T: Default> PerSnapshot<T> {
+impl<K, T: Default> PerSnapshot<K, T> {
     /// The value kept for `snapshot`, a fresh default one if `snapshot` is new. The
     /// lock is held only to compare and swap pointers, never while computing.
-    pub(crate) fn get(&self, snapshot: &Arc<Snapshot>) -> Arc<T> {
+    pub(crate) fn get(&self, snapshot: &Arc<K>) -> Arc<T> {
         let mut last = self.last.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         match last.as_ref() {
             Some((seen, value)) if Arc::ptr_eq(seen, snapshot) => value.clone(),

@@ -1,0 +1,125 @@
+//! Rankings over one observation: slots by a measure, each node's
+//! hottest slot, and the slots a `top:N` profile keeps.
+//!
+//! Rankings are by the rates of the last window (see [`super::window`]), never by
+//! lifetime totals: a slot that was busy an hour ago is not hot now. Ties go to the
+//! lower slot number, so every ranking is deterministic.
+
+use super::Observation;
+use crate::snapshot::{Role, SLOT_COUNT};
+use std::cmp::Ordering;
+
+/// What slots are ranked by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Measure {
+    /// CPU µs per second.
+    Cpu,
+    /// Bytes in plus bytes out per second.
+    Network,
+    /// Keys now (a gauge: available from the first snapshot).
+    Keys,
+}
+
+impl Measure {
+    /// The measure of the record at `position`, if known.
+    pub fn of(self, observation: &Observation, position: usize) -> Option<f64> {
+        let record = &observation.snapshot.slots[position];
+        if self == Measure::Keys {
+            return record.stats.key_count.map(|k| k as f64);
+        }
+        let rates = observation.window.rates.get(position).copied().flatten()?;
+        match self {
+            Measure::Cpu => rates.cpu_usec,
+            Measure::Network => rates.network(),
+            Measure::Keys => unreachable!("handled above"),
+        }
+    }
+}
+
+/// Positions of the primaries' records that have `measure`, highest first, ties by
+/// slot. Replicas repeat their primary's slots and are left out.
+pub fn ranked(observation: &Observation, measure: Measure) -> Vec<(usize, f64)> {
+    let snapshot = &observation.snapshot;
+    let mut ranked: Vec<(usize, f64)> = (0..snapshot.slots.len())
+        .filter(|&p| snapshot.node(&snapshot.slots[p]).role == Role::Primary)
+        .filter_map(|p| measure.of(observation, p).map(|value| (p, value)))
+        .collect();
+    ranked.sort_by(|a, b| descending(a.1, b.1).then(snapshot.slots[a.0].slot.cmp(&snapshot.slots[b.0].slot)));
+    ranked
+}
+
+fn descending(a: f64, b: f64) -> Ordering {
+    b.partial_cmp(&a).unwrap_or(Ordering::Equal)
+}
+
+/// A node's busiest slot in the window and the share of the node's rate it took.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Hottest {
+    /// Index into `Snapshot::nodes`.
+    pub node: usize,
+    pub slot: u16,
+    /// 0..1.
+    pub share: f64,
+}
+
+/// Each node's hottest slot by `measure` (a rate); nodes with no rate, or a rate of
+/// 0, have none.
+pub fn hottest_per_node(observation: &Observation, measure: Measure) -> Vec<Hottest> {
+    let snapshot = &observation.snapshot;
+    // Per node: (total, best value, best slot).
+    let mut best: Vec<(f64, f64, Option<u16>)> = vec![(0.0, 0.0, None); snapshot.nodes.len()];
+    for (position, record) in snapshot.slots.iter().enumerate() {
+        let Some(value) = measure.of(observation, position) else { continue };
+        let entry = &mut best[record.node as usize];
+        entry.0 += value;
+        if entry.2.is_none() || value > entry.1 {
+            *entry = (entry.0, value, Some(record.slot));
+        }
+    }
+    best.iter()
+        .enumerate()
+        .filter_map(|(node, &(total, value, slot))| match slot {
+            Some(slot) if total > 0.0 => Some(Hottest { node, slot, share: value / total }),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A set of slot numbers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SlotSet([u64; SLOT_COUNT / 64]);
+
+impl SlotSet {
+    pub fn empty() -> Self {
+        SlotSet([0; SLOT_COUNT / 64])
+    }
+
+    pub fn insert(&mut self, slot: u16) {
+        self.0[usize::from(slot) / 64] |= 1 << (slot % 64);
+    }
+
+    pub fn contains(&self, slot: u16) -> bool {
+        self.0[usize::from(slot) / 64] & (1 << (slot % 64)) != 0
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.iter().map(|w| w.count_ones() as usize).sum()
+    }
+}
+
+/// The slots a `top:N` profile keeps: the union of the `n` with the highest CPU rate,
+/// the `n` with the highest network rate and the `n` with the most keys (keys alone
+/// while there are no rates yet). Slots at 0 are not "top" and are left out.
+pub fn top_slots(observation: &Observation, n: usize) -> SlotSet {
+    let mut set = SlotSet::empty();
+    for measure in [Measure::Cpu, Measure::Network, Measure::Keys] {
+        let nonzero = ranked(observation, measure).into_iter().filter(|(_, value)| *value > 0.0);
+        for (position, _) in nonzero.take(n) {
+            set.insert(observation.snapshot.slots[position].slot);
+        }
+    }
+    set
+}
+
+#[cfg(test)]
+mod tests;
