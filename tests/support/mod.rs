@@ -10,6 +10,7 @@
 //! * [`resp`]: [`Conn`], a blocking RESP2 client with pipelining, and [`Value`];
 //! * [`slots`]: slot arithmetic and [`fill`], which loads a known number of keys
 //!   into every slot;
+//! * [`reshard`]: moving slots between primaries the classic way;
 //! * [`pki`]: a generated CA with server and client certificates, as PEM files;
 //! * [`tls`]: a one-node Valkey cluster serving TLS, and the exporter binary as a
 //!   child process (for its log, exit status and signals).
@@ -25,6 +26,7 @@ pub mod cluster;
 pub mod pki;
 mod ports;
 pub mod process;
+pub mod reshard;
 pub mod resp;
 mod server;
 pub mod slots;
