@@ -138,7 +138,7 @@ fn answers() -> Vec<NodeAnswer> {
         .map(|i| {
             let (first, last) = share(i);
             let rows = (first..=last).map(|slot| (slot, stats(slot))).collect();
-            NodeAnswer { index: usize::from(i), duration: Duration::from_millis(3), result: Ok(rows) }
+            NodeAnswer { index: usize::from(i), duration: Duration::from_millis(3), result: Ok(rows), version: None }
         })
         .collect()
 }

@@ -22,6 +22,7 @@ pub(crate) mod cache;
 pub(crate) mod collect;
 pub mod config;
 pub mod http;
+pub(crate) mod insight;
 pub(crate) mod render;
 pub(crate) mod snapshot;
 pub(crate) mod target;

@@ -5,6 +5,7 @@
 
 use crate::addr::NodeAddr;
 use serde::Serialize;
+use std::fmt;
 use std::ops::RangeInclusive;
 use std::time::{Duration, SystemTime};
 
@@ -34,6 +35,34 @@ impl SlotStats {
     /// Whether the node sends the statistics that `cluster-slot-stats-enabled` gates.
     pub fn has_usage_stats(&self) -> bool {
         self.cpu_usec.is_some() || self.network_bytes_in.is_some() || self.network_bytes_out.is_some()
+    }
+}
+
+/// The server software and version a node reported.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerVersion {
+    /// `valkey` or `redis`.
+    pub server: String,
+    /// As reported, e.g. `9.1.2`.
+    pub version: String,
+}
+
+impl ServerVersion {
+    /// `(major, minor)`, when the version starts with two numbers.
+    pub fn major_minor(&self) -> Option<(u32, u32)> {
+        let mut parts = self.version.split('.');
+        Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+    }
+
+    /// Whether the node has atomic slot migration (`CLUSTER MIGRATESLOTS`, Valkey 9.0+).
+    pub fn has_atomic_slot_migration(&self) -> bool {
+        self.server == "valkey" && self.major_minor().is_some_and(|v| v >= (9, 0))
+    }
+}
+
+impl fmt::Display for ServerVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.server, self.version)
     }
 }
 
@@ -114,6 +143,8 @@ pub struct NodeStatus {
     /// Whether CPU/network statistics are on; `None` when it cannot be told (the node
     /// failed, or serves no slot).
     pub slot_stats_enabled: Option<bool>,
+    /// What the node runs, from `INFO server`; `None` when it did not answer.
+    pub version: Option<ServerVersion>,
 }
 
 impl NodeStatus {

@@ -19,6 +19,8 @@ pub(crate) struct Target {
     pub cache: Arc<SnapshotCache<ClusterSource>>,
     /// How `/metrics` is shaped for this cluster (TTL quoted in HELP, slot profile).
     pub exposition: Exposition,
+    /// Whether the nodes speak TLS: the rebalance commands then say `--tls`.
+    pub valkey_tls: bool,
     /// `/metrics` bodies of the current snapshot, rendered once and served to every scrape.
     pub metrics_bodies: RenderedBodies,
     /// The JSON slot entries of the current snapshot, encoded once for every range query.
@@ -56,6 +58,7 @@ impl Exporter {
         let target = Target {
             cache: SnapshotCache::new(Arc::new(source), settings.cache_ttl),
             exposition: Exposition { ttl: settings.cache_ttl, slot_series: settings.slot_series },
+            valkey_tls: settings.valkey_tls.is_some(),
             metrics_bodies: RenderedBodies::default(),
             slot_stats_json: SlotStatsJson::default(),
         };

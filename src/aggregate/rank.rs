@@ -16,11 +16,18 @@ pub enum Measure {
     Cpu,
     /// Bytes in plus bytes out per second.
     Network,
+    NetworkIn,
+    NetworkOut,
     /// Keys now (a gauge: available from the first snapshot).
     Keys,
 }
 
 impl Measure {
+    /// Whether the measure is a rate (needs an earlier snapshot) rather than a gauge.
+    pub fn is_rate(self) -> bool {
+        self != Measure::Keys
+    }
+
     /// The measure of the record at `position`, if known.
     pub fn of(self, observation: &Observation, position: usize) -> Option<f64> {
         let record = &observation.snapshot.slots[position];
@@ -31,6 +38,8 @@ impl Measure {
         match self {
             Measure::Cpu => rates.cpu_usec,
             Measure::Network => rates.network(),
+            Measure::NetworkIn => rates.network_bytes_in,
+            Measure::NetworkOut => rates.network_bytes_out,
             Measure::Keys => unreachable!("handled above"),
         }
     }

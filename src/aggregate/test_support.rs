@@ -14,6 +14,7 @@ pub(crate) fn node(addr: &str, id: &str, role: Role, up: bool) -> NodeStatus {
         failure: (!up).then(|| NodeFailure { kind: FailureKind::Timeout, detail: String::new() }),
         duration: Duration::ZERO,
         slot_stats_enabled: Some(true),
+        version: None,
     }
 }
 

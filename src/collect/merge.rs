@@ -5,7 +5,7 @@
 //! (still answering for a slot that has moved) cannot put a slot under two primaries.
 
 use super::topology::Topology;
-use crate::snapshot::{NodeFailure, NodeStatus, SlotRecord, SlotStats};
+use crate::snapshot::{NodeFailure, NodeStatus, ServerVersion, SlotRecord, SlotStats};
 use std::time::Duration;
 
 /// What one queried node gave.
@@ -14,6 +14,8 @@ pub struct NodeAnswer {
     pub index: usize,
     pub duration: Duration,
     pub result: Result<Vec<(u16, SlotStats)>, NodeFailure>,
+    /// From `INFO server`, which precedes the statistics on the same connection.
+    pub version: Option<ServerVersion>,
 }
 
 /// Builds the snapshot's node list (sorted by role, then address) and its slot
@@ -52,6 +54,7 @@ pub fn merge(topology: &Topology, answers: Vec<NodeAnswer>) -> (Vec<NodeStatus>,
             failure,
             duration: answer.duration,
             slot_stats_enabled,
+            version: answer.version,
         });
     }
     // Nodes are already in (role, addr) order, so the node index orders ties.
@@ -91,10 +94,20 @@ mod tests {
         let t = topology();
         let (b, d, a) = (0, 1, 2);
         let answers = vec![
-            NodeAnswer { index: d, duration: Duration::ZERO, result: Ok(vec![(0, keys(1))]) },
+            NodeAnswer { index: d, duration: Duration::ZERO, version: None, result: Ok(vec![(0, keys(1))]) },
             // a still reports slot 5 (stale after a migration): must not be kept.
-            NodeAnswer { index: a, duration: Duration::ZERO, result: Ok(vec![(5, keys(9)), (10, keys(2))]) },
-            NodeAnswer { index: b, duration: Duration::ZERO, result: Ok(vec![(0, keys(1)), (9, keys(3))]) },
+            NodeAnswer {
+                index: a,
+                duration: Duration::ZERO,
+                version: None,
+                result: Ok(vec![(5, keys(9)), (10, keys(2))]),
+            },
+            NodeAnswer {
+                index: b,
+                duration: Duration::ZERO,
+                version: None,
+                result: Ok(vec![(0, keys(1)), (9, keys(3))]),
+            },
         ];
         let (nodes, slots) = merge(&t, answers);
         let addrs: Vec<_> = nodes.iter().map(|n| (n.addr.as_str(), n.role)).collect();
@@ -111,8 +124,8 @@ mod tests {
         let t = topology();
         let failure = NodeFailure { kind: FailureKind::ConnectionRefused, detail: "refused".into() };
         let answers = vec![
-            NodeAnswer { index: 2, duration: Duration::from_millis(3), result: Err(failure.clone()) },
-            NodeAnswer { index: 0, duration: Duration::ZERO, result: Ok(vec![(1, keys(1))]) },
+            NodeAnswer { index: 2, duration: Duration::from_millis(3), version: None, result: Err(failure.clone()) },
+            NodeAnswer { index: 0, duration: Duration::ZERO, version: None, result: Ok(vec![(1, keys(1))]) },
         ];
         let (nodes, slots) = merge(&t, answers);
         assert_eq!(nodes[0].failure, Some(failure));

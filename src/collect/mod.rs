@@ -9,23 +9,31 @@
 //! 4. [`merge`]: answers attributed to slots by the topology, into the snapshot.
 
 pub(crate) mod failure;
+pub(crate) mod info;
 pub(crate) mod merge;
 pub(crate) mod node;
 pub(crate) mod reply;
+pub(crate) mod shards;
 pub(crate) mod topology;
 
 use crate::addr::NodeAddr;
 use crate::config::{NodeUrl, Settings};
 use crate::snapshot::{ClusterState, FailureKind, NodeFailure, NodeStatus, Role, Snapshot};
 use merge::NodeAnswer;
-use node::{ConnectOptions, NodePool};
+use node::{ConnectOptions, NodePool, RawCommand};
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 use tokio::task::JoinSet;
 use topology::Topology;
 
 const CLUSTER_SLOTS: &[&str] = &["CLUSTER", "SLOTS"];
+const CLUSTER_SHARDS: &[&str] = &["CLUSTER", "SHARDS"];
+
+fn info_server_request() -> RawCommand {
+    RawCommand { name: "INFO", args: vec!["server".into()] }
+}
 
 /// How many nodes from the last topology are asked, besides the configured seeds,
 /// when looking for the topology: enough to survive losing the seeds, few enough not
@@ -42,11 +50,14 @@ pub struct ClusterCollector {
     pool: Arc<NodePool>,
     /// Addresses from the last topology, so discovery survives the seeds going away.
     known_nodes: Mutex<Vec<NodeAddr>>,
+    /// Set once `CLUSTER SHARDS` was refused (ACL or server), so it is not asked again.
+    shards_refused: AtomicBool,
 }
 
 /// How discovery ended.
 enum Discovery {
-    Found(Topology),
+    /// The topology, and the node that gave it.
+    Found(Topology, NodeAddr),
     /// A seed answered that it is not a cluster node.
     NotCluster(NodeStatus),
     /// No candidate answered; one status per candidate.
@@ -67,6 +78,7 @@ impl ClusterCollector {
             node_timeout: settings.node_timeout,
             pool: Arc::new(NodePool::new(options)),
             known_nodes: Mutex::new(Vec::new()),
+            shards_refused: AtomicBool::new(false),
         }
     }
 
@@ -79,7 +91,7 @@ impl ClusterCollector {
         let started = Instant::now();
         self.pool.set_refresh_deadline(started + self.node_timeout);
         let (state, nodes, slots) = match self.discover().await {
-            Discovery::Found(topology) => self.collect(topology).await,
+            Discovery::Found(topology, from) => self.collect(topology, &from).await,
             Discovery::NotCluster(seed) => (ClusterState::NotCluster, vec![seed], Vec::new()),
             Discovery::Unreachable(statuses) => {
                 let first = statuses
@@ -94,7 +106,12 @@ impl ClusterCollector {
         snapshot
     }
 
-    async fn collect(&self, topology: Topology) -> (ClusterState, Vec<NodeStatus>, Vec<crate::snapshot::SlotRecord>) {
+    async fn collect(
+        &self,
+        mut topology: Topology,
+        from: &NodeAddr,
+    ) -> (ClusterState, Vec<NodeStatus>, Vec<crate::snapshot::SlotRecord>) {
+        topology.add_empty_primaries(self.empty_primaries(from).await);
         self.remember(&topology);
         let targets: Vec<usize> = (0..topology.nodes.len())
             .filter(|&i| self.include_replicas || topology.nodes[i].role == Role::Primary)
@@ -107,25 +124,53 @@ impl ClusterCollector {
         (state, nodes, slots)
     }
 
-    /// Sends SLOT-STATS to every target at once, for the slots each serves; each answer
-    /// carries its own timing. Each node's reply is parsed in that node's task, so the
-    /// decoding of several large replies is spread over the runtime's threads.
+    /// Primaries without slots, from `CLUSTER SHARDS` on the node that gave the
+    /// topology. Best effort: a server or an ACL that refuses it costs nothing but them,
+    /// and once refused it is not asked again, so ACL LOG does not fill up.
+    async fn empty_primaries(&self, from: &NodeAddr) -> Vec<shards::EmptyPrimary> {
+        if self.shards_refused.load(Ordering::Relaxed) {
+            return Vec::new();
+        }
+        match self.pool.command(from, CLUSTER_SHARDS).await {
+            Ok(reply) => shards::empty_primaries(&reply, from.host()),
+            Err(failure) if matches!(failure.kind, FailureKind::AuthFailed | FailureKind::Unsupported) => {
+                self.shards_refused.store(true, Ordering::Relaxed);
+                tracing::warn!(
+                    node = %from,
+                    detail = %failure.detail,
+                    "CLUSTER SHARDS refused: primaries without slots will not be listed (grant +cluster|shards)"
+                );
+                Vec::new()
+            }
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// Sends `INFO server` and SLOT-STATS (for the slots each serves) to every target at
+    /// once, pipelined on each node's connection; each answer carries its own timing.
+    /// Each node's reply is parsed in that node's task, so the decoding of several large
+    /// replies is spread over the runtime's threads.
     async fn ask_slot_stats(&self, topology: &Topology, targets: &[usize]) -> Vec<NodeAnswer> {
         let mut tasks = JoinSet::new();
         for &index in targets {
             let pool = self.pool.clone();
             let addr = topology.nodes[index].addr.clone();
-            let requests = topology.slot_stats_requests(index);
+            let mut requests = vec![info_server_request()];
+            requests.extend(topology.slot_stats_requests(index));
             tasks.spawn(async move {
                 let started = Instant::now();
-                let mut rows = Vec::new();
+                let (mut rows, mut version, mut first) = (Vec::new(), None, true);
                 let result = pool
                     .pipeline_raw(&addr, requests, |frame| {
+                        if std::mem::take(&mut first) {
+                            version = info::parse_info_frame(&frame);
+                            return Ok(());
+                        }
                         reply::parse_slot_stats_into(&frame, &mut rows).map_err(protocol_failure)
                     })
                     .await
                     .map(|()| rows);
-                NodeAnswer { index, duration: started.elapsed(), result }
+                NodeAnswer { index, duration: started.elapsed(), result, version }
             });
         }
         tasks.join_all().await
@@ -149,7 +194,7 @@ impl ClusterCollector {
         while let Some(joined) = tasks.join_next().await {
             let Ok((addr, duration, result)) = joined else { continue };
             match result.and_then(|value| parse_topology(value, &addr)) {
-                Ok(topology) => return Discovery::Found(topology),
+                Ok(topology) => return Discovery::Found(topology, addr),
                 Err(failure) if failure.kind == FailureKind::ClusterDisabled => {
                     return Discovery::NotCluster(seed_status(addr, duration, None));
                 }
@@ -199,6 +244,7 @@ fn seed_status(addr: NodeAddr, duration: std::time::Duration, failure: Option<No
         failure,
         duration,
         slot_stats_enabled: None,
+        version: None,
     }
 }
 

@@ -64,6 +64,22 @@ impl Topology {
         Ok(Topology { nodes: builder.nodes, owner })
     }
 
+    /// Adds primaries that own no slots (from `CLUSTER SHARDS`) unless already known:
+    /// they have no statistics, but they are where a rebalance should move load.
+    pub fn add_empty_primaries(&mut self, primaries: Vec<super::shards::EmptyPrimary>) {
+        for primary in primaries {
+            if self.nodes.iter().any(|n| n.node_id == primary.node_id || n.addr == primary.addr) {
+                continue;
+            }
+            self.nodes.push(TopologyNode {
+                addr: primary.addr,
+                node_id: primary.node_id,
+                role: Role::Primary,
+                primary: None,
+            });
+        }
+    }
+
     /// Index of the primary owning `slot`.
     pub fn owner_of(&self, slot: u16) -> Option<usize> {
         self.owner.get(slot as usize).copied().flatten().map(|i| i as usize)

@@ -14,6 +14,7 @@
 
 pub(crate) mod basic_auth;
 pub mod guard;
+mod insight;
 pub mod query;
 pub mod routes;
 

@@ -1,7 +1,7 @@
-//! The slot-stats query string: `start_slot` and `end_slot`, both optional.
-//!
-//! Strict on purpose: a script with a typo (`start=`, `start_slot=0x10`) gets a 400
-//! naming the parameter instead of silently receiving all 16384 slots.
+//! Query strings: strict on purpose. A script with a typo (`start=`, `start_slot=0x10`,
+//! `by=cpu&by=keys`) gets a 400 naming the parameter instead of silently receiving
+//! something else. Every endpoint lists the parameters it accepts; anything else,
+//! or a parameter given twice, is refused.
 
 use crate::snapshot::MAX_SLOT;
 use std::ops::RangeInclusive;
@@ -13,31 +13,97 @@ pub struct QueryError {
     pub message: String,
 }
 
+/// The parameters of one request, checked against the names its endpoint accepts.
+#[derive(Debug)]
+pub struct Query<'a> {
+    pairs: Vec<(&'a str, &'a str)>,
+}
+
+impl<'a> Query<'a> {
+    /// Splits `query` (without `?`); unknown and repeated names are errors.
+    pub fn parse(query: Option<&'a str>, accepted: &[&str]) -> Result<Self, QueryError> {
+        let mut pairs: Vec<(&str, &str)> = Vec::new();
+        for pair in query.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            if !accepted.contains(&name) {
+                return Err(QueryError {
+                    code: "unknown_parameter",
+                    message: format!("unknown query parameter \"{}\"; accepted: {}", shorten(name), list(accepted)),
+                });
+            }
+            if pairs.iter().any(|(n, _)| *n == name) {
+                return Err(QueryError {
+                    code: "duplicate_parameter",
+                    message: format!("{name} is given more than once"),
+                });
+            }
+            pairs.push((name, value));
+        }
+        Ok(Query { pairs })
+    }
+
+    /// The raw value of `name`, if given.
+    pub fn get(&self, name: &str) -> Option<&'a str> {
+        self.pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+    }
+
+    /// One of `choices` (by name), or `default` when absent.
+    pub fn choice<T: Copy>(&self, name: &str, choices: &[(&str, T)], default: T) -> Result<T, QueryError> {
+        let Some(raw) = self.get(name) else { return Ok(default) };
+        choices.iter().find(|(n, _)| *n == raw).map(|(_, v)| *v).ok_or_else(|| QueryError {
+            code: "invalid_parameter",
+            message: format!(
+                "{name} must be one of {}; got \"{}\"",
+                list(&choices.iter().map(|(n, _)| *n).collect::<Vec<_>>()),
+                shorten(raw)
+            ),
+        })
+    }
+
+    /// A decimal integer in `range`, or `default` when absent.
+    pub fn integer(&self, name: &str, range: RangeInclusive<u32>, default: u32) -> Result<u32, QueryError> {
+        let Some(raw) = self.get(name) else { return Ok(default) };
+        parse_integer(name, raw, range)
+    }
+
+    /// A decimal number (digits, one optional point) in `range`, or `default` when absent.
+    pub fn number(&self, name: &str, range: RangeInclusive<f64>, default: f64) -> Result<f64, QueryError> {
+        let Some(raw) = self.get(name) else { return Ok(default) };
+        let invalid = |why: &str| QueryError {
+            code: "invalid_parameter",
+            message: format!(
+                "{name} must be a number from {} to {}; got \"{}\" ({why})",
+                range.start(),
+                range.end(),
+                shorten(raw)
+            ),
+        };
+        let plain = !raw.is_empty()
+            && raw.len() <= 16
+            && raw.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+            && raw.bytes().filter(|b| *b == b'.').count() <= 1
+            && raw.bytes().any(|b| b.is_ascii_digit());
+        if !plain {
+            return Err(invalid("not a decimal number"));
+        }
+        let value: f64 = raw.parse().map_err(|_| invalid("not a decimal number"))?;
+        if range.contains(&value) { Ok(value) } else { Err(invalid("out of range")) }
+    }
+}
+
+/// Parses the slot-stats query string (without `?`) into an inclusive slot range.
+/// Missing `start_slot` means 0, missing `end_slot` means 16383.
+pub fn parse_slot_range(query: Option<&str>) -> Result<RangeInclusive<u16>, QueryError> {
+    slot_range(&Query::parse(query, &PARAMS)?)
+}
+
 const PARAMS: [&str; 2] = ["start_slot", "end_slot"];
 
-/// Parses the query string (without `?`) into an inclusive slot range. Missing
-/// `start_slot` means 0, missing `end_slot` means 16383. Unknown or repeated
-/// parameters are refused.
-pub fn parse_slot_range(query: Option<&str>) -> Result<RangeInclusive<u16>, QueryError> {
-    let mut values: [Option<u16>; 2] = [None, None];
-    for pair in query.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
-        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let Some(index) = PARAMS.iter().position(|p| *p == name) else {
-            return Err(QueryError {
-                code: "unknown_parameter",
-                message: format!("unknown query parameter \"{}\"; accepted: start_slot, end_slot", shorten(name)),
-            });
-        };
-        if values[index].is_some() {
-            return Err(QueryError {
-                code: "duplicate_parameter",
-                message: format!("{} is given more than once", PARAMS[index]),
-            });
-        }
-        values[index] = Some(parse_slot(PARAMS[index], value)?);
-    }
-    let start = values[0].unwrap_or(0);
-    let end = values[1].unwrap_or(MAX_SLOT);
+/// `start_slot` and `end_slot` of an already parsed query.
+pub fn slot_range(query: &Query<'_>) -> Result<RangeInclusive<u16>, QueryError> {
+    let slot = |name| query.get(name).map(|raw| parse_integer(name, raw, 0..=u32::from(MAX_SLOT))).transpose();
+    let start = slot("start_slot")?.unwrap_or(0) as u16;
+    let end = slot("end_slot")?.map_or(MAX_SLOT, |e| e as u16);
     if start > end {
         return Err(QueryError {
             code: "invalid_range",
@@ -47,11 +113,16 @@ pub fn parse_slot_range(query: Option<&str>) -> Result<RangeInclusive<u16>, Quer
     Ok(start..=end)
 }
 
-/// Decimal digits only, 0 to 16383: no sign, no hex, no fraction, no blanks.
-fn parse_slot(name: &str, raw: &str) -> Result<u16, QueryError> {
+/// Decimal digits only, within `range`: no sign, no hex, no fraction, no blanks.
+fn parse_integer(name: &str, raw: &str, range: RangeInclusive<u32>) -> Result<u32, QueryError> {
     let invalid = |why: &str| QueryError {
         code: "invalid_parameter",
-        message: format!("{name} must be an integer from 0 to {MAX_SLOT}; got \"{}\" ({why})", shorten(raw)),
+        message: format!(
+            "{name} must be an integer from {} to {}; got \"{}\" ({why})",
+            range.start(),
+            range.end(),
+            shorten(raw)
+        ),
     };
     if raw.is_empty() {
         return Err(invalid("empty"));
@@ -60,13 +131,17 @@ fn parse_slot(name: &str, raw: &str) -> Result<u16, QueryError> {
         return Err(invalid("not a decimal integer"));
     }
     let digits = raw.trim_start_matches('0');
-    if digits.len() > 5 {
+    if digits.len() > 9 {
         return Err(invalid("out of range"));
     }
     match digits.parse::<u32>().unwrap_or(0) {
-        n if n <= u32::from(MAX_SLOT) => Ok(n as u16),
+        n if range.contains(&n) => Ok(n),
         _ => Err(invalid("out of range")),
     }
+}
+
+fn list(names: &[&str]) -> String {
+    names.join(", ")
 }
 
 /// Echoes at most 32 characters of user input back.
@@ -136,6 +211,25 @@ mod tests {
                 proptest::prop_assert_eq!(result.unwrap_err().code, "unknown_parameter");
             }
         }
+    }
+
+    #[test]
+    fn typed_parameters() {
+        let q = Query::parse(Some("by=cpu&limit=5&target=1.25"), &["by", "limit", "target", "max_moves"]).unwrap();
+        assert_eq!(q.choice("by", &[("cpu", 1), ("keys", 2)], 0).unwrap(), 1);
+        assert_eq!(q.integer("limit", 1..=16384, 20).unwrap(), 5);
+        assert_eq!(q.integer("max_moves", 1..=1024, 32).unwrap(), 32, "absent: the default");
+        assert_eq!(q.number("target", 1.0..=10.0, 1.1).unwrap(), 1.25);
+        let bad = Query::parse(Some("by=ram&limit=0&target=1e3"), &["by", "limit", "target"]).unwrap();
+        assert!(bad.choice("by", &[("cpu", 1)], 0).unwrap_err().message.starts_with("by must be one of cpu"));
+        assert_eq!(bad.integer("limit", 1..=16384, 20).unwrap_err().code, "invalid_parameter");
+        assert!(bad.number("target", 1.0..=10.0, 1.1).is_err());
+        for raw in ["", ".", "-1", "0.5", "inf", "NaN", "1.2.3", "11"] {
+            let text = format!("target={raw}");
+            let q = Query::parse(Some(&text), &["target"]).unwrap();
+            assert!(q.number("target", 1.0..=10.0, 1.1).is_err(), "{raw}");
+        }
+        assert_eq!(Query::parse(Some("limit=1&limit=2"), &["limit"]).unwrap_err().code, "duplicate_parameter");
     }
 
     #[test]

@@ -6,8 +6,12 @@
 //! | `/metrics`                 | Prometheus text 0.0.4 or OpenMetrics (Accept)   |
 //! | `/healthz`                 | 200 while the process serves, whatever Valkey does |
 //! | `/api/cluster/slot-stats`  | JSON slot statistics for a slot range           |
+//! | `/api/cluster/hot-slots`   | the hottest slots by a rate or keys ([`super::insight`]) |
+//! | `/api/cluster/balance`     | each primary's share, and the imbalance         |
+//! | `/api/cluster/rebalance-plan` | slot moves that even out a load, with commands |
 //! | anything else              | 404 JSON; a known path with another method: 405 |
 
+use super::insight;
 use super::query::parse_slot_range;
 use crate::cache::{Served, Unavailable};
 use crate::render::json;
@@ -24,7 +28,15 @@ use tokio::time::Instant;
 pub type Body = Full<Bytes>;
 
 const JSON: &str = "application/json";
-const KNOWN_PATHS: [&str; 4] = ["/", "/metrics", "/healthz", "/api/cluster/slot-stats"];
+const KNOWN_PATHS: [&str; 7] = [
+    "/",
+    "/metrics",
+    "/healthz",
+    "/api/cluster/slot-stats",
+    "/api/cluster/hot-slots",
+    "/api/cluster/balance",
+    "/api/cluster/rebalance-plan",
+];
 
 /// Answers one request. Never fails: every problem becomes a JSON error response.
 pub async fn handle<B>(request: Request<B>, exporter: Arc<Exporter>) -> Response<Body> {
@@ -38,6 +50,9 @@ pub async fn handle<B>(request: Request<B>, exporter: Arc<Exporter>) -> Response
         "/healthz" => text_response(StatusCode::OK, "text/plain; charset=utf-8", "ok\n".into()),
         "/metrics" => serve_metrics(&request, &exporter, now).await,
         "/api/cluster/slot-stats" => serve_slot_stats(&request, &exporter, now).await,
+        "/api/cluster/hot-slots" => insight::hot_slots(&request, &exporter, now).await,
+        "/api/cluster/balance" => insight::balance(&request, &exporter, now).await,
+        "/api/cluster/rebalance-plan" => insight::rebalance_plan(&request, &exporter, now).await,
         _ => json_response(json::error(404, "not_found", &format!("no endpoint at {}; see /", short(path)), now)),
     }
 }
@@ -78,7 +93,7 @@ async fn serve_slot_stats<B>(request: &Request<B>, exporter: &Exporter, now: Sys
 }
 
 /// 503 with the error envelope when there is no snapshot to serve yet.
-fn unavailable_response(unavailable: Unavailable, now: SystemTime) -> Response<Body> {
+pub(super) fn unavailable_response(unavailable: Unavailable, now: SystemTime) -> Response<Body> {
     let code = match unavailable {
         Unavailable::RefreshInProgress => "refresh_in_progress",
         Unavailable::RefreshFailed => "refresh_failed",

@@ -51,7 +51,7 @@ struct Failure<'a> {
     timestamp: String,
 }
 
-fn success(data: impl Serialize, now: SystemTime) -> JsonReply {
+pub(crate) fn success(data: impl Serialize, now: SystemTime) -> JsonReply {
     let body = Success { status: "success", data, timestamp: rfc3339(now) };
     JsonReply { status: 200, body: serde_json::to_string(&body).expect("serializing plain data") }
 }
@@ -103,7 +103,7 @@ pub(crate) fn rfc3339(t: SystemTime) -> String {
     humantime::format_rfc3339_seconds(t).to_string()
 }
 
-fn rfc3339_millis(t: SystemTime) -> String {
+pub(crate) fn rfc3339_millis(t: SystemTime) -> String {
     humantime::format_rfc3339_millis(t).to_string()
 }
 
@@ -247,7 +247,7 @@ fn entry<'a>(snapshot: &'a Snapshot, record: &SlotRecord) -> SlotEntry<'a> {
     }
 }
 
-fn unreachable_message(snapshot: &Snapshot) -> String {
+pub(crate) fn unreachable_message(snapshot: &Snapshot) -> String {
     let failures: Vec<String> =
         snapshot.nodes.iter().filter_map(|n| n.failure.as_ref().map(|f| describe_failure(n, f))).collect();
     if failures.is_empty() {
@@ -281,7 +281,12 @@ pub(crate) fn index(now: SystemTime) -> JsonReply {
         "endpoints": {
             "metrics": "/metrics",
             "health": "/healthz",
-            "cluster": {"slot_stats": "/api/cluster/slot-stats"},
+            "cluster": {
+                "slot_stats": "/api/cluster/slot-stats",
+                "hot_slots": "/api/cluster/hot-slots",
+                "balance": "/api/cluster/balance",
+                "rebalance_plan": "/api/cluster/rebalance-plan",
+            },
         },
     });
     success(data, now)
@@ -304,6 +309,7 @@ mod tests {
             failure: failure.map(|kind| NodeFailure { kind, detail: "d".into() }),
             duration: Duration::ZERO,
             slot_stats_enabled: None,
+            version: None,
         }
     }
 

@@ -4,10 +4,12 @@
 //!   prometheus-client collector; [`negotiate`] picks format and encoding, [`gzip`]
 //!   compresses, [`bodies`] keeps each body of the current snapshot once rendered.
 //! - [`json`]: the JSON API envelope, error envelope and endpoint index.
+//! - [`insight`]: the hot-slot, balance and rebalance-plan answers.
 //! - [`per_snapshot`]: work done once per snapshot, off the async threads.
 
 pub(crate) mod bodies;
 pub(crate) mod gzip;
+pub(crate) mod insight;
 pub(crate) mod json;
 pub(crate) mod metrics;
 pub(crate) mod negotiate;

@@ -57,14 +57,18 @@ pub(super) fn encode_status(encoder: &mut DescriptorEncoder, nodes: &[NodeStatus
         &help("Time the node took to answer (or fail) in the last refresh."),
         |i| Some(nodes[i].duration.as_secs_f64()),
     )?;
-    let mut info = encoder.encode_descriptor(
-        "valkey_node",
-        &help("Node identity and role; value is always 1."),
-        None,
-        MetricType::Info,
-    )?;
+    let info_help =
+        help("Node identity, role, and the server and version it runs (empty while unknown); value is always 1.");
+    let mut info = encoder.encode_descriptor("valkey_node", &info_help, None, MetricType::Info)?;
     for node in nodes {
-        info.encode_info(&[("node", node.addr.as_str()), ("node_id", &node.node_id), ("role", node.role.as_str())])?;
+        let (server, version) = node.version.as_ref().map_or(("", ""), |v| (v.server.as_str(), v.version.as_str()));
+        info.encode_info(&[
+            ("node", node.addr.as_str()),
+            ("node_id", &node.node_id),
+            ("role", node.role.as_str()),
+            ("server", server),
+            ("version", version),
+        ])?;
     }
     Ok(())
 }

@@ -12,6 +12,7 @@ fn node(addr: &str, up: bool, enabled: Option<bool>) -> NodeStatus {
         failure: (!up).then(|| NodeFailure { kind: FailureKind::Timeout, detail: String::new() }),
         duration: Duration::from_millis(3),
         slot_stats_enabled: enabled,
+        version: None,
     }
 }
 
@@ -65,7 +66,9 @@ fn text_format_has_every_family_and_no_invented_zeros() {
     assert!(out.contains("valkey_node_up{node=\"c:1\"} 0\n"));
     assert!(out.contains("valkey_node_slot_stats_enabled{node=\"b:1\"} 0\n"));
     assert!(!out.contains("valkey_node_slot_stats_enabled{node=\"c:1\"}"));
-    assert!(out.contains("valkey_node_info{node=\"a:1\",node_id=\"id-a:1\",role=\"primary\"} 1\n"));
+    assert!(
+        out.contains("valkey_node_info{node=\"a:1\",node_id=\"id-a:1\",role=\"primary\",server=\"\",version=\"\"} 1\n")
+    );
     assert!(
         out.contains("valkey_exporter_last_refresh_timestamp_seconds 1.7e9")
             || out.contains("valkey_exporter_last_refresh_timestamp_seconds 1700000000")

@@ -1,0 +1,229 @@
+//! The commands that would carry a plan out, for an operator to review and run: the
+//! exporter itself never runs them (its ACL user should not even be allowed to).
+//!
+//! - Every primary involved runs Valkey 9.0+: one `CLUSTER MIGRATESLOTS` per source
+//!   primary (atomic slot migration), all its moves in one command.
+//! - Otherwise: a POSIX shell script of the classic steps `valkey-cli --cluster
+//!   reshard` performs: `SETSLOT IMPORTING` on the target, `SETSLOT MIGRATING` on the
+//!   source, `MIGRATE` of the keys in batches from `GETKEYSINSLOT`, then `SETSLOT
+//!   NODE` on every primary.
+//!
+//! No credential is ever written: the lines say where to add them.
+
+use super::plan::Move;
+use crate::snapshot::{NodeStatus, Role, Snapshot};
+use std::collections::BTreeMap;
+
+/// Which form the commands take.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// One `valkey-cli ... CLUSTER MIGRATESLOTS` line per source primary.
+    MigrateSlots,
+    /// A shell script of the classic steps.
+    ClassicScript,
+    /// The plan has no moves.
+    Nothing,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::MigrateSlots => "migrateslots",
+            Kind::ClassicScript => "classic_script",
+            Kind::Nothing => "none",
+        }
+    }
+}
+
+/// Command lines for a plan.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Commands {
+    pub kind: Kind,
+    pub lines: Vec<String>,
+}
+
+/// The commands for `moves` on the cluster of `snapshot`; `tls` adds `--tls` to
+/// every `valkey-cli`.
+pub fn commands(moves: &[Move], snapshot: &Snapshot, tls: bool) -> Commands {
+    if moves.is_empty() {
+        return Commands { kind: Kind::Nothing, lines: Vec::new() };
+    }
+    let atomic = moves
+        .iter()
+        .flat_map(|m| [m.from, m.to])
+        .all(|n| snapshot.nodes[n].version.as_ref().is_some_and(|v| v.has_atomic_slot_migration()));
+    let cli = if tls { "valkey-cli --tls" } else { "valkey-cli" };
+    if atomic {
+        Commands { kind: Kind::MigrateSlots, lines: migrateslots(moves, snapshot, cli) }
+    } else {
+        Commands { kind: Kind::ClassicScript, lines: classic_script(moves, snapshot, cli) }
+    }
+}
+
+/// `valkey-cli -h H -p P CLUSTER MIGRATESLOTS SLOTSRANGE a b [a b ...] NODE <id> [...]`,
+/// one line per source primary, consecutive slots to one target merged into ranges.
+fn migrateslots(moves: &[Move], snapshot: &Snapshot, cli: &str) -> Vec<String> {
+    let mut by_source: BTreeMap<usize, BTreeMap<usize, Vec<u16>>> = BTreeMap::new();
+    for m in moves {
+        by_source.entry(m.from).or_default().entry(m.to).or_default().push(m.slot);
+    }
+    by_source
+        .into_iter()
+        .map(|(source, targets)| {
+            let mut line = format!("{cli} {} CLUSTER MIGRATESLOTS", endpoint(&snapshot.nodes[source]));
+            for (target, mut slots) in targets {
+                slots.sort_unstable();
+                line.push_str(" SLOTSRANGE");
+                for (first, last) in ranges(&slots) {
+                    line.push_str(&format!(" {first} {last}"));
+                }
+                line.push_str(&format!(" NODE {}", snapshot.nodes[target].node_id));
+            }
+            line
+        })
+        .collect()
+}
+
+/// Runs of consecutive slots as `(first, last)`.
+fn ranges(sorted: &[u16]) -> Vec<(u16, u16)> {
+    let mut out: Vec<(u16, u16)> = Vec::new();
+    for &slot in sorted {
+        match out.last_mut() {
+            Some((_, last)) if slot == *last + 1 => *last = slot,
+            _ => out.push((slot, slot)),
+        }
+    }
+    out
+}
+
+fn endpoint(node: &NodeStatus) -> String {
+    format!("-h {} -p {}", shell_word(node.addr.host()), node.addr.port())
+}
+
+/// Host names and node ids come from the cluster; quote anything unusual anyway.
+fn shell_word(text: &str) -> String {
+    if !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || ".:-_[]".contains(c)) {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
+}
+
+const SCRIPT_FUNCTION: &str = r#"migrate_slot() {
+  slot=$1 sh=$2 sp=$3 sid=$4 th=$5 tp=$6 tid=$7
+  shift 7
+  $CLI -h "$th" -p "$tp" CLUSTER SETSLOT "$slot" IMPORTING "$sid"
+  $CLI -h "$sh" -p "$sp" CLUSTER SETSLOT "$slot" MIGRATING "$tid"
+  last=""
+  while :; do
+    keys=$($CLI -h "$sh" -p "$sp" --raw CLUSTER GETKEYSINSLOT "$slot" "$BATCH")
+    [ -z "$keys" ] && break
+    if [ "$keys" = "$last" ]; then echo "slot $slot: MIGRATE made no progress; stopping" >&2; exit 1; fi
+    last=$keys
+    printf '%s\n' "$keys" | xargs -d '\n' $CLI -h "$sh" -p "$sp" MIGRATE "$th" "$tp" "" 0 "$TIMEOUT_MS" KEYS
+  done
+  while [ "$#" -ge 2 ]; do
+    $CLI -h "$1" -p "$2" CLUSTER SETSLOT "$slot" NODE "$tid"
+    shift 2
+  done
+}"#;
+
+fn classic_script(moves: &[Move], snapshot: &Snapshot, cli: &str) -> Vec<String> {
+    let keys: u64 = moves.iter().map(|m| m.keys).sum();
+    let primaries: Vec<String> = snapshot
+        .nodes
+        .iter()
+        .filter(|n| n.role == Role::Primary)
+        .map(|n| format!("{} {}", shell_word(n.addr.host()), n.addr.port()))
+        .collect();
+    let mut lines = vec![
+        "#!/bin/sh".to_string(),
+        format!(
+            "# Moves {} slot(s), {keys} key(s), the classic way (SETSLOT IMPORTING/MIGRATING, MIGRATE, SETSLOT NODE).",
+            moves.len()
+        ),
+        "# Generated by valkey-slot-exporter from the load it measured: review it before running it.".into(),
+        "# Add authentication (--user NAME --askpass) to CLI as your cluster needs; keys containing".into(),
+        "# newlines cannot be moved by this script. Needs GNU xargs (-d).".into(),
+        "set -eu".into(),
+        format!("CLI=\"{cli}\""),
+        "BATCH=100".into(),
+        "TIMEOUT_MS=5000".into(),
+        "# migrate_slot SLOT SOURCE_HOST SOURCE_PORT SOURCE_ID TARGET_HOST TARGET_PORT TARGET_ID [PRIMARY_HOST PRIMARY_PORT]...".into(),
+    ];
+    lines.extend(SCRIPT_FUNCTION.lines().map(str::to_string));
+    for m in moves {
+        let (from, to) = (&snapshot.nodes[m.from], &snapshot.nodes[m.to]);
+        lines.push(format!(
+            "migrate_slot {} {} {} {} {} {} {} {}  # {} keys",
+            m.slot,
+            shell_word(from.addr.host()),
+            from.addr.port(),
+            shell_word(&from.node_id),
+            shell_word(to.addr.host()),
+            to.addr.port(),
+            shell_word(&to.node_id),
+            primaries.join(" "),
+            m.keys,
+        ));
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aggregate::test_support::{node, snapshot};
+    use crate::snapshot::ServerVersion;
+
+    fn cluster(version: &str) -> Snapshot {
+        let mut nodes = vec![
+            node("10.0.0.1:7001", "AAA", Role::Primary, true),
+            node("10.0.0.2:7002", "BBB", Role::Primary, true),
+            node("10.0.0.3:7003", "CCC", Role::Primary, true),
+        ];
+        for n in &mut nodes {
+            n.version = Some(ServerVersion { server: "valkey".into(), version: version.into() });
+        }
+        snapshot(0, nodes, &[])
+    }
+
+    fn moved(slot: u16, from: usize, to: usize) -> Move {
+        Move { slot, from, to, keys: 2, load: 1.0 }
+    }
+
+    #[test]
+    fn valkey_9_gets_one_migrateslots_line_per_source_with_merged_ranges() {
+        let moves = [moved(5, 0, 1), moved(3, 0, 1), moved(4, 0, 1), moved(9, 0, 2), moved(20, 1, 2)];
+        let out = commands(&moves, &cluster("9.1.2"), false);
+        assert_eq!(out.kind, Kind::MigrateSlots);
+        assert_eq!(
+            out.lines,
+            vec![
+                "valkey-cli -h 10.0.0.1 -p 7001 CLUSTER MIGRATESLOTS SLOTSRANGE 3 5 NODE BBB SLOTSRANGE 9 9 NODE CCC",
+                "valkey-cli -h 10.0.0.2 -p 7002 CLUSTER MIGRATESLOTS SLOTSRANGE 20 20 NODE CCC",
+            ]
+        );
+        assert!(commands(&moves, &cluster("9.1.2"), true).lines[0].starts_with("valkey-cli --tls -h"));
+    }
+
+    #[test]
+    fn older_servers_get_the_classic_script() {
+        let out = commands(&[moved(7, 0, 2)], &cluster("8.0.1"), false);
+        assert_eq!(out.kind, Kind::ClassicScript);
+        assert_eq!(out.lines[0], "#!/bin/sh");
+        let call = out.lines.last().unwrap();
+        assert_eq!(
+            call,
+            "migrate_slot 7 10.0.0.1 7001 AAA 10.0.0.3 7003 CCC 10.0.0.1 7001 10.0.0.2 7002 10.0.0.3 7003  # 2 keys"
+        );
+        assert!(out.lines.iter().any(|l| l.contains("GETKEYSINSLOT")));
+        assert!(commands(&[], &cluster("8.0.1"), false).lines.is_empty());
+    }
+
+    #[test]
+    fn odd_words_are_quoted() {
+        assert_eq!(shell_word("a b'c"), "'a b'\\''c'");
+        assert_eq!(shell_word("::1"), "::1");
+    }
+}

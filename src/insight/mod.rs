@@ -1,0 +1,57 @@
+//! Insight: direct answers to the questions operators ask, computed from one
+//! observation (a snapshot and the rates of its window).
+//!
+//! - [`hot`]: which slots are hot *now*, ranked by the last window's rates (or keys);
+//! - [`balance`]: how evenly the primaries carry keys, CPU and network;
+//! - [`plan`]: which slots to move where to even out a load, greedily and soundly;
+//! - [`commands`]: the operator's commands that would carry a plan out (the exporter
+//!   never runs them);
+//! - [`stats`]: the imbalance figures (max over mean, Gini, coefficient of variation).
+//!
+//! Plain computation: no I/O, nothing sent to Valkey. HTTP and the one-shot commands
+//! render these results; they do not compute.
+
+pub(crate) mod balance;
+pub(crate) mod commands;
+pub(crate) mod hot;
+pub(crate) mod plan;
+pub(crate) mod stats;
+
+use crate::aggregate::Observation;
+use crate::aggregate::rank::Measure;
+use crate::snapshot::Role;
+
+/// One primary's slots with their load in some measure, the planner's and the
+/// balance's input.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PrimaryLoad {
+    /// Index into `Snapshot::nodes`.
+    pub node: usize,
+    /// `(slot, load, keys)`, in slot order. A slot without a rate counts 0.
+    pub slots: Vec<(u16, f64, u64)>,
+}
+
+impl PrimaryLoad {
+    pub fn total(&self) -> f64 {
+        self.slots.iter().map(|s| s.1).sum()
+    }
+}
+
+/// Every primary that answered, slot-less ones included, with its slots' loads in
+/// `measure`.
+pub fn primary_loads(observation: &Observation, measure: Measure) -> Vec<PrimaryLoad> {
+    let snapshot = &observation.snapshot;
+    let mut loads: Vec<PrimaryLoad> = snapshot
+        .nodes
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| n.role == Role::Primary && n.is_up())
+        .map(|(node, _)| PrimaryLoad { node, slots: Vec::new() })
+        .collect();
+    for (position, record) in snapshot.slots.iter().enumerate() {
+        let Some(load) = loads.iter_mut().find(|l| l.node == record.node as usize) else { continue };
+        let value = measure.of(observation, position).unwrap_or(0.0);
+        load.slots.push((record.slot, value, record.stats.key_count.unwrap_or(0)));
+    }
+    loads
+}

@@ -1,0 +1,246 @@
+//! JSON answers of the insight endpoints (hot slots, balance, rebalance plan), in the
+//! API's envelope. Rates are per second in the server's units (µs of CPU, bytes), like
+//! the slot-stats API; a value that cannot be known is `null`, never 0.
+
+use super::json::{JsonReply, rfc3339_millis, success};
+use crate::aggregate::Observation;
+use crate::aggregate::rank::Measure;
+use crate::insight::balance::Balance;
+use crate::insight::commands::Commands;
+use crate::insight::hot::{HotSlots, NO_WINDOW_NOTE};
+use crate::insight::plan::{Move, Plan};
+use crate::insight::stats::Imbalance;
+use crate::snapshot::NodeStatus;
+use serde::Serialize;
+use std::time::SystemTime;
+
+/// The measure's name in requests and answers.
+pub(crate) fn measure_name(measure: Measure) -> &'static str {
+    match measure {
+        Measure::Cpu => "cpu",
+        Measure::Network => "network",
+        Measure::NetworkIn => "network_in",
+        Measure::NetworkOut => "network_out",
+        Measure::Keys => "keys",
+    }
+}
+
+/// What every insight answer says about the observation it comes from.
+#[derive(Serialize)]
+struct Basis {
+    /// Seconds between the two snapshots the rates come from; `null` with one snapshot.
+    window_seconds: Option<f64>,
+    snapshot_timestamp: String,
+    /// True when answered from an existing snapshot without waiting for a refresh.
+    cached: bool,
+}
+
+fn basis(observation: &Observation, cached: bool) -> Basis {
+    Basis {
+        window_seconds: observation.window.seconds,
+        snapshot_timestamp: rfc3339_millis(observation.snapshot.taken_at),
+        cached,
+    }
+}
+
+#[derive(Serialize)]
+struct NodeRef<'a> {
+    node: &'a str,
+    node_id: &'a str,
+}
+
+fn node_ref(node: &NodeStatus) -> NodeRef<'_> {
+    NodeRef { node: node.addr.as_str(), node_id: &node.node_id }
+}
+
+#[derive(Serialize)]
+struct HotSlotEntry<'a> {
+    slot_id: u16,
+    #[serde(flatten)]
+    node: NodeRef<'a>,
+    key_count: Option<u64>,
+    cpu_usec_per_sec: Option<f64>,
+    network_bytes_in_per_sec: Option<f64>,
+    network_bytes_out_per_sec: Option<f64>,
+    share_of_node: Option<f64>,
+    share_of_cluster: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct HotSlotsData<'a> {
+    by: &'static str,
+    limit: usize,
+    slots: Vec<HotSlotEntry<'a>>,
+    #[serde(flatten)]
+    basis: Basis,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<&'static str>,
+}
+
+pub(crate) fn hot_slots(
+    observation: &Observation,
+    hot: &HotSlots,
+    limit: usize,
+    cached: bool,
+    now: SystemTime,
+) -> JsonReply {
+    let snapshot = &observation.snapshot;
+    let slots = hot
+        .entries
+        .iter()
+        .map(|entry| {
+            let record = &snapshot.slots[entry.position];
+            let rates = observation.window.rates[entry.position].unwrap_or_default();
+            HotSlotEntry {
+                slot_id: record.slot,
+                node: node_ref(snapshot.node(record)),
+                key_count: record.stats.key_count,
+                cpu_usec_per_sec: rates.cpu_usec,
+                network_bytes_in_per_sec: rates.network_bytes_in,
+                network_bytes_out_per_sec: rates.network_bytes_out,
+                share_of_node: entry.share_of_node,
+                share_of_cluster: entry.share_of_cluster,
+            }
+        })
+        .collect();
+    let data =
+        HotSlotsData { by: measure_name(hot.measure), limit, slots, basis: basis(observation, cached), note: hot.note };
+    success(data, now)
+}
+
+#[derive(Serialize)]
+struct PrimaryEntry<'a> {
+    #[serde(flatten)]
+    node: NodeRef<'a>,
+    up: bool,
+    slots: u32,
+    keys: Option<u64>,
+    cpu_usec_per_sec: Option<f64>,
+    network_bytes_per_sec: Option<f64>,
+    keys_share: Option<f64>,
+    cpu_share: Option<f64>,
+    network_share: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct ImbalanceData {
+    keys: Imbalance,
+    cpu: Imbalance,
+    network: Imbalance,
+}
+
+#[derive(Serialize)]
+struct BalanceData<'a> {
+    primaries: Vec<PrimaryEntry<'a>>,
+    imbalance: ImbalanceData,
+    #[serde(flatten)]
+    basis: Basis,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<&'static str>,
+}
+
+pub(crate) fn balance(observation: &Observation, balance: &Balance, cached: bool, now: SystemTime) -> JsonReply {
+    let nodes = &observation.snapshot.nodes;
+    let primaries = balance
+        .primaries
+        .iter()
+        .map(|p| PrimaryEntry {
+            node: node_ref(&nodes[p.node]),
+            up: nodes[p.node].is_up(),
+            slots: p.slots,
+            keys: p.keys,
+            cpu_usec_per_sec: p.cpu_usec_per_sec,
+            network_bytes_per_sec: p.network_bytes_per_sec,
+            keys_share: p.keys_share,
+            cpu_share: p.cpu_share,
+            network_share: p.network_share,
+        })
+        .collect();
+    let data = BalanceData {
+        primaries,
+        imbalance: ImbalanceData { keys: balance.keys, cpu: balance.cpu, network: balance.network },
+        basis: basis(observation, cached),
+        note: (!observation.window.has_rates()).then_some(NO_WINDOW_NOTE),
+    };
+    success(data, now)
+}
+
+#[derive(Serialize)]
+struct MoveEntry<'a> {
+    slot_id: u16,
+    from: NodeRef<'a>,
+    to: NodeRef<'a>,
+    keys: u64,
+    load: f64,
+}
+
+#[derive(Serialize)]
+struct Prediction {
+    max_over_mean: Option<f64>,
+    gini: Option<f64>,
+}
+
+impl From<Imbalance> for Prediction {
+    fn from(i: Imbalance) -> Self {
+        Prediction { max_over_mean: i.max_over_mean, gini: i.gini }
+    }
+}
+
+#[derive(Serialize)]
+struct PlanData<'a> {
+    by: &'static str,
+    target: f64,
+    max_moves: usize,
+    moves: Vec<MoveEntry<'a>>,
+    before: Prediction,
+    after: Prediction,
+    keys_to_migrate: u64,
+    stop_reason: &'static str,
+    commands_kind: &'static str,
+    commands: &'a [String],
+    #[serde(flatten)]
+    basis: Basis,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<&'static str>,
+}
+
+/// What a plan request asked for.
+pub(crate) struct PlanRequest {
+    pub measure: Measure,
+    pub target: f64,
+    pub max_moves: usize,
+}
+
+pub(crate) fn plan(
+    observation: &Observation,
+    request: &PlanRequest,
+    plan: &Plan,
+    commands: &Commands,
+    cached: bool,
+    now: SystemTime,
+) -> JsonReply {
+    let nodes = &observation.snapshot.nodes;
+    let entry = |m: &Move| MoveEntry {
+        slot_id: m.slot,
+        from: node_ref(&nodes[m.from]),
+        to: node_ref(&nodes[m.to]),
+        keys: m.keys,
+        load: m.load,
+    };
+    let no_rates = request.measure.is_rate() && !observation.window.has_rates();
+    let data = PlanData {
+        by: measure_name(request.measure),
+        target: request.target,
+        max_moves: request.max_moves,
+        moves: plan.moves.iter().map(entry).collect(),
+        before: plan.before.into(),
+        after: plan.after.into(),
+        keys_to_migrate: plan.keys_to_migrate,
+        stop_reason: plan.stop.as_str(),
+        commands_kind: commands.kind.as_str(),
+        commands: &commands.lines,
+        basis: basis(observation, cached),
+        note: no_rates.then_some(NO_WINDOW_NOTE),
+    };
+    success(data, now)
+}
