@@ -23,6 +23,7 @@ pub(crate) mod collect;
 pub mod config;
 pub mod http;
 pub(crate) mod insight;
+pub mod oneshot;
 pub(crate) mod render;
 pub(crate) mod snapshot;
 pub(crate) mod target;

@@ -1,4 +1,5 @@
-//! Entry point: read configuration, start logging, bind, serve until SIGTERM/SIGINT.
+//! Entry point: read configuration, start logging, then either run a one-shot command
+//! (`plan`, `top`) or bind and serve until SIGTERM/SIGINT.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -7,18 +8,21 @@ use tokio::signal::unix::{Signal, SignalKind, signal};
 use tracing_subscriber::EnvFilter;
 use valkey_slot_exporter::config::{self, LogFormat, Settings};
 use valkey_slot_exporter::http::ServeOptions;
-use valkey_slot_exporter::{Exporter, serve};
+use valkey_slot_exporter::{Exporter, oneshot, serve};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let settings = match config::load_from_env() {
-        Ok(settings) => settings,
+    let (settings, command) = match config::load_from_env() {
+        Ok(loaded) => loaded,
         Err(e) => {
             eprintln!("valkey-slot-exporter: {e}");
             return ExitCode::from(2);
         }
     };
     init_logging(&settings);
+    if let Some(command) = command {
+        return ExitCode::from(oneshot::run(&settings, command).await);
+    }
     keep_large_buffers_out_of_the_heap();
     // Installed before anything else can take time, so a SIGTERM that arrives during
     // start-up is a clean shutdown rather than death by signal.

@@ -2,7 +2,7 @@
 //! override the layers below it (environment, file, defaults).
 
 use super::{Secret, SlotSeries};
-use clap::{ArgAction, Parser};
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -16,56 +16,62 @@ VALKEY_SLOT_EXPORTER_PASSWORD over --password, which other users can see in the 
 process list.";
 
 /// Command-line flags. Each is optional so that an absent flag does not override the
-/// layers below it; serialized into figment as the top layer.
+/// layers below it; serialized into figment as the top layer. Every setting is
+/// global: the one-shot commands take them after their name too.
 #[derive(Parser, Serialize, Debug, Default)]
 #[command(name = "valkey-slot-exporter", version, about, after_help = ENV_HELP)]
 pub struct Cli {
+    /// Without a command the exporter serves; a command runs once and exits.
+    #[command(subcommand)]
+    #[serde(skip)]
+    pub command: Option<Command>,
+
     /// TOML configuration file (it must exist).
-    #[arg(long, value_name = "PATH", env = "VALKEY_SLOT_EXPORTER_CONFIG")]
+    #[arg(long, global = true, value_name = "PATH", env = "VALKEY_SLOT_EXPORTER_CONFIG")]
     #[serde(skip)]
     pub config: Option<PathBuf>,
 
     /// Address to serve /metrics and the JSON API on [default: 0.0.0.0:9765].
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, global = true, value_name = "ADDR")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub listen: Option<String>,
 
     /// Seed nodes of the cluster, comma-separated redis://, valkey://, rediss:// or
     /// valkeys:// URLs; the topology is discovered from any one that answers
     /// [default: redis://localhost:6379].
-    #[arg(long, value_name = "URL[,URL...]", value_delimiter = ',')]
+    #[arg(long, global = true, value_name = "URL[,URL...]", value_delimiter = ',')]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nodes: Option<Vec<String>>,
 
     /// ACL user name for Valkey.
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, global = true, value_name = "NAME")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
 
     /// Password for Valkey (visible in the process list: prefer --password-file).
-    #[arg(long, value_name = "PASSWORD", hide_default_value = true, value_parser = parse_secret)]
+    #[arg(long, global = true, value_name = "PASSWORD", hide_default_value = true, value_parser = parse_secret)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub password: Option<Secret>,
 
     /// File holding the Valkey password (a trailing newline is ignored).
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, global = true, value_name = "PATH")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub password_file: Option<PathBuf>,
 
     /// How long a snapshot is served before the next request refreshes it, e.g. 30s,
     /// 500ms, 2m [default: 30s].
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration_flag)]
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration_flag)]
     #[serde(skip_serializing_if = "Option::is_none", with = "humantime_serde::option")]
     pub cache_ttl: Option<Duration>,
 
     /// How long one node may take to connect and answer before it is reported down
     /// [default: 5s].
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration_flag)]
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration_flag)]
     #[serde(skip_serializing_if = "Option::is_none", with = "humantime_serde::option")]
     pub node_timeout: Option<Duration>,
 
     /// Also query replicas; their slot series carry their own `node` label.
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true",
+    #[arg(long, global = true, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true",
           action = ArgAction::Set)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub include_replicas: Option<bool>,
@@ -73,51 +79,51 @@ pub struct Cli {
     /// Per-slot series on /metrics: all, top:N (the N hottest slots by CPU, by network
     /// and by keys) or none; node, slot-range and hottest-slot series are always there
     /// [default: all].
-    #[arg(long, value_name = "PROFILE")]
+    #[arg(long, global = true, value_name = "PROFILE")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub slot_series: Option<SlotSeries>,
 
     /// Width of the slot ranges the slot_range series sum over; must divide 16384
     /// [default: 128, i.e. 128 ranges].
-    #[arg(long, value_name = "SLOTS")]
+    #[arg(long, global = true, value_name = "SLOTS")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub slot_range_size: Option<u32>,
 
     /// CA certificate(s) (PEM) that Valkey's server certificates must chain to, for
     /// rediss:// and valkeys:// nodes [default: the system's CA bundle].
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, global = true, value_name = "PATH")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_ca_file: Option<PathBuf>,
 
     /// Client certificate (PEM) to present to Valkey (with --tls-client-key-file).
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, global = true, value_name = "PATH")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_client_cert_file: Option<PathBuf>,
 
     /// Private key (PEM) of the client certificate.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, global = true, value_name = "PATH")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_client_key_file: Option<PathBuf>,
 
     /// Prometheus exporter-toolkit web config (YAML) for TLS and basic auth on the
     /// exporter's own endpoint.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, global = true, value_name = "PATH")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub web_config_file: Option<PathBuf>,
 
     /// Most concurrent HTTP connections; more are answered 503 and closed [default: 256].
-    #[arg(long, value_name = "N")]
+    #[arg(long, global = true, value_name = "N")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_connections: Option<usize>,
 
     /// Log filter: error, warn, info, debug, trace, or a tracing filter directive
     /// [default: info].
-    #[arg(long, value_name = "LEVEL")]
+    #[arg(long, global = true, value_name = "LEVEL")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_level: Option<String>,
 
     /// Log format: text or json [default: text].
-    #[arg(long, value_name = "FORMAT")]
+    #[arg(long, global = true, value_name = "FORMAT")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_format: Option<String>,
 }
@@ -134,4 +140,89 @@ fn parse_duration_flag(s: &str) -> Result<Duration, String> {
 /// repeat humantime's terse "unknown time unit".
 pub(super) fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s.trim()).map_err(|e| format!("invalid duration `{s}`: {e} (e.g. 30s, 500ms, 2m)"))
+}
+
+/// One-shot commands, for operators without a running exporter. Each takes two
+/// snapshots `--window` apart with the same settings as the server, prints, exits 0
+/// (1 when no node answers, 2 on bad flags).
+#[derive(Subcommand, Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Print the hottest slots, the balance across primaries and a rebalance plan.
+    Plan(PlanArgs),
+    /// Print the hottest slots.
+    Top(TopArgs),
+}
+
+/// What `top` ranks by.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RankBy {
+    Cpu,
+    Network,
+    #[value(name = "network_in")]
+    NetworkIn,
+    #[value(name = "network_out")]
+    NetworkOut,
+    Keys,
+}
+
+/// What `plan` balances.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlanBy {
+    Cpu,
+    Network,
+    Keys,
+}
+
+#[derive(Args, Debug, Clone, PartialEq)]
+pub struct PlanArgs {
+    /// The load to even out.
+    #[arg(long, value_enum, default_value = "cpu")]
+    pub by: PlanBy,
+    /// Time between the two snapshots the rates come from.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_window)]
+    pub window: Duration,
+    /// Most slot moves to propose (1-1024).
+    #[arg(long, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub max_moves: u32,
+    /// Stop once the busiest primary carries at most this times the mean (1-10).
+    #[arg(long, value_name = "RATIO", default_value_t = 1.1, value_parser = parse_target)]
+    pub target: f64,
+    /// Hottest slots listed before the plan (1-16384).
+    #[arg(long, value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=16384))]
+    pub limit: u32,
+    /// Print the API's JSON instead of tables.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug, Clone, PartialEq)]
+pub struct TopArgs {
+    /// What to rank by.
+    #[arg(long, value_enum, default_value = "cpu")]
+    pub by: RankBy,
+    /// Time between the two snapshots the rates come from.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_window)]
+    pub window: Duration,
+    /// Slots listed (1-16384).
+    #[arg(long, value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=16384))]
+    pub limit: u32,
+    /// Print the API's JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A window of at least 100 ms: rates over less are mostly noise.
+fn parse_window(s: &str) -> Result<Duration, String> {
+    let window = parse_duration(s)?;
+    if window < Duration::from_millis(100) {
+        return Err(format!("window `{s}` is too short (at least 100ms)"));
+    }
+    Ok(window)
+}
+
+fn parse_target(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(t) if (1.0..=10.0).contains(&t) => Ok(t),
+        _ => Err(format!("target `{s}` must be a number from 1 to 10 (times the mean load)")),
+    }
 }

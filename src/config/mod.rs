@@ -13,7 +13,7 @@ mod slot_series;
 pub mod tls;
 pub mod web;
 
-pub use cli::Cli;
+pub use cli::{Cli, Command, PlanArgs, PlanBy, RankBy, TopArgs};
 pub use node_url::{NodeUrl, parse_node_url};
 pub use secret::{REDACTED, Secret};
 pub use slot_series::SlotSeries;
@@ -101,9 +101,12 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-/// Parses the process's flags and environment into settings.
-pub fn load_from_env() -> Result<Settings, ConfigError> {
-    load(Cli::parse())
+/// Parses the process's flags and environment into settings, and the one-shot command
+/// if one was given.
+pub fn load_from_env() -> Result<(Settings, Option<Command>), ConfigError> {
+    let mut cli = Cli::parse();
+    let command = cli.command.take();
+    load(cli).map(|settings| (settings, command))
 }
 
 /// Merges defaults, the file named by `cli.config`, the environment and `cli`, then

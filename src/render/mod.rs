@@ -4,7 +4,8 @@
 //!   prometheus-client collector; [`negotiate`] picks format and encoding, [`gzip`]
 //!   compresses, [`bodies`] keeps each body of the current snapshot once rendered.
 //! - [`json`]: the JSON API envelope, error envelope and endpoint index.
-//! - [`insight`]: the hot-slot, balance and rebalance-plan answers.
+//! - [`insight`]: the hot-slot, balance and rebalance-plan answers; [`tables`] the
+//!   same as text for the one-shot commands.
 //! - [`per_snapshot`]: work done once per snapshot, off the async threads.
 
 pub(crate) mod bodies;
@@ -14,3 +15,4 @@ pub(crate) mod json;
 pub(crate) mod metrics;
 pub(crate) mod negotiate;
 pub(crate) mod per_snapshot;
+pub(crate) mod tables;
