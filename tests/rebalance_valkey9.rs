@@ -44,7 +44,8 @@ impl Traffic {
                 let current = shared.lock().unwrap().clone();
                 for &(slot, weight) in &weights {
                     let key = format!("{{{}}}:0", slot_tag(slot));
-                    let commands: Vec<Vec<String>> = (0..weight * UNIT).map(|_| vec!["GET".into(), key.clone()]).collect();
+                    let commands: Vec<Vec<String>> =
+                        (0..weight * UNIT).map(|_| vec!["GET".into(), key.clone()]).collect();
                     // Replies during a migration may be MOVED/ASK errors: only the mix matters.
                     if let Ok(mut conn) = Conn::connect(&current[&slot]) {
                         let _ = conn.pipeline(&commands);
@@ -123,10 +124,16 @@ async fn the_printed_migrateslots_plan_evens_out_cpu_as_predicted_on_valkey_9() 
         assert!(line.starts_with("valkey-cli -h ") && line.contains(" CLUSTER MIGRATESLOTS SLOTSRANGE "), "{line}");
         let output = std::process::Command::new("sh").arg("-c").arg(line).output().expect("run valkey-cli");
         let said = String::from_utf8_lossy(&output.stdout);
-        assert!(output.status.success() && said.trim() == "OK", "{line}: {said} {}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success() && said.trim() == "OK",
+            "{line}: {said} {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
-    let targets: Vec<(u16, String)> =
-        moves.iter().map(|m| (m["slot_id"].as_u64().unwrap() as u16, m["to"]["node"].as_str().unwrap().to_string())).collect();
+    let targets: Vec<(u16, String)> = moves
+        .iter()
+        .map(|m| (m["slot_id"].as_u64().unwrap() as u16, m["to"]["node"].as_str().unwrap().to_string()))
+        .collect();
     let until = Instant::now() + Duration::from_secs(30);
     while !targets.iter().all(|(slot, to)| cluster.slot_owners()[usize::from(*slot)] == *to) {
         assert!(Instant::now() < until, "the migrations did not finish within 30 s");

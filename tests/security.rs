@@ -30,13 +30,25 @@ const GOOD_PASSWORD: &str = "Gd-pw-7Qx3vKz9-Wq";
 const WRONG_PASSWORD: &str = "Wr-pw-Lm4tZr8-Yn";
 const ACL_USER: &str = "slotexporter";
 
-/// What an exporter user needs: the two commands it sends, plus the two the client
-/// library (fred) sends after AUTH on every new connection, `CLIENT ID` and `INFO server`.
-/// AUTH itself needs no permission. No keys, no channels.
-const ACL_RULE: &[&str] =
-    &["on", "resetkeys", "resetchannels", "-@all", "+cluster|slots", "+cluster|slot-stats", "+client|id", "+info"];
-/// The bare minimum that still reads every slot: fred tolerates the refusal of its two
-/// connection-time commands, which then show up in `ACL LOG` (once per connection).
+/// What an exporter user needs: the commands it sends (`CLUSTER SLOTS`, `CLUSTER
+/// SLOT-STATS`, `CLUSTER SHARDS` for slot-less primaries, `INFO server` for versions),
+/// plus `CLIENT ID`, which the client library (fred) sends after AUTH on every new
+/// connection along with `INFO server`. AUTH itself needs no permission. No keys, no
+/// channels.
+const ACL_RULE: &[&str] = &[
+    "on",
+    "resetkeys",
+    "resetchannels",
+    "-@all",
+    "+cluster|slots",
+    "+cluster|slot-stats",
+    "+cluster|shards",
+    "+client|id",
+    "+info",
+];
+/// The bare minimum that still reads every slot: the exporter tolerates the refusal of
+/// the rest (no versions, no slot-less primaries), which then shows up in `ACL LOG`:
+/// `CLUSTER SHARDS` once, `CLIENT ID` and `INFO` once per connection.
 const ACL_RULE_MINIMAL: &[&str] =
     &["on", "resetkeys", "resetchannels", "-@all", "+cluster|slots", "+cluster|slot-stats"];
 const ACL_USER_MINIMAL: &str = "slotexporter-min";
@@ -153,7 +165,7 @@ async fn a_least_privilege_acl_user_reads_every_slot_and_its_password_is_never_s
     }
     drop(exporter);
 
-    // The bare minimum works too; only fred's two connection-time commands are refused.
+    // The bare minimum works too; only the optional commands are refused.
     let exporter =
         start_exporter(&["--nodes", &cluster.seed_url(), "--username", ACL_USER_MINIMAL, "--password", GOOD_PASSWORD])
             .await;
@@ -163,7 +175,8 @@ async fn a_least_privilege_acl_user_reads_every_slot_and_its_password_is_never_s
     assert_eq!(api.json()["data"]["nodes_failed"], serde_json::json!([]), "{}", api.body);
     let refused: std::collections::BTreeSet<(String, String)> =
         acl_denials(&cluster).into_iter().map(|d| (d.user, d.object)).collect();
-    let expected = ["client|id", "info"].map(|object| (ACL_USER_MINIMAL.to_owned(), object.to_owned()));
+    let expected =
+        ["client|id", "info", "cluster|shards"].map(|object| (ACL_USER_MINIMAL.to_owned(), object.to_owned()));
     assert_eq!(refused, expected.into_iter().collect(), "with rule {ACL_RULE_MINIMAL:?}");
     exporter.stop().await;
 }

@@ -250,7 +250,8 @@ async fn timed<T>(work: impl std::future::Future<Output = T>) -> (Duration, Dura
 
 /// Every node's replies through fred, as raw frames, dropped unread.
 async fn fetch_raw(pool: &NodePool, plan: &[(NodeAddr, Vec<RawCommand>)]) {
-    let fetches = plan.iter().map(|(addr, commands)| pool.pipeline_raw(addr, commands.clone(), |_frame| Ok(())));
+    let fetches =
+        plan.iter().map(|(addr, commands)| pool.pipeline_raw(addr, commands.clone(), |frame| frame.map(drop)));
     for fetched in futures_util::future::join_all(fetches).await {
         fetched.expect("fred fetch");
     }

@@ -163,10 +163,11 @@ impl ClusterCollector {
                 let result = pool
                     .pipeline_raw(&addr, requests, |frame| {
                         if std::mem::take(&mut first) {
-                            version = info::parse_info_frame(&frame);
+                            // Only an ACL without +info refuses it: the version stays unknown.
+                            version = frame.ok().and_then(|f| info::parse_info_frame(&f));
                             return Ok(());
                         }
-                        reply::parse_slot_stats_into(&frame, &mut rows).map_err(protocol_failure)
+                        reply::parse_slot_stats_into(&frame?, &mut rows).map_err(protocol_failure)
                     })
                     .await
                     .map(|()| rows);

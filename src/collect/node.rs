@@ -70,11 +70,13 @@ impl NodePool {
     /// once `each` returns, so a large answer split over several commands never holds
     /// more than a few replies' frames at once; raw frames are walked in place instead
     /// of being turned into [`Value`]s (a full SLOT-STATS reply holds ~50,000 elements).
+    /// A server error reply reaches `each` as a failure, so a command whose refusal is
+    /// harmless need not fail the others; `each` returning an error ends the pipeline.
     pub async fn pipeline_raw(
         &self,
         addr: &NodeAddr,
         commands: Vec<RawCommand>,
-        each: impl FnMut(Resp3Frame) -> Result<(), NodeFailure>,
+        each: impl FnMut(Result<Resp3Frame, NodeFailure>) -> Result<(), NodeFailure>,
     ) -> Result<(), NodeFailure> {
         self.bounded(addr, self.pipeline_raw_unbounded(addr, commands, each)).await
     }
@@ -83,7 +85,7 @@ impl NodePool {
         &self,
         addr: &NodeAddr,
         commands: Vec<RawCommand>,
-        mut each: impl FnMut(Resp3Frame) -> Result<(), NodeFailure>,
+        mut each: impl FnMut(Result<Resp3Frame, NodeFailure>) -> Result<(), NodeFailure>,
     ) -> Result<(), NodeFailure> {
         use futures_util::StreamExt;
         let node = self.client(addr).await?;
@@ -96,7 +98,7 @@ impl NodePool {
             })
             .collect();
         while let Some(reply) = replies.next().await {
-            each(error_frame_to_failure(reply.map_err(|e| classify(&e))?)?)?;
+            each(error_frame_to_failure(reply.map_err(|e| classify(&e))?))?;
         }
         Ok(())
     }
