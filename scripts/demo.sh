@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Quickstart: starts a throwaway local Valkey cluster (3 primaries + 3 replicas) with
-# sample data and a hot slot, then runs the exporter against it on 127.0.0.1:9765.
+# sample data and steady traffic that makes a few slots on one primary hot, then runs
+# the exporter against it on 127.0.0.1:9765.
 # Installs valkey-server 8 (and Rust) when missing. Ctrl-C stops everything.
 #   DEMO_BASE_PORT=7100  first node port (nodes use 6 ports from there, +10000 for the bus)
 #   DEMO_LISTEN=127.0.0.1:9765
@@ -16,7 +17,9 @@ dir=$(mktemp -d "${TMPDIR:-/tmp}/valkey-slot-exporter-demo.XXXXXX")
 ports=()
 for i in 0 1 2 3 4 5; do ports+=($((base + i))); done
 
+traffic_pid=""
 cleanup() {
+  [ -n "$traffic_pid" ] && kill "$traffic_pid" 2>/dev/null
   for p in "${ports[@]}"; do valkey-cli -p "$p" shutdown nosave >/dev/null 2>&1 || true; done
   rm -rf "$dir"
 }
@@ -44,19 +47,40 @@ for p in "${ports[@]}"; do
   until valkey-cli -p "$p" cluster info | grep -q 'cluster_state:ok'; do sleep 0.2; done
 done
 
-echo "== loading sample data: 100k keys across all slots, then a hot slot ({hot})"
+echo "== loading sample data: 100k keys across all slots"
 valkey-benchmark --cluster -h 127.0.0.1 -p "${ports[0]}" -t set -n 100000 -r 100000 -d 64 -q >/dev/null
 # valkey-benchmark does not follow MOVED for custom commands: find the hot key's owner.
 for p in "${ports[@]}"; do
   if [ "$(valkey-cli -p "$p" set '{hot}:counter' 1 2>/dev/null)" = "OK" ]; then hot_port=$p; break; fi
 done
-valkey-benchmark -h 127.0.0.1 -p "$hot_port" -n 50000 -q set '{hot}:counter' 1 >/dev/null
-valkey-benchmark -h 127.0.0.1 -p "$hot_port" -n 50000 -q get '{hot}:counter' >/dev/null
+# Three more busy slots on the same primary, so that it carries far more than its share.
+warm=()
+for i in $(seq 1 500); do
+  [ "$(valkey-cli -p "$hot_port" set "{warm$i}:counter" 1 2>/dev/null)" = "OK" ] && warm+=("{warm$i}:counter")
+  [ ${#warm[@]} -ge 3 ] && break
+done
+
+echo "== steady traffic: {hot} and ${warm[*]} on 127.0.0.1:$hot_port, light reads everywhere"
+(
+  while :; do
+    valkey-benchmark -h 127.0.0.1 -p "$hot_port" -n 3000 -q get '{hot}:counter' >/dev/null
+    n=2000
+    for key in "${warm[@]}"; do
+      valkey-benchmark -h 127.0.0.1 -p "$hot_port" -n "$n" -q get "$key" >/dev/null
+      n=$((n - 500))
+    done
+    valkey-benchmark --cluster -h 127.0.0.1 -p "${ports[0]}" -t get -n 3000 -r 100000 -q >/dev/null
+    sleep 1
+  done
+) &
+traffic_pid=$!
 
 cat <<MSG
 == exporter on http://$listen (Ctrl-C to stop and remove the cluster)
    curl -s http://$listen/metrics | grep -E '^valkey_node_'
    curl -s 'http://$listen/api/cluster/slot-stats?start_slot=0&end_slot=3'
-   curl -s http://$listen/metrics | sort -t' ' -k2 -g | grep valkey_slot_cpu | tail -3   # hottest slots
+   curl -s 'http://$listen/api/cluster/hot-slots?limit=5'          # hottest slots now (after 2 snapshots)
+   curl -s http://$listen/api/cluster/balance
+   curl -s 'http://$listen/api/cluster/rebalance-plan?by=cpu'
 MSG
 ./target/release/valkey-slot-exporter --nodes "redis://127.0.0.1:${ports[0]}" --listen "$listen" --cache-ttl 5s
