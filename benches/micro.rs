@@ -151,8 +151,15 @@ fn merge_three_primaries(bencher: Bencher) {
 
 fn snapshot_taken(at: SystemTime) -> Snapshot {
     let topology = topology();
-    let (nodes, slots) = merge(&topology, answers());
-    Snapshot { taken_at: at, refresh_duration: Duration::from_millis(20), state: ClusterState::Cluster, nodes, slots }
+    let merged = merge(&topology, answers());
+    Snapshot {
+        taken_at: at,
+        refresh_duration: Duration::from_millis(20),
+        state: ClusterState::Cluster,
+        nodes: merged.nodes,
+        slots: merged.slots,
+        owners: merged.owners,
+    }
 }
 
 fn snapshot() -> Arc<Snapshot> {

@@ -188,6 +188,10 @@ pub struct Snapshot {
     /// Sorted by slot, then primary before replica, then node address: ranges are a
     /// binary search away.
     pub slots: Vec<SlotRecord>,
+    /// For each slot (16384 entries, or none when no topology was read), the index in
+    /// `nodes` of the primary that owns it, whether or not it answered: how a dead
+    /// node's slots are shown as its own, and missing.
+    pub owners: Vec<Option<u32>>,
 }
 
 impl Snapshot {
@@ -230,6 +234,7 @@ mod tests {
             state: ClusterState::Cluster,
             nodes: vec![],
             slots: vec![record(0), record(5), record(5), record(9), record(MAX_SLOT)],
+            owners: Vec::new(),
         };
         assert_eq!(snap.slots_in(0..=MAX_SLOT).len(), 5);
         assert_eq!(snap.slots_in(5..=5).len(), 2);

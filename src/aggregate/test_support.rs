@@ -43,5 +43,6 @@ pub(crate) fn snapshot(at_secs: u64, nodes: Vec<NodeStatus>, rows: &[Row]) -> Sn
         state: ClusterState::Cluster,
         nodes,
         slots,
+        owners: Vec::new(),
     }
 }

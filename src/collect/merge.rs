@@ -5,7 +5,7 @@
 //! (still answering for a slot that has moved) cannot put a slot under two primaries.
 
 use super::topology::Topology;
-use crate::snapshot::{NodeFailure, NodeStatus, ServerVersion, SlotRecord, SlotStats};
+use crate::snapshot::{MAX_SLOT, NodeFailure, NodeStatus, ServerVersion, SlotRecord, SlotStats};
 use std::time::Duration;
 
 /// What one queried node gave.
@@ -18,9 +18,19 @@ pub struct NodeAnswer {
     pub version: Option<ServerVersion>,
 }
 
-/// Builds the snapshot's node list (sorted by role, then address) and its slot
-/// records (sorted by slot, then primary first, then address).
-pub fn merge(topology: &Topology, answers: Vec<NodeAnswer>) -> (Vec<NodeStatus>, Vec<SlotRecord>) {
+/// The snapshot's parts built from one topology and its nodes' answers.
+pub struct Merged {
+    /// Sorted by role, then address.
+    pub nodes: Vec<NodeStatus>,
+    /// Sorted by slot, then primary first, then address.
+    pub slots: Vec<SlotRecord>,
+    /// For each slot, the position in `nodes` of the primary that owns it, whether or not
+    /// it answered.
+    pub owners: Vec<Option<u32>>,
+}
+
+/// Builds the snapshot's node list, slot records and slot owners.
+pub fn merge(topology: &Topology, answers: Vec<NodeAnswer>) -> Merged {
     let mut answers = answers;
     answers.sort_by(|a, b| {
         let (na, nb) = (&topology.nodes[a.index], &topology.nodes[b.index]);
@@ -29,8 +39,10 @@ pub fn merge(topology: &Topology, answers: Vec<NodeAnswer>) -> (Vec<NodeStatus>,
 
     let mut nodes = Vec::with_capacity(answers.len());
     let mut slots = Vec::new();
+    let mut position_of = vec![None; topology.nodes.len()];
     for answer in answers {
         let position = nodes.len() as u32;
+        position_of[answer.index] = Some(position);
         let node = &topology.nodes[answer.index];
         let (failure, slot_stats_enabled) = match answer.result {
             Ok(rows) => {
@@ -59,7 +71,8 @@ pub fn merge(topology: &Topology, answers: Vec<NodeAnswer>) -> (Vec<NodeStatus>,
     }
     // Nodes are already in (role, addr) order, so the node index orders ties.
     slots.sort_unstable_by_key(|r| (r.slot, r.node));
-    (nodes, slots)
+    let owners = (0..=MAX_SLOT).map(|slot| topology.owner_of(slot).and_then(|i| position_of[i])).collect();
+    Merged { nodes, slots, owners }
 }
 
 #[cfg(test)]
@@ -109,7 +122,7 @@ mod tests {
                 result: Ok(vec![(0, keys(1)), (9, keys(3))]),
             },
         ];
-        let (nodes, slots) = merge(&t, answers);
+        let Merged { nodes, slots, owners } = merge(&t, answers);
         let addrs: Vec<_> = nodes.iter().map(|n| (n.addr.as_str(), n.role)).collect();
         assert_eq!(addrs, vec![("a:1", Role::Primary), ("b:1", Role::Primary), ("d:1", Role::Replica)]);
         let got: Vec<_> = slots.iter().map(|r| (r.slot, nodes[r.node as usize].addr.as_str())).collect();
@@ -117,6 +130,7 @@ mod tests {
         assert_eq!(nodes[0].slots_served, 16374);
         assert_eq!(nodes[2].slots_served, 10);
         assert_eq!(nodes[0].slot_stats_enabled, Some(false));
+        assert_eq!((owners[0], owners[9], owners[10], owners[16383]), (Some(1), Some(1), Some(0), Some(0)));
     }
 
     #[test]
@@ -127,10 +141,11 @@ mod tests {
             NodeAnswer { index: 2, duration: Duration::from_millis(3), version: None, result: Err(failure.clone()) },
             NodeAnswer { index: 0, duration: Duration::ZERO, version: None, result: Ok(vec![(1, keys(1))]) },
         ];
-        let (nodes, slots) = merge(&t, answers);
+        let Merged { nodes, slots, owners } = merge(&t, answers);
         assert_eq!(nodes[0].failure, Some(failure));
         assert_eq!(nodes[0].slot_stats_enabled, None);
         assert_eq!(slots.len(), 1);
         assert_eq!(nodes[slots[0].node as usize].addr.as_str(), "b:1");
+        assert_eq!(owners[100], Some(0), "a dead primary still owns its slots, without records");
     }
 }

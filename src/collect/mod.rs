@@ -90,27 +90,23 @@ impl ClusterCollector {
         let taken_at = SystemTime::now();
         let started = Instant::now();
         self.pool.set_refresh_deadline(started + self.node_timeout);
-        let (state, nodes, slots) = match self.discover().await {
+        let (state, merge::Merged { nodes, slots, owners }) = match self.discover().await {
             Discovery::Found(topology, from) => self.collect(topology, &from).await,
-            Discovery::NotCluster(seed) => (ClusterState::NotCluster, vec![seed], Vec::new()),
+            Discovery::NotCluster(seed) => (ClusterState::NotCluster, merged(vec![seed])),
             Discovery::Unreachable(statuses) => {
                 let first = statuses
                     .iter()
                     .find_map(|s| s.failure.clone())
                     .unwrap_or(NodeFailure { kind: FailureKind::Other, detail: "no seed node configured".into() });
-                (ClusterState::Unreachable(first), statuses, Vec::new())
+                (ClusterState::Unreachable(first), merged(statuses))
             }
         };
-        let snapshot = Snapshot { taken_at, refresh_duration: started.elapsed(), state, nodes, slots };
+        let snapshot = Snapshot { taken_at, refresh_duration: started.elapsed(), state, nodes, slots, owners };
         log_outcome(&snapshot);
         snapshot
     }
 
-    async fn collect(
-        &self,
-        mut topology: Topology,
-        from: &NodeAddr,
-    ) -> (ClusterState, Vec<NodeStatus>, Vec<crate::snapshot::SlotRecord>) {
+    async fn collect(&self, mut topology: Topology, from: &NodeAddr) -> (ClusterState, merge::Merged) {
         topology.add_empty_primaries(self.empty_primaries(from).await);
         self.remember(&topology);
         let targets: Vec<usize> = (0..topology.nodes.len())
@@ -119,9 +115,8 @@ impl ClusterCollector {
         let answers = self.ask_slot_stats(&topology, &targets).await;
         let all_unsupported = !answers.is_empty()
             && answers.iter().all(|a| matches!(&a.result, Err(f) if f.kind == FailureKind::Unsupported));
-        let (nodes, slots) = merge::merge(&topology, answers);
         let state = if all_unsupported { ClusterState::Unsupported } else { ClusterState::Cluster };
-        (state, nodes, slots)
+        (state, merge::merge(&topology, answers))
     }
 
     /// Primaries without slots, from `CLUSTER SHARDS` on the node that gave the
@@ -228,6 +223,11 @@ impl ClusterCollector {
 
 fn parse_topology(value: fred::types::Value, addr: &NodeAddr) -> Result<Topology, NodeFailure> {
     Topology::from_cluster_slots(value, addr.host()).map_err(protocol_failure)
+}
+
+/// Nodes without any slot: what discovery knows when it found no cluster.
+fn merged(nodes: Vec<NodeStatus>) -> merge::Merged {
+    merge::Merged { nodes, slots: Vec::new(), owners: Vec::new() }
 }
 
 fn protocol_failure(error: impl std::error::Error) -> NodeFailure {

@@ -4,6 +4,7 @@
 //! |---|---|
 //! | `/api/cluster/hot-slots` | `by` = cpu, network, network_in, network_out, keys (cpu); `limit` 1..16384 (20) |
 //! | `/api/cluster/balance` | none |
+//! | `/api/cluster/slot-map` | `by` = keys, cpu, network (keys): every slot's owner and value, for the page |
 //! | `/api/cluster/rebalance-plan` | `by` = cpu, network, keys (cpu); `max_moves` 1..1024 (32); `target` 1..10 (1.10) |
 //!
 //! Nothing here sends Valkey anything: every answer is computed from the cached
@@ -43,6 +44,19 @@ pub(super) async fn hot_slots<B>(request: &Request<B>, exporter: &Exporter, now:
         render::hot_slots(observation, &hot::hot_slots(observation, measure, limit), limit, cached, now)
     })
     .await
+}
+
+const MAP_MEASURES: [(&str, Measure); 3] =
+    [("keys", Measure::Keys), ("cpu", Measure::Cpu), ("network", Measure::Network)];
+
+pub(super) async fn slot_map<B>(request: &Request<B>, exporter: &Exporter, now: SystemTime) -> Response<Body> {
+    let measure =
+        match Query::parse(request.uri().query(), &["by"]).and_then(|q| q.choice("by", &MAP_MEASURES, Measure::Keys)) {
+            Ok(measure) => measure,
+            Err(e) => return bad_request(e, now),
+        };
+    answer(exporter.default_target(), now, |observation, cached| render::slot_map(observation, measure, cached, now))
+        .await
 }
 
 pub(super) async fn balance<B>(request: &Request<B>, exporter: &Exporter, now: SystemTime) -> Response<Body> {

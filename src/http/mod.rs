@@ -15,6 +15,7 @@
 pub(crate) mod basic_auth;
 pub mod guard;
 mod insight;
+mod page;
 pub mod query;
 pub mod routes;
 

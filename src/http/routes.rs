@@ -2,17 +2,19 @@
 //!
 //! | path                       | answer                                          |
 //! |----------------------------|-------------------------------------------------|
-//! | `/`                        | JSON index of the endpoints                     |
+//! | `/`                        | the page to a browser (Accept prefers HTML), else the JSON index |
+//! | `/ui`, `/ui/...`           | the page and its files ([`super::page`])        |
 //! | `/metrics`                 | Prometheus text 0.0.4 or OpenMetrics (Accept)   |
 //! | `/healthz`                 | 200 while the process serves, whatever Valkey does |
 //! | `/api/cluster/slot-stats`  | JSON slot statistics for a slot range           |
 //! | `/api/cluster/hot-slots`   | the hottest slots by a rate or keys ([`super::insight`]) |
 //! | `/api/cluster/balance`     | each primary's share, and the imbalance         |
 //! | `/api/cluster/rebalance-plan` | slot moves that even out a load, with commands |
+//! | `/api/cluster/slot-map`    | every slot's owner and value, for the page's map |
 //! | anything else              | 404 JSON; a known path with another method: 405 |
 
-use super::insight;
 use super::query::parse_slot_range;
+use super::{insight, page};
 use crate::cache::{Served, Unavailable};
 use crate::render::json;
 use crate::render::negotiate::{Encoding, Format};
@@ -28,8 +30,10 @@ use tokio::time::Instant;
 pub type Body = Full<Bytes>;
 
 const JSON: &str = "application/json";
-const KNOWN_PATHS: [&str; 7] = [
+const KNOWN_PATHS: [&str; 9] = [
     "/",
+    "/ui",
+    "/api/cluster/slot-map",
     "/metrics",
     "/healthz",
     "/api/cluster/slot-stats",
@@ -39,22 +43,80 @@ const KNOWN_PATHS: [&str; 7] = [
 ];
 
 /// Answers one request. Never fails: every problem becomes a JSON error response.
+/// Large JSON and page answers are gzipped for clients that accept it (`/metrics`
+/// brings its own, rendered once per snapshot).
 pub async fn handle<B>(request: Request<B>, exporter: Arc<Exporter>) -> Response<Body> {
+    let encoding =
+        Encoding::negotiate(request.headers().get(hyper::header::ACCEPT_ENCODING).and_then(|v| v.to_str().ok()));
+    let response = route(request, exporter).await;
+    compress(response, encoding).await
+}
+
+/// Below this, gzip saves less than it costs.
+const GZIP_MIN_BYTES: usize = 1024;
+
+async fn compress(response: Response<Body>, encoding: Encoding) -> Response<Body> {
+    use http_body_util::BodyExt;
+    use hyper::header::{CONTENT_ENCODING, VARY};
+    let compressible = response.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|t| {
+        ["application/json", "text/html", "text/javascript", "text/css", "image/svg+xml"]
+            .iter()
+            .any(|c| t.starts_with(c))
+    });
+    if encoding != Encoding::Gzip || !compressible || response.headers().contains_key(CONTENT_ENCODING) {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let bytes = match body.collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(never) => match never {},
+    };
+    if bytes.len() < GZIP_MIN_BYTES {
+        return Response::from_parts(parts, Full::new(bytes));
+    }
+    let zipped = Bytes::from(crate::render::gzip::gzip(&bytes));
+    parts.headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    let vary = match parts.headers.get(VARY) {
+        Some(existing) => format!("{}, Accept-Encoding", existing.to_str().unwrap_or_default()),
+        None => "Accept-Encoding".to_string(),
+    };
+    if let Ok(vary) = HeaderValue::from_str(&vary) {
+        parts.headers.insert(VARY, vary);
+    }
+    Response::from_parts(parts, Full::new(zipped))
+}
+
+async fn route<B>(request: Request<B>, exporter: Arc<Exporter>) -> Response<Body> {
     let now = SystemTime::now();
     let path = request.uri().path();
     if !matches!(*request.method(), Method::GET | Method::HEAD) {
         return method_not_allowed(path, now);
     }
+    let accept = request.headers().get(ACCEPT).and_then(|v| v.to_str().ok());
     match path {
-        "/" => json_response(json::index(now)),
+        "/" if page::prefers_html(accept) => page::index(),
+        "/" => with_vary_accept(json_response(json::index(now))),
+        "/ui" => page::index(),
+        "/api/cluster/slot-map" => insight::slot_map(&request, &exporter, now).await,
+        _ if path.starts_with("/ui/") => page::asset(path).unwrap_or_else(|| not_found(path, now)),
         "/healthz" => text_response(StatusCode::OK, "text/plain; charset=utf-8", "ok\n".into()),
         "/metrics" => serve_metrics(&request, &exporter, now).await,
         "/api/cluster/slot-stats" => serve_slot_stats(&request, &exporter, now).await,
         "/api/cluster/hot-slots" => insight::hot_slots(&request, &exporter, now).await,
         "/api/cluster/balance" => insight::balance(&request, &exporter, now).await,
         "/api/cluster/rebalance-plan" => insight::rebalance_plan(&request, &exporter, now).await,
-        _ => json_response(json::error(404, "not_found", &format!("no endpoint at {}; see /", short(path)), now)),
+        _ => not_found(path, now),
     }
+}
+
+fn not_found(path: &str, now: SystemTime) -> Response<Body> {
+    json_response(json::error(404, "not_found", &format!("no endpoint at {}; see /", short(path)), now))
+}
+
+/// `/` answers by `Accept`: caches must keep the page and the index apart.
+fn with_vary_accept(mut response: Response<Body>) -> Response<Body> {
+    response.headers_mut().insert(hyper::header::VARY, HeaderValue::from_static("Accept"));
+    response
 }
 
 async fn serve_metrics<B>(request: &Request<B>, exporter: &Exporter, now: SystemTime) -> Response<Body> {
@@ -122,7 +184,7 @@ fn scrape_deadline<B>(request: &Request<B>) -> Option<Instant> {
 }
 
 fn method_not_allowed(path: &str, now: SystemTime) -> Response<Body> {
-    if !KNOWN_PATHS.contains(&path) {
+    if !KNOWN_PATHS.contains(&path) && !page::is_asset(path) {
         return json_response(json::error(404, "not_found", &format!("no endpoint at {}; see /", short(path)), now));
     }
     let mut response = json_response(json::error(405, "method_not_allowed", "only GET and HEAD are supported", now));

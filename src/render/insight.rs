@@ -244,3 +244,60 @@ pub(crate) fn plan(
     };
     success(data, now)
 }
+
+#[derive(Serialize)]
+struct MapNode<'a> {
+    #[serde(flatten)]
+    node: NodeRef<'a>,
+    up: bool,
+}
+
+#[derive(Serialize)]
+struct SlotMapData<'a> {
+    by: &'static str,
+    /// The primaries, in address order; `owners` points into this list.
+    nodes: Vec<MapNode<'a>>,
+    /// Per slot (16384), the index in `nodes` of its owner; `null` when unassigned.
+    owners: Vec<Option<usize>>,
+    /// Per slot, the measure (keys, or a rate per second); `null` when unknown: its
+    /// primary did not answer, or the slot has no rate in this window.
+    values: Vec<Option<f64>>,
+    #[serde(flatten)]
+    basis: Basis,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<&'static str>,
+}
+
+/// The whole slot space in one measure, for the page's map: one owner and one value
+/// per slot, compact (about 100 KB for a rate, a fraction of that gzipped).
+pub(crate) fn slot_map(observation: &Observation, measure: Measure, cached: bool, now: SystemTime) -> JsonReply {
+    let snapshot = &observation.snapshot;
+    let primaries: Vec<usize> =
+        (0..snapshot.nodes.len()).filter(|&i| snapshot.nodes[i].role == crate::snapshot::Role::Primary).collect();
+    let index_of = |node: u32| primaries.iter().position(|&p| p == node as usize);
+    let owners = if snapshot.owners.is_empty() {
+        vec![None; crate::snapshot::SLOT_COUNT]
+    } else {
+        snapshot.owners.iter().map(|o| o.and_then(index_of)).collect()
+    };
+    let mut values = vec![None; crate::snapshot::SLOT_COUNT];
+    for (position, record) in snapshot.slots.iter().enumerate() {
+        if snapshot.node(record).role == crate::snapshot::Role::Primary {
+            values[usize::from(record.slot)] = measure.of(observation, position).map(|v| (v * 100.0).round() / 100.0);
+        }
+    }
+    let nodes = primaries
+        .iter()
+        .map(|&i| MapNode { node: node_ref(&snapshot.nodes[i]), up: snapshot.nodes[i].is_up() })
+        .collect();
+    let no_rates = measure.is_rate() && !observation.window.has_rates();
+    let data = SlotMapData {
+        by: measure_name(measure),
+        nodes,
+        owners,
+        values,
+        basis: basis(observation, cached),
+        note: no_rates.then_some(NO_WINDOW_NOTE),
+    };
+    success(data, now)
+}

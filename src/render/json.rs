@@ -281,11 +281,13 @@ pub(crate) fn index(now: SystemTime) -> JsonReply {
         "endpoints": {
             "metrics": "/metrics",
             "health": "/healthz",
+            "ui": "/ui",
             "cluster": {
                 "slot_stats": "/api/cluster/slot-stats",
                 "hot_slots": "/api/cluster/hot-slots",
                 "balance": "/api/cluster/balance",
                 "rebalance_plan": "/api/cluster/rebalance-plan",
+                "slot_map": "/api/cluster/slot-map",
             },
         },
     });
@@ -314,8 +316,14 @@ mod tests {
     }
 
     fn served(state: ClusterState, nodes: Vec<NodeStatus>, slots: Vec<SlotRecord>, cached: bool) -> Served<Snapshot> {
-        let snapshot =
-            Snapshot { taken_at: SystemTime::UNIX_EPOCH, refresh_duration: Duration::ZERO, state, nodes, slots };
+        let snapshot = Snapshot {
+            taken_at: SystemTime::UNIX_EPOCH,
+            refresh_duration: Duration::ZERO,
+            state,
+            nodes,
+            slots,
+            owners: Vec::new(),
+        };
         Served { value: Arc::new(snapshot), cached }
     }
 

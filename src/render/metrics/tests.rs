@@ -38,6 +38,7 @@ fn snapshot_at(seconds: u64, cpu_usec: u64) -> Snapshot {
             SlotRecord { slot: 0, node: 0, stats: full(cpu_usec, 5) },
             SlotRecord { slot: 9, node: 1, stats: keys_only },
         ],
+        owners: Vec::new(),
     }
 }
 
