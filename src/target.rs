@@ -15,6 +15,8 @@ use std::sync::Arc;
 
 /// One cluster the exporter reports on.
 pub(crate) struct Target {
+    /// The cluster's name: `default` for the flat configuration.
+    pub name: String,
     /// The cluster's observation cache; it owns the collector that refreshes it.
     pub cache: Arc<SnapshotCache<ClusterSource>>,
     /// How `/metrics` is shaped for this cluster (TTL quoted in HELP, slot profile).
@@ -56,6 +58,7 @@ impl Exporter {
             aggregator: Aggregator::new(settings.slot_range_size),
         };
         let target = Target {
+            name: "default".into(),
             cache: SnapshotCache::new(Arc::new(source), settings.cache_ttl),
             exposition: Exposition { ttl: settings.cache_ttl, slot_series: settings.slot_series },
             valkey_tls: settings.valkey_tls.is_some(),

@@ -5,6 +5,7 @@
 //! | `/api/cluster/hot-slots` | `by` = cpu, network, network_in, network_out, keys (cpu); `limit` 1..16384 (20) |
 //! | `/api/cluster/balance` | none |
 //! | `/api/cluster/slot-map` | `by` = keys, cpu, network (keys): every slot's owner and value, for the page |
+//! | `/api/cluster/nodes` | none: each node's role, state, answer time, error and version |
 //! | `/api/cluster/rebalance-plan` | `by` = cpu, network, keys (cpu); `max_moves` 1..1024 (32); `target` 1..10 (1.10) |
 //!
 //! Nothing here sends Valkey anything: every answer is computed from the cached
@@ -57,6 +58,23 @@ pub(super) async fn slot_map<B>(request: &Request<B>, exporter: &Exporter, now: 
         };
     answer(exporter.default_target(), now, |observation, cached| render::slot_map(observation, measure, cached, now))
         .await
+}
+
+pub(super) async fn nodes<B>(request: &Request<B>, exporter: &Exporter, now: SystemTime) -> Response<Body> {
+    if let Err(e) = Query::parse(request.uri().query(), &[]) {
+        return bad_request(e, now);
+    }
+    let target = exporter.default_target();
+    let Served { value, cached } = match target.cache.get(None).await {
+        Ok(served) => served,
+        Err(unavailable) => return unavailable_response(unavailable, now),
+    };
+    let facts = render::ClusterFacts {
+        name: &target.name,
+        profile: target.exposition.slot_series.name(),
+        cache_ttl: target.exposition.ttl,
+    };
+    json_response(render::nodes(&value, facts, cached, now))
 }
 
 pub(super) async fn balance<B>(request: &Request<B>, exporter: &Exporter, now: SystemTime) -> Response<Body> {

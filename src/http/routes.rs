@@ -11,6 +11,7 @@
 //! | `/api/cluster/balance`     | each primary's share, and the imbalance         |
 //! | `/api/cluster/rebalance-plan` | slot moves that even out a load, with commands |
 //! | `/api/cluster/slot-map`    | every slot's owner and value, for the page's map |
+//! | `/api/cluster/nodes`       | each node's state, answer time, error and version |
 //! | anything else              | 404 JSON; a known path with another method: 405 |
 
 use super::query::parse_slot_range;
@@ -30,8 +31,9 @@ use tokio::time::Instant;
 pub type Body = Full<Bytes>;
 
 const JSON: &str = "application/json";
-const KNOWN_PATHS: [&str; 9] = [
+const KNOWN_PATHS: [&str; 10] = [
     "/",
+    "/api/cluster/nodes",
     "/ui",
     "/api/cluster/slot-map",
     "/metrics",
@@ -98,6 +100,7 @@ async fn route<B>(request: Request<B>, exporter: Arc<Exporter>) -> Response<Body
         "/" => with_vary_accept(json_response(json::index(now))),
         "/ui" => page::index(),
         "/api/cluster/slot-map" => insight::slot_map(&request, &exporter, now).await,
+        "/api/cluster/nodes" => insight::nodes(&request, &exporter, now).await,
         _ if path.starts_with("/ui/") => page::asset(path).unwrap_or_else(|| not_found(path, now)),
         "/healthz" => text_response(StatusCode::OK, "text/plain; charset=utf-8", "ok\n".into()),
         "/metrics" => serve_metrics(&request, &exporter, now).await,

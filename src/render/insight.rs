@@ -301,3 +301,68 @@ pub(crate) fn slot_map(observation: &Observation, measure: Measure, cached: bool
     };
     success(data, now)
 }
+
+#[derive(Serialize)]
+struct NodeEntry<'a> {
+    #[serde(flatten)]
+    node: NodeRef<'a>,
+    role: &'static str,
+    up: bool,
+    slots: u32,
+    /// Time the node took to answer (or fail) in the refresh that took the snapshot.
+    answer_ms: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<&'a str>,
+    server: Option<&'a str>,
+    version: Option<&'a str>,
+    slot_stats_enabled: Option<bool>,
+}
+
+#[derive(Serialize)]
+struct NodesData<'a> {
+    cluster: &'a str,
+    /// The `--slot-series` profile `/metrics` uses.
+    profile: String,
+    cache_ttl_seconds: f64,
+    nodes: Vec<NodeEntry<'a>>,
+    #[serde(flatten)]
+    basis: Basis,
+}
+
+/// What the exporter knows about a cluster and its nodes, for the page's header and
+/// node table.
+pub(crate) struct ClusterFacts<'a> {
+    pub name: &'a str,
+    pub profile: String,
+    pub cache_ttl: std::time::Duration,
+}
+
+pub(crate) fn nodes(observation: &Observation, facts: ClusterFacts<'_>, cached: bool, now: SystemTime) -> JsonReply {
+    let nodes = observation
+        .snapshot
+        .nodes
+        .iter()
+        .map(|n| NodeEntry {
+            node: node_ref(n),
+            role: n.role.as_str(),
+            up: n.is_up(),
+            slots: n.slots_served,
+            answer_ms: n.duration.as_secs_f64() * 1e3,
+            error: n.failure.as_ref().map(|f| f.kind.as_str()),
+            detail: n.failure.as_ref().map(|f| f.detail.as_str()),
+            server: n.version.as_ref().map(|v| v.server.as_str()),
+            version: n.version.as_ref().map(|v| v.version.as_str()),
+            slot_stats_enabled: n.slot_stats_enabled,
+        })
+        .collect();
+    let data = NodesData {
+        cluster: facts.name,
+        profile: facts.profile,
+        cache_ttl_seconds: facts.cache_ttl.as_secs_f64(),
+        nodes,
+        basis: basis(observation, cached),
+    };
+    success(data, now)
+}

@@ -288,6 +288,7 @@ pub(crate) fn index(now: SystemTime) -> JsonReply {
                 "balance": "/api/cluster/balance",
                 "rebalance_plan": "/api/cluster/rebalance-plan",
                 "slot_map": "/api/cluster/slot-map",
+                "nodes": "/api/cluster/nodes",
             },
         },
     });
