@@ -40,15 +40,23 @@ async fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let seeds: Vec<String> = settings.seeds.iter().map(ToString::to_string).collect();
+    for cluster in &settings.clusters {
+        let seeds: Vec<String> = cluster.seeds.iter().map(ToString::to_string).collect();
+        tracing::info!(
+            cluster = %cluster.name,
+            seeds = ?seeds,
+            cache_ttl = ?cluster.cache_ttl,
+            node_timeout = ?cluster.node_timeout,
+            include_replicas = cluster.include_replicas,
+            slot_series = %cluster.slot_series,
+            valkey_auth = cluster.password.is_some(),
+            valkey_tls = cluster.valkey_tls.is_some(),
+            "cluster configured"
+        );
+    }
     tracing::info!(
         listen = %settings.listen,
-        seeds = ?seeds,
-        cache_ttl = ?settings.cache_ttl,
-        node_timeout = ?settings.node_timeout,
-        include_replicas = settings.include_replicas,
-        valkey_auth = settings.password.is_some(),
-        valkey_tls = settings.valkey_tls.is_some(),
+        clusters = settings.clusters.len(),
         web_tls = settings.web.tls.is_some(),
         web_basic_auth = settings.web.basic_auth.is_some(),
         "valkey-slot-exporter {} serving",

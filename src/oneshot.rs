@@ -8,7 +8,7 @@
 use crate::aggregate::rank::Measure;
 use crate::aggregate::{Aggregator, Observation};
 use crate::collect::ClusterCollector;
-use crate::config::{Command, PlanArgs, PlanBy, RankBy, Settings, TopArgs};
+use crate::config::{ClusterSettings, Command, PlanArgs, PlanBy, RankBy, Settings, TopArgs};
 use crate::insight::{balance, commands, hot, plan, primary_loads};
 use crate::render::insight::{self as json, PlanRequest};
 use crate::render::{json::unreachable_message, tables};
@@ -16,9 +16,16 @@ use std::time::SystemTime;
 
 /// Runs `command` and returns the process exit status.
 pub async fn run(settings: &Settings, command: Command) -> u8 {
-    let window = match &command {
-        Command::Plan(args) => args.window,
-        Command::Top(args) => args.window,
+    let (window, cluster) = match &command {
+        Command::Plan(args) => (args.window, args.cluster.as_deref()),
+        Command::Top(args) => (args.window, args.cluster.as_deref()),
+    };
+    let settings = match settings.cluster(cluster) {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("valkey-slot-exporter: {e}");
+            return 2;
+        }
     };
     let observation = match observe(settings, window).await {
         Ok(observation) => observation,
@@ -36,7 +43,7 @@ pub async fn run(settings: &Settings, command: Command) -> u8 {
 }
 
 /// The second of two snapshots `window` apart, folded like the server folds them.
-async fn observe(settings: &Settings, window: std::time::Duration) -> Result<Observation, String> {
+async fn observe(settings: &ClusterSettings, window: std::time::Duration) -> Result<Observation, String> {
     let collector = ClusterCollector::new(settings);
     let aggregator = Aggregator::new(settings.slot_range_size);
     let first = aggregator.observe(collector.refresh().await);

@@ -1,13 +1,15 @@
-//! Targets: a named cluster with its collector and its snapshot cache.
+//! Targets: the named clusters the exporter reports on, each with its own collector,
+//! aggregates, cache and rendered bodies.
 //!
-//! Everything per-cluster hangs off a [`Target`], so serving several named clusters
-//! from one process is a matter of building more of them; today the configuration
-//! describes one, named `default`.
+//! Nothing is shared between targets: one cluster down, stalled or refusing the
+//! password costs the others nothing, and each target's connections carry only its
+//! own credentials. A request names a target by name (`?cluster=NAME`), never by
+//! address: no request can point the exporter at a host.
 
 use crate::aggregate::{Aggregator, Observation};
 use crate::cache::{SnapshotCache, SnapshotSource};
 use crate::collect::ClusterCollector;
-use crate::config::Settings;
+use crate::config::{ClusterSettings, NodeUrl, Settings};
 use crate::render::bodies::RenderedBodies;
 use crate::render::json::SlotStatsJson;
 use crate::render::metrics::Exposition;
@@ -17,6 +19,9 @@ use std::sync::Arc;
 pub(crate) struct Target {
     /// The cluster's name: `default` for the flat configuration.
     pub name: String,
+    /// Where discovery starts, without credentials (URLs never carry any): for
+    /// `/api/clusters`.
+    pub seeds: Vec<NodeUrl>,
     /// The cluster's observation cache; it owns the collector that refreshes it.
     pub cache: Arc<SnapshotCache<ClusterSource>>,
     /// How `/metrics` is shaped for this cluster (TTL quoted in HELP, slot profile).
@@ -27,6 +32,24 @@ pub(crate) struct Target {
     pub metrics_bodies: RenderedBodies,
     /// The JSON slot entries of the current snapshot, encoded once for every range query.
     pub slot_stats_json: SlotStatsJson,
+}
+
+impl Target {
+    fn new(settings: &ClusterSettings) -> Self {
+        let source = ClusterSource {
+            collector: ClusterCollector::new(settings),
+            aggregator: Aggregator::new(settings.slot_range_size),
+        };
+        Target {
+            name: settings.name.clone(),
+            seeds: settings.seeds.clone(),
+            cache: SnapshotCache::new(Arc::new(source), settings.cache_ttl),
+            exposition: Exposition { ttl: settings.cache_ttl, slot_series: settings.slot_series },
+            valkey_tls: settings.valkey_tls.is_some(),
+            metrics_bodies: RenderedBodies::default(),
+            slot_stats_json: SlotStatsJson::default(),
+        }
+    }
 }
 
 /// Where a cluster's observations come from: a refresh of the cluster, folded into
@@ -45,31 +68,41 @@ impl SnapshotSource for ClusterSource {
     }
 }
 
+/// Why a request's cluster could not be chosen.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Choice {
+    /// Several clusters are configured and the request named none.
+    Required,
+    /// No cluster of that name.
+    Unknown,
+}
+
 /// Everything the HTTP layer serves from.
 pub struct Exporter {
-    /// Never empty.
+    /// In name order; never empty.
     targets: Vec<Target>,
+    /// What `/sd` announces as the target address, when configured.
+    pub(crate) external_address: Option<String>,
 }
 
 impl Exporter {
     pub fn from_settings(settings: &Settings) -> Self {
-        let source = ClusterSource {
-            collector: ClusterCollector::new(settings),
-            aggregator: Aggregator::new(settings.slot_range_size),
-        };
-        let target = Target {
-            name: "default".into(),
-            cache: SnapshotCache::new(Arc::new(source), settings.cache_ttl),
-            exposition: Exposition { ttl: settings.cache_ttl, slot_series: settings.slot_series },
-            valkey_tls: settings.valkey_tls.is_some(),
-            metrics_bodies: RenderedBodies::default(),
-            slot_stats_json: SlotStatsJson::default(),
-        };
-        Exporter { targets: vec![target] }
+        Exporter {
+            targets: settings.clusters.iter().map(Target::new).collect(),
+            external_address: settings.web_external_address.clone(),
+        }
     }
 
-    /// The cluster served on the unqualified paths (`/metrics`, `/api/...`).
-    pub(crate) fn default_target(&self) -> &Target {
-        &self.targets[0]
+    /// The cluster a request names; with one cluster configured, the name may be left out.
+    pub(crate) fn target(&self, name: Option<&str>) -> Result<&Target, Choice> {
+        match name {
+            Some(name) => self.targets.iter().find(|t| t.name == name).ok_or(Choice::Unknown),
+            None if self.targets.len() == 1 => Ok(&self.targets[0]),
+            None => Err(Choice::Required),
+        }
+    }
+
+    pub(crate) fn targets(&self) -> &[Target] {
+        &self.targets
     }
 }

@@ -807,10 +807,13 @@ fn scrape_intervals_match_the_exporter_cache_ttl() {
     for (name, interval, timeout) in configs {
         let parse = |v: &Value| humantime::parse_duration(v.as_str().expect("a duration")).expect("a duration");
         let (interval, timeout) = (parse(&interval), parse(&timeout));
-        assert!(interval >= defaults.cache_ttl, "{name}: scraping faster than the cache TTL repeats snapshots");
-        assert!(interval <= 2 * defaults.cache_ttl, "{name}: far slower scrapes make 2m rates too coarse");
+        assert!(
+            interval >= defaults.clusters[0].cache_ttl,
+            "{name}: scraping faster than the cache TTL repeats snapshots"
+        );
+        assert!(interval <= 2 * defaults.clusters[0].cache_ttl, "{name}: far slower scrapes make 2m rates too coarse");
         assert!(timeout < interval, "{name}: timeout below the interval");
-        assert!(timeout >= 2 * defaults.node_timeout, "{name}: timeout leaves room for a slow node");
+        assert!(timeout >= 2 * defaults.clusters[0].node_timeout, "{name}: timeout leaves room for a slow node");
     }
 }
 

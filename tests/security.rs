@@ -253,7 +253,7 @@ fn the_password_is_not_in_help_or_in_the_parsed_settings() {
     let shown = format!("{settings:?}");
     assert!(shown.contains(ACL_USER) && shown.contains(config::REDACTED), "{shown}");
     assert_no_leak("Debug of Settings", &shown);
-    assert_eq!(settings.unwrap().password.unwrap().expose(), GOOD_PASSWORD);
+    assert_eq!(settings.unwrap().clusters[0].password.as_ref().unwrap().expose(), GOOD_PASSWORD);
 
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("pw");

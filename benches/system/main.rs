@@ -183,7 +183,7 @@ async fn measure_refresh(primaries: &[String], seed: &str, rounds: usize) -> Ref
         conns.push(floor::RawConn::connect(addr).await.expect("raw connection"));
     }
     let cli = Cli::try_parse_from(["valkey-slot-exporter", "--nodes", seed, "--node-timeout", "10s"]).expect("flags");
-    let collector = ClusterCollector::new(&config::load(cli).expect("settings"));
+    let collector = ClusterCollector::new(&config::load(cli).expect("settings").clusters[0]);
     let pool =
         NodePool::new(ConnectOptions { tls: None, username: None, password: None, timeout: Duration::from_secs(10) });
     let topology = {

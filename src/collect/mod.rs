@@ -17,7 +17,7 @@ pub(crate) mod shards;
 pub(crate) mod topology;
 
 use crate::addr::NodeAddr;
-use crate::config::{NodeUrl, Settings};
+use crate::config::{ClusterSettings, NodeUrl};
 use crate::snapshot::{ClusterState, FailureKind, NodeFailure, NodeStatus, Role, Snapshot};
 use merge::NodeAnswer;
 use node::{ConnectOptions, NodePool, RawCommand};
@@ -65,7 +65,7 @@ enum Discovery {
 }
 
 impl ClusterCollector {
-    pub fn new(settings: &Settings) -> Self {
+    pub fn new(settings: &ClusterSettings) -> Self {
         let options = ConnectOptions {
             tls: settings.valkey_tls.clone(),
             username: settings.username.clone(),

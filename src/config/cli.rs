@@ -116,6 +116,12 @@ pub struct Cli {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_connections: Option<usize>,
 
+    /// host:port Prometheus should scrape, as /sd announces it [default: the Host
+    /// header of the /sd request].
+    #[arg(long, global = true, value_name = "HOST:PORT")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub web_external_address: Option<String>,
+
     /// Log filter: error, warn, info, debug, trace, or a tracing filter directive
     /// [default: info].
     #[arg(long, global = true, value_name = "LEVEL")]
@@ -175,6 +181,9 @@ pub enum PlanBy {
 
 #[derive(Args, Debug, Clone, PartialEq)]
 pub struct PlanArgs {
+    /// Which configured cluster to read (required when the file names several).
+    #[arg(long, value_name = "NAME")]
+    pub cluster: Option<String>,
     /// The load to even out.
     #[arg(long, value_enum, default_value = "cpu")]
     pub by: PlanBy,
@@ -197,6 +206,9 @@ pub struct PlanArgs {
 
 #[derive(Args, Debug, Clone, PartialEq)]
 pub struct TopArgs {
+    /// Which configured cluster to read (required when the file names several).
+    #[arg(long, value_name = "NAME")]
+    pub cluster: Option<String>,
     /// What to rank by.
     #[arg(long, value_enum, default_value = "cpu")]
     pub by: RankBy,

@@ -6,11 +6,13 @@
 //! of the program only ever sees a validated [`Settings`].
 
 mod cli;
+mod clusters;
 mod node_url;
 mod raw;
 mod secret;
 mod slot_series;
 pub mod tls;
+mod validate;
 pub mod web;
 
 pub use cli::{Cli, Command, PlanArgs, PlanBy, RankBy, TopArgs};
@@ -48,6 +50,27 @@ pub enum LogFormat {
 pub struct Settings {
     /// Where the HTTP server listens.
     pub listen: SocketAddr,
+    /// The clusters served, in name order; never empty. The flat settings describe one,
+    /// named `default`.
+    pub clusters: Vec<ClusterSettings>,
+    /// TLS and basic auth on the exporter's own endpoint.
+    pub web: WebConfig,
+    /// `host:port` `/sd` announces as the target; `None`: the request's `Host`.
+    pub web_external_address: Option<String>,
+    /// Cap on concurrent HTTP connections, so a flood cannot exhaust memory or file
+    /// descriptors.
+    pub max_connections: usize,
+    /// tracing filter directive.
+    pub log_level: String,
+    pub log_format: LogFormat,
+}
+
+/// Everything about one cluster: where it is, how to reach it, and how to report it.
+#[derive(Clone, Debug)]
+pub struct ClusterSettings {
+    /// Chosen by `?cluster=` and carried as the `valkey_cluster` discovery label:
+    /// `[a-z0-9][a-z0-9_-]{0,62}`.
+    pub name: String,
     /// Seed nodes; any one that answers gives the topology.
     pub seeds: Vec<NodeUrl>,
     /// TLS for connections to Valkey: present exactly when the seeds are rediss://
@@ -68,14 +91,26 @@ pub struct Settings {
     pub slot_series: SlotSeries,
     /// Slots per `slot_range` series; divides 16384.
     pub slot_range_size: u16,
-    /// TLS and basic auth on the exporter's own endpoint.
-    pub web: WebConfig,
-    /// Cap on concurrent HTTP connections, so a flood cannot exhaust memory or file
-    /// descriptors.
-    pub max_connections: usize,
-    /// tracing filter directive.
-    pub log_level: String,
-    pub log_format: LogFormat,
+}
+
+impl Settings {
+    /// The cluster a one-shot command reads: the one named, or the only one.
+    pub fn cluster(&self, name: Option<&str>) -> Result<&ClusterSettings, ConfigError> {
+        match name {
+            Some(name) => self.clusters.iter().find(|c| c.name == name).ok_or_else(|| {
+                ConfigError(format!("no cluster named `{name}` is configured (configured: {})", self.cluster_names()))
+            }),
+            None if self.clusters.len() == 1 => Ok(&self.clusters[0]),
+            None => Err(ConfigError(format!(
+                "several clusters are configured; choose one with --cluster ({})",
+                self.cluster_names()
+            ))),
+        }
+    }
+
+    fn cluster_names(&self) -> String {
+        self.clusters.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
+    }
 }
 
 /// Client TLS for Valkey connections. Debug shows only that it is set: the config
@@ -114,7 +149,7 @@ pub fn load_from_env() -> Result<(Settings, Option<Command>), ConfigError> {
 pub fn load(cli: Cli) -> Result<Settings, ConfigError> {
     let figment = build_figment(&cli)?;
     let raw: RawConfig = figment.extract().map_err(describe_figment_error)?;
-    validate(raw, &figment)
+    validate::settings(raw, &figment)
 }
 
 fn build_figment(cli: &Cli) -> Result<Figment, ConfigError> {
@@ -198,138 +233,6 @@ fn source_of(figment: &Figment, key: &str) -> String {
     }
 }
 
-fn validate(raw: RawConfig, figment: &Figment) -> Result<Settings, ConfigError> {
-    let err = |key: &str, msg: String| ConfigError(format!("{msg} (from {})", source_of(figment, key)));
-
-    let listen = parse_listen(&raw.listen).map_err(|m| err("listen", m))?;
-    let seeds = parse_seeds(&raw.nodes).map_err(|m| err("nodes", m))?;
-    let tls = seeds[0].tls;
-    let valkey_tls = valkey_tls(&raw, tls, figment)?;
-    let web = match &raw.web_config_file {
-        Some(path) => web::load(path).map_err(|m| err("web_config_file", m))?,
-        None => WebConfig::default(),
-    };
-    if raw.max_connections == 0 {
-        return Err(err("max_connections", "must be at least 1".into()));
-    }
-    if seeds.iter().any(|s| s.tls != tls) {
-        return Err(err(
-            "nodes",
-            "seed nodes mix TLS (rediss://, valkeys://) and plain URLs; a cluster is one or the other".into(),
-        ));
-    }
-    let password = match (raw.password, raw.password_file) {
-        (Some(_), Some(_)) => {
-            return Err(ConfigError(format!(
-                "both `password` ({}) and `password_file` ({}) are set; choose one",
-                source_of(figment, "password"),
-                source_of(figment, "password_file")
-            )));
-        }
-        (Some(p), None) => Some(p),
-        (None, Some(path)) => Some(read_password_file(&path).map_err(|m| err("password_file", m))?),
-        (None, None) => None,
-    };
-    let (cache_ttl, node_timeout) = (raw.cache_ttl, raw.node_timeout);
-    let slot_range_size = slot_range_size(raw.slot_range_size).map_err(|m| err("slot_range_size", m))?;
-    if node_timeout.is_zero() {
-        return Err(err("node_timeout", "must be greater than zero".into()));
-    }
-    if tracing_subscriber::EnvFilter::try_new(&raw.log_level).is_err() {
-        return Err(err(
-            "log_level",
-            format!("invalid log level `{}` (use error, warn, info, debug or trace)", raw.log_level),
-        ));
-    }
-    let log_format = match raw.log_format.to_ascii_lowercase().as_str() {
-        "text" => LogFormat::Text,
-        "json" => LogFormat::Json,
-        other => return Err(err("log_format", format!("invalid log format `{other}` (use text or json)"))),
-    };
-    Ok(Settings {
-        listen,
-        seeds,
-        valkey_tls,
-        username: raw.username.filter(|u| !u.is_empty()),
-        password,
-        cache_ttl,
-        node_timeout,
-        include_replicas: raw.include_replicas,
-        slot_series: raw.slot_series,
-        slot_range_size,
-        web,
-        max_connections: raw.max_connections,
-        log_level: raw.log_level,
-        log_format,
-    })
-}
-
-/// Builds the Valkey client TLS config when the seeds ask for TLS, and refuses TLS
-/// files given for plain-text seeds (they would be silently unused).
-fn valkey_tls(raw: &RawConfig, tls: bool, figment: &Figment) -> Result<Option<ValkeyTls>, ConfigError> {
-    let err = |key: &str, msg: String| ConfigError(format!("{msg} (from {})", source_of(figment, key)));
-    let files = [
-        ("tls_ca_file", &raw.tls_ca_file),
-        ("tls_client_cert_file", &raw.tls_client_cert_file),
-        ("tls_client_key_file", &raw.tls_client_key_file),
-    ];
-    if !tls {
-        return match files.iter().find(|(_, v)| v.is_some()) {
-            Some((key, _)) => Err(err(key, "is set but the nodes are not rediss:// or valkeys:// URLs".into())),
-            None => Ok(None),
-        };
-    }
-    let cert_and_key = match (&raw.tls_client_cert_file, &raw.tls_client_key_file) {
-        (Some(c), Some(k)) => Some((c.as_path(), k.as_path())),
-        (None, None) => None,
-        (Some(_), None) => return Err(err("tls_client_cert_file", "needs tls_client_key_file too".into())),
-        (None, Some(_)) => return Err(err("tls_client_key_file", "needs tls_client_cert_file too".into())),
-    };
-    // Read each file under its own key first, so an unreadable one is blamed on the
-    // setting that named it; what remains below is a certificate/key mismatch.
-    if let Some(ca) = &raw.tls_ca_file {
-        tls::read_certs(ca).map_err(|m| err("tls_ca_file", m))?;
-    }
-    if let Some((cert, key)) = cert_and_key {
-        tls::read_certs(cert).map_err(|m| err("tls_client_cert_file", m))?;
-        tls::read_key(key).map_err(|m| err("tls_client_key_file", m))?;
-    }
-    let key = if cert_and_key.is_some() { "tls_client_cert_file" } else { "tls_ca_file" };
-    tls::client_config(raw.tls_ca_file.as_deref(), cert_and_key).map(|c| Some(ValkeyTls(c))).map_err(|m| err(key, m))
-}
-
-/// A range width that tiles the 16384 slots exactly: 1, 2, 4, ... 16384.
-fn slot_range_size(size: u32) -> Result<u16, String> {
-    match u16::try_from(size) {
-        Ok(size) if (1..=16384).contains(&size) && 16384 % size == 0 => Ok(size),
-        _ => Err(format!("slot range size {size} must divide 16384 (1, 2, 4, ..., 128, ..., 16384)")),
-    }
-}
-
-/// Accepts `host:port`, `[v6]:port` and Go's `:port` (all interfaces).
-fn parse_listen(s: &str) -> Result<SocketAddr, String> {
-    let with_host = if s.starts_with(':') { format!("0.0.0.0{s}") } else { s.to_string() };
-    with_host
-        .parse()
-        .map_err(|_| format!("invalid listen address `{s}` (expected e.g. 0.0.0.0:{DEFAULT_PORT} or :{DEFAULT_PORT})"))
-}
-
-fn parse_seeds(urls: &[String]) -> Result<Vec<NodeUrl>, String> {
-    if urls.is_empty() {
-        return Err("no seed nodes given".into());
-    }
-    urls.iter()
-        .enumerate()
-        .map(|(i, u)| parse_node_url(u).map_err(|m| format!("node {} of {}: {m}", i + 1, urls.len())))
-        .collect()
-}
-
-fn read_password_file(path: &std::path::Path) -> Result<Secret, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read password file {}: {}", path.display(), e.kind()))?;
-    Ok(Secret::new(text.trim_end_matches(['\r', '\n'])))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -344,9 +247,11 @@ mod tests {
     fn defaults_are_sane() {
         let s = load(cli(&[])).expect("defaults load");
         assert_eq!(s.listen.port(), DEFAULT_PORT);
-        assert_eq!(s.cache_ttl, Duration::from_secs(30));
-        assert_eq!(s.seeds[0].addr.as_str(), "localhost:6379");
-        assert!(!s.include_replicas);
+        let c = &s.clusters[0];
+        assert_eq!(c.name, "default");
+        assert_eq!(c.cache_ttl, Duration::from_secs(30));
+        assert_eq!(c.seeds[0].addr.as_str(), "localhost:6379");
+        assert!(!c.include_replicas);
     }
 
     #[test]
@@ -363,11 +268,12 @@ mod tests {
             ":9999",
         ]))
         .expect("loads");
+        assert_eq!(s.listen.to_string(), "0.0.0.0:9999");
+        let s = &s.clusters[0];
         assert_eq!(s.seeds.len(), 2);
         assert_eq!(s.cache_ttl, Duration::from_millis(500));
         assert_eq!(s.node_timeout, Duration::from_secs(120));
         assert!(s.include_replicas);
-        assert_eq!(s.listen.to_string(), "0.0.0.0:9999");
     }
 
     #[test]
@@ -383,9 +289,10 @@ mod tests {
     #[test]
     fn slot_profiles_and_range_sizes() {
         let s = load(cli(&["--slot-series", "top:50", "--slot-range-size", "256"])).expect("loads");
-        assert_eq!((s.slot_series, s.slot_range_size), (SlotSeries::Top(50), 256));
+        assert_eq!((s.clusters[0].slot_series, s.clusters[0].slot_range_size), (SlotSeries::Top(50), 256));
         let defaults = load(cli(&[])).expect("loads");
-        assert_eq!((defaults.slot_series, defaults.slot_range_size), (SlotSeries::All, 128));
+        let d = &defaults.clusters[0];
+        assert_eq!((d.slot_series, d.slot_range_size), (SlotSeries::All, 128));
         let e = load(cli(&["--slot-range-size", "100"])).unwrap_err().to_string();
         assert!(e.contains("--slot-range-size") && e.contains("divide 16384"), "{e}");
         assert!(load(cli(&["--slot-range-size", "0"])).is_err());

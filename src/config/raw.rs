@@ -6,6 +6,7 @@ use super::cli::parse_duration;
 use super::{DEFAULT_PORT, Secret, SlotSeries};
 use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -40,6 +41,43 @@ pub(super) struct RawConfig {
     pub(super) max_connections: usize,
     pub(super) log_level: String,
     pub(super) log_format: String,
+    /// `host:port` that `/sd` hands Prometheus as the target, instead of the request's
+    /// `Host` header.
+    #[serde(default)]
+    pub(super) web_external_address: Option<String>,
+    /// Named clusters (`[clusters.NAME]` in the file). Empty: the flat settings above
+    /// describe one cluster, `default`.
+    #[serde(default)]
+    pub(super) clusters: BTreeMap<String, RawCluster>,
+}
+
+/// One `[clusters.NAME]` table: its nodes and credentials, and the shared settings it
+/// overrides.
+#[derive(Deserialize, Serialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCluster {
+    #[serde(default, deserialize_with = "string_or_list")]
+    pub(super) nodes: Vec<String>,
+    #[serde(default, deserialize_with = "optional_scalar_string")]
+    pub(super) username: Option<String>,
+    #[serde(default)]
+    pub(super) password: Option<Secret>,
+    #[serde(default)]
+    pub(super) password_file: Option<PathBuf>,
+    #[serde(default)]
+    pub(super) tls_ca_file: Option<PathBuf>,
+    #[serde(default)]
+    pub(super) tls_client_cert_file: Option<PathBuf>,
+    #[serde(default)]
+    pub(super) tls_client_key_file: Option<PathBuf>,
+    #[serde(default)]
+    pub(super) include_replicas: Option<bool>,
+    #[serde(default, deserialize_with = "optional_duration", serialize_with = "humantime_serde::option::serialize")]
+    pub(super) cache_ttl: Option<Duration>,
+    #[serde(default, deserialize_with = "optional_duration", serialize_with = "humantime_serde::option::serialize")]
+    pub(super) node_timeout: Option<Duration>,
+    #[serde(default)]
+    pub(super) slot_series: Option<SlotSeries>,
 }
 
 /// Slots per `slot_range` by default: 128 ranges, a 128x128 map of the slot space.
@@ -65,6 +103,8 @@ impl Default for RawConfig {
             max_connections: 256,
             log_level: "info".into(),
             log_format: "text".into(),
+            web_external_address: None,
+            clusters: BTreeMap::new(),
         }
     }
 }
@@ -106,4 +146,8 @@ fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     let s = String::deserialize(d)
         .map_err(|_| de::Error::custom("expected a duration with a unit, e.g. \"30s\", \"500ms\", \"2m\""))?;
     parse_duration(&s).map_err(de::Error::custom)
+}
+
+fn optional_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    duration(d).map(Some)
 }

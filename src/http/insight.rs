@@ -11,7 +11,8 @@
 //! Nothing here sends Valkey anything: every answer is computed from the cached
 //! observation.
 
-use super::query::{Query, QueryError};
+use super::clusters::{bad_request, choose};
+use super::query::QueryError;
 use super::routes::{Body, json_response, unavailable_response};
 use crate::aggregate::Observation;
 use crate::aggregate::rank::Measure;
@@ -35,13 +36,18 @@ const PLAN_MEASURES: [(&str, Measure); 3] =
     [("cpu", Measure::Cpu), ("network", Measure::Network), ("keys", Measure::Keys)];
 
 pub(super) async fn hot_slots<B>(request: &Request<B>, exporter: &Exporter, now: SystemTime) -> Response<Body> {
-    let parsed = Query::parse(request.uri().query(), &["by", "limit"])
-        .and_then(|q| Ok((q.choice("by", &HOT_MEASURES, Measure::Cpu)?, q.integer("limit", 1..=16384, 20)? as usize)));
+    let (query, target) = match choose(request, exporter, &["by", "limit"], now) {
+        Ok(chosen) => chosen,
+        Err(reply) => return json_response(reply),
+    };
+    let parsed = query
+        .choice("by", &HOT_MEASURES, Measure::Cpu)
+        .and_then(|measure| Ok((measure, query.integer("limit", 1..=16384, 20)? as usize)));
     let (measure, limit) = match parsed {
         Ok(parsed) => parsed,
         Err(e) => return bad_request(e, now),
     };
-    answer(exporter.default_target(), now, |observation, cached| {
+    answer(target, now, |observation, cached| {
         render::hot_slots(observation, &hot::hot_slots(observation, measure, limit), limit, cached, now)
     })
     .await
@@ -51,20 +57,22 @@ const MAP_MEASURES: [(&str, Measure); 3] =
     [("keys", Measure::Keys), ("cpu", Measure::Cpu), ("network", Measure::Network)];
 
 pub(super) async fn slot_map<B>(request: &Request<B>, exporter: &Exporter, now: SystemTime) -> Response<Body> {
-    let measure =
-        match Query::parse(request.uri().query(), &["by"]).and_then(|q| q.choice("by", &MAP_MEASURES, Measure::Keys)) {
-            Ok(measure) => measure,
-            Err(e) => return bad_request(e, now),
-        };
-    answer(exporter.default_target(), now, |observation, cached| render::slot_map(observation, measure, cached, now))
-        .await
+    let (query, target) = match choose(request, exporter, &["by"], now) {
+        Ok(chosen) => chosen,
+        Err(reply) => return json_response(reply),
+    };
+    let measure = match query.choice("by", &MAP_MEASURES, Measure::Keys) {
+        Ok(measure) => measure,
+        Err(e) => return bad_request(e, now),
+    };
+    answer(target, now, |observation, cached| render::slot_map(observation, measure, cached, now)).await
 }
 
 pub(super) async fn nodes<B>(request: &Request<B>, exporter: &Exporter, now: SystemTime) -> Response<Body> {
-    if let Err(e) = Query::parse(request.uri().query(), &[]) {
-        return bad_request(e, now);
-    }
-    let target = exporter.default_target();
+    let target = match choose(request, exporter, &[], now) {
+        Ok((_, target)) => target,
+        Err(reply) => return json_response(reply),
+    };
     let Served { value, cached } = match target.cache.get(None).await {
         Ok(served) => served,
         Err(unavailable) => return unavailable_response(unavailable, now),
@@ -78,28 +86,30 @@ pub(super) async fn nodes<B>(request: &Request<B>, exporter: &Exporter, now: Sys
 }
 
 pub(super) async fn balance<B>(request: &Request<B>, exporter: &Exporter, now: SystemTime) -> Response<Body> {
-    if let Err(e) = Query::parse(request.uri().query(), &[]) {
-        return bad_request(e, now);
-    }
-    answer(exporter.default_target(), now, |observation, cached| {
-        render::balance(observation, &balance::balance(observation), cached, now)
-    })
-    .await
+    let target = match choose(request, exporter, &[], now) {
+        Ok((_, target)) => target,
+        Err(reply) => return json_response(reply),
+    };
+    answer(target, now, |observation, cached| render::balance(observation, &balance::balance(observation), cached, now))
+        .await
 }
 
 pub(super) async fn rebalance_plan<B>(request: &Request<B>, exporter: &Exporter, now: SystemTime) -> Response<Body> {
-    let parsed = Query::parse(request.uri().query(), &["by", "max_moves", "target"]).and_then(|q| {
+    let (q, target) = match choose(request, exporter, &["by", "max_moves", "target"], now) {
+        Ok(chosen) => chosen,
+        Err(reply) => return json_response(reply),
+    };
+    let parsed: Result<PlanRequest, QueryError> = (|| {
         Ok(PlanRequest {
             measure: q.choice("by", &PLAN_MEASURES, Measure::Cpu)?,
             max_moves: q.integer("max_moves", 1..=MAX_MOVES_LIMIT as u32, 32)? as usize,
             target: q.number("target", 1.0..=10.0, 1.10)?,
         })
-    });
+    })();
     let request = match parsed {
         Ok(request) => request,
         Err(e) => return bad_request(e, now),
     };
-    let target = exporter.default_target();
     answer(target, now, |observation, cached| {
         let loads = primary_loads(observation, request.measure);
         let planned = plan::plan(&loads, request.max_moves, request.target);
@@ -125,8 +135,4 @@ async fn answer(
         return json_response(json::error(503, "cluster_unreachable", &message, now));
     }
     json_response(render(&value, cached))
-}
-
-fn bad_request(e: QueryError, now: SystemTime) -> Response<Body> {
-    json_response(json::error(400, e.code, &e.message, now))
 }

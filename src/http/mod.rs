@@ -13,6 +13,7 @@
 //! - request bodies are refused ([`guard`]).
 
 pub(crate) mod basic_auth;
+mod clusters;
 pub mod guard;
 mod insight;
 mod page;

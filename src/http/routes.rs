@@ -12,9 +12,14 @@
 //! | `/api/cluster/rebalance-plan` | slot moves that even out a load, with commands |
 //! | `/api/cluster/slot-map`    | every slot's owner and value, for the page's map |
 //! | `/api/cluster/nodes`       | each node's state, answer time, error and version |
+//! | `/api/clusters`            | every configured cluster: name, seeds, nodes up, snapshot age ([`super::clusters`]) |
+//! | `/sd`                      | Prometheus HTTP service discovery: one target group per cluster |
+//!
+//! Every per-cluster path takes `?cluster=NAME` (optional with one cluster configured).
 //! | anything else              | 404 JSON; a known path with another method: 405 |
 
-use super::query::parse_slot_range;
+use super::clusters;
+use super::query::slot_range;
 use super::{insight, page};
 use crate::cache::{Served, Unavailable};
 use crate::render::json;
@@ -31,8 +36,10 @@ use tokio::time::Instant;
 pub type Body = Full<Bytes>;
 
 const JSON: &str = "application/json";
-const KNOWN_PATHS: [&str; 10] = [
+const KNOWN_PATHS: [&str; 12] = [
     "/",
+    "/api/clusters",
+    "/sd",
     "/api/cluster/nodes",
     "/ui",
     "/api/cluster/slot-map",
@@ -103,6 +110,8 @@ async fn route<B>(request: Request<B>, exporter: Arc<Exporter>) -> Response<Body
         "/api/cluster/nodes" => insight::nodes(&request, &exporter, now).await,
         _ if path.starts_with("/ui/") => page::asset(path).unwrap_or_else(|| not_found(path, now)),
         "/healthz" => text_response(StatusCode::OK, "text/plain; charset=utf-8", "ok\n".into()),
+        "/api/clusters" => clusters::list(&request, &exporter, now),
+        "/sd" => clusters::service_discovery(&request, &exporter, now),
         "/metrics" => serve_metrics(&request, &exporter, now).await,
         "/api/cluster/slot-stats" => serve_slot_stats(&request, &exporter, now).await,
         "/api/cluster/hot-slots" => insight::hot_slots(&request, &exporter, now).await,
@@ -127,7 +136,10 @@ async fn serve_metrics<B>(request: &Request<B>, exporter: &Exporter, now: System
     let header = |name| request.headers().get(name).and_then(|v: &HeaderValue| v.to_str().ok());
     let format = Format::negotiate(header(ACCEPT));
     let encoding = Encoding::negotiate(header(ACCEPT_ENCODING));
-    let target = exporter.default_target();
+    let target = match clusters::choose(request, exporter, &[], now) {
+        Ok((_, target)) => target,
+        Err(reply) => return json_response(reply),
+    };
     let served = match target.cache.get(scrape_deadline(request)).await {
         Ok(served) => served,
         Err(unavailable) => return unavailable_response(unavailable, now),
@@ -144,11 +156,14 @@ async fn serve_metrics<B>(request: &Request<B>, exporter: &Exporter, now: System
 }
 
 async fn serve_slot_stats<B>(request: &Request<B>, exporter: &Exporter, now: SystemTime) -> Response<Body> {
-    let range = match parse_slot_range(request.uri().query()) {
-        Ok(range) => range,
-        Err(e) => return json_response(json::error(400, e.code, &e.message, now)),
+    let (query, target) = match clusters::choose(request, exporter, &["start_slot", "end_slot"], now) {
+        Ok(chosen) => chosen,
+        Err(reply) => return json_response(reply),
     };
-    let target = exporter.default_target();
+    let range = match slot_range(&query) {
+        Ok(range) => range,
+        Err(e) => return clusters::bad_request(e, now),
+    };
     let served = match target.cache.get(None).await {
         Ok(served) => served,
         Err(unavailable) => return unavailable_response(unavailable, now),

@@ -1,0 +1,254 @@
+//! Each cluster's settings: the flat top-level keys describe one cluster, `default`;
+//! or the file holds `[clusters.NAME]` tables, each with its own nodes and credentials,
+//! where the top-level `cache_ttl`, `node_timeout`, `slot_series`, `include_replicas`
+//! and TLS files are defaults a table may override.
+//!
+//! Credentials and nodes are per table only: top-level `nodes`, `username`, `password`
+//! or `password_file` next to `[clusters.*]` is an error, so a password can never be
+//! meant for one cluster and sent to another's nodes.
+
+use super::raw::{RawCluster, RawConfig};
+use super::validate::error_at;
+use super::{ClusterSettings, ConfigError, NodeUrl, Secret, SlotSeries, ValkeyTls, parse_node_url, source_of, tls};
+use figment::Figment;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// One cluster's inputs, each with the key it came from, so an error names the table
+/// key or the top-level default the value was inherited from.
+pub(super) struct ClusterInput<'a> {
+    nodes: Keyed<&'a [String]>,
+    username: Option<&'a String>,
+    password: Keyed<Option<&'a Secret>>,
+    password_file: Keyed<Option<&'a PathBuf>>,
+    tls_files: [Keyed<Option<&'a PathBuf>>; 3],
+    include_replicas: bool,
+    cache_ttl: Duration,
+    node_timeout: Keyed<Duration>,
+    slot_series: SlotSeries,
+}
+
+/// A value and the configuration key it came from.
+#[derive(Clone)]
+struct Keyed<T> {
+    value: T,
+    key: String,
+}
+
+fn keyed<T>(value: T, key: impl Into<String>) -> Keyed<T> {
+    Keyed { value, key: key.into() }
+}
+
+const TLS_KEYS: [&str; 3] = ["tls_ca_file", "tls_client_cert_file", "tls_client_key_file"];
+
+impl<'a> ClusterInput<'a> {
+    /// The flat top-level settings.
+    pub(super) fn defaults(raw: &'a RawConfig) -> Self {
+        let files = [&raw.tls_ca_file, &raw.tls_client_cert_file, &raw.tls_client_key_file];
+        ClusterInput {
+            nodes: keyed(&raw.nodes[..], "nodes"),
+            username: raw.username.as_ref(),
+            password: keyed(raw.password.as_ref(), "password"),
+            password_file: keyed(raw.password_file.as_ref(), "password_file"),
+            tls_files: std::array::from_fn(|i| keyed(files[i].as_ref(), TLS_KEYS[i])),
+            include_replicas: raw.include_replicas,
+            cache_ttl: raw.cache_ttl,
+            node_timeout: keyed(raw.node_timeout, "node_timeout"),
+            slot_series: raw.slot_series,
+        }
+    }
+
+    /// A `[clusters.NAME]` table over the top-level defaults.
+    fn table(&self, name: &str, table: &'a RawCluster) -> Self {
+        let key = |field: &str| format!("clusters.{name}.{field}");
+        let files = [&table.tls_ca_file, &table.tls_client_cert_file, &table.tls_client_key_file];
+        ClusterInput {
+            nodes: keyed(&table.nodes[..], key("nodes")),
+            username: table.username.as_ref(),
+            password: keyed(table.password.as_ref(), key("password")),
+            password_file: keyed(table.password_file.as_ref(), key("password_file")),
+            tls_files: std::array::from_fn(|i| match files[i] {
+                Some(path) => keyed(Some(path), key(TLS_KEYS[i])),
+                None => self.tls_files[i].clone(),
+            }),
+            include_replicas: table.include_replicas.unwrap_or(self.include_replicas),
+            cache_ttl: table.cache_ttl.unwrap_or(self.cache_ttl),
+            node_timeout: match table.node_timeout {
+                Some(timeout) => keyed(timeout, key("node_timeout")),
+                None => self.node_timeout.clone(),
+            },
+            slot_series: table.slot_series.unwrap_or(self.slot_series),
+        }
+    }
+}
+
+/// Every configured cluster, in name order.
+pub(super) fn all(
+    raw: &RawConfig,
+    figment: &Figment,
+    defaults: ClusterInput<'_>,
+) -> Result<Vec<ClusterSettings>, ConfigError> {
+    let range_size = slot_range_size(raw.slot_range_size).map_err(|m| error_at(figment, "slot_range_size", m))?;
+    if raw.clusters.is_empty() {
+        return Ok(vec![cluster("default", &defaults, range_size, true, figment)?]);
+    }
+    refuse_flat_cluster_keys(raw, figment)?;
+    let clusters = raw
+        .clusters
+        .iter()
+        .map(|(name, table)| {
+            check_name(name).map_err(|m| error_at(figment, &format!("clusters.{name}"), m))?;
+            cluster(name, &defaults.table(name, table), range_size, false, figment)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if clusters.iter().all(|c| c.valkey_tls.is_none())
+        && let Some(file) = defaults.tls_files.iter().find(|f| f.value.is_some())
+    {
+        return Err(error_at(figment, &file.key, "is set but no cluster's nodes are rediss:// or valkeys:// URLs"));
+    }
+    Ok(clusters)
+}
+
+/// Nodes and credentials belong to a cluster table once there are tables.
+fn refuse_flat_cluster_keys(raw: &RawConfig, figment: &Figment) -> Result<(), ConfigError> {
+    let nodes_given = figment.find_metadata("nodes").is_some_and(|md| md.name != "built-in default");
+    let given = [
+        ("nodes", nodes_given),
+        ("username", raw.username.is_some()),
+        ("password", raw.password.is_some()),
+        ("password_file", raw.password_file.is_some()),
+    ];
+    match given.iter().find(|(_, set)| *set) {
+        Some((key, _)) => Err(ConfigError(format!(
+            "`{key}` ({}) cannot be combined with [clusters.NAME] tables ({}): put each cluster's nodes and \
+             credentials in its own table",
+            source_of(figment, key),
+            source_of(figment, "clusters")
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Names travel in URLs and labels: `[a-z0-9][a-z0-9_-]{0,62}`.
+fn check_name(name: &str) -> Result<(), String> {
+    let mut chars = name.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    let rest_ok = chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+    if first_ok && rest_ok && name.len() <= 63 {
+        Ok(())
+    } else {
+        Err(format!(
+            "cluster name `{}` must be 1-63 of a-z, 0-9, '_' and '-', starting with a letter or digit",
+            name.chars().take(64).collect::<String>()
+        ))
+    }
+}
+
+/// One cluster's settings; `flat` for the one the top-level keys describe.
+fn cluster(
+    name: &str,
+    input: &ClusterInput<'_>,
+    slot_range_size: u16,
+    flat: bool,
+    figment: &Figment,
+) -> Result<ClusterSettings, ConfigError> {
+    let err = |key: &str, msg: String| error_at(figment, key, msg);
+    let seeds = parse_seeds(input.nodes.value).map_err(|m| err(&input.nodes.key, m))?;
+    let tls = seeds[0].tls;
+    if seeds.iter().any(|s| s.tls != tls) {
+        let message = "seed nodes mix TLS (rediss://, valkeys://) and plain URLs; a cluster is one or the other";
+        return Err(err(&input.nodes.key, message.into()));
+    }
+    let valkey_tls = valkey_tls(&input.tls_files, tls, flat, figment)?;
+    let password = match (input.password.value, input.password_file.value) {
+        (Some(_), Some(_)) => {
+            return Err(ConfigError(format!(
+                "both `password` ({}) and `password_file` ({}) are set; choose one",
+                source_of(figment, &input.password.key),
+                source_of(figment, &input.password_file.key)
+            )));
+        }
+        (Some(p), None) => Some(p.clone()),
+        (None, Some(path)) => Some(read_password_file(path).map_err(|m| err(&input.password_file.key, m))?),
+        (None, None) => None,
+    };
+    if input.node_timeout.value.is_zero() {
+        return Err(err(&input.node_timeout.key, "must be greater than zero".into()));
+    }
+    Ok(ClusterSettings {
+        name: name.to_string(),
+        seeds,
+        valkey_tls,
+        username: input.username.filter(|u| !u.is_empty()).cloned(),
+        password,
+        cache_ttl: input.cache_ttl,
+        node_timeout: input.node_timeout.value,
+        include_replicas: input.include_replicas,
+        slot_series: input.slot_series,
+        slot_range_size,
+    })
+}
+
+/// Builds the Valkey client TLS config when the seeds ask for TLS, and refuses TLS
+/// files given for plain-text seeds (they would be silently unused).
+fn valkey_tls(
+    files: &[Keyed<Option<&PathBuf>>; 3],
+    tls: bool,
+    flat: bool,
+    figment: &Figment,
+) -> Result<Option<ValkeyTls>, ConfigError> {
+    let err = |file: &Keyed<Option<&PathBuf>>, msg: String| error_at(figment, &file.key, msg);
+    let [ca, cert, key] = files;
+    if !tls {
+        // Files inherited from the top level may serve other, TLS clusters (checked once
+        // for all in `all`); a file set for these very nodes must not go unused.
+        let own = |f: &&Keyed<Option<&PathBuf>>| f.value.is_some() && (flat || f.key.starts_with("clusters."));
+        return match files.iter().find(own) {
+            Some(file) => Err(err(file, "is set but the nodes are not rediss:// or valkeys:// URLs".into())),
+            None => Ok(None),
+        };
+    }
+    let cert_and_key = match (cert.value, key.value) {
+        (Some(c), Some(k)) => Some((c.as_path(), k.as_path())),
+        (None, None) => None,
+        (Some(_), None) => return Err(err(cert, "needs tls_client_key_file too".into())),
+        (None, Some(_)) => return Err(err(key, "needs tls_client_cert_file too".into())),
+    };
+    // Read each file under its own key first, so an unreadable one is blamed on the
+    // setting that named it; what remains below is a certificate/key mismatch.
+    if let Some(path) = ca.value {
+        tls::read_certs(path).map_err(|m| err(ca, m))?;
+    }
+    if let Some((cert_path, key_path)) = cert_and_key {
+        tls::read_certs(cert_path).map_err(|m| err(cert, m))?;
+        tls::read_key(key_path).map_err(|m| err(key, m))?;
+    }
+    let blamed = if cert_and_key.is_some() { cert } else { ca };
+    tls::client_config(ca.value.map(|p| p.as_path()), cert_and_key)
+        .map(|c| Some(ValkeyTls(c)))
+        .map_err(|m| err(blamed, m))
+}
+
+/// A range width that tiles the 16384 slots exactly: 1, 2, 4, ... 16384.
+fn slot_range_size(size: u32) -> Result<u16, String> {
+    match u16::try_from(size) {
+        Ok(size) if (1..=16384).contains(&size) && 16384 % size == 0 => Ok(size),
+        _ => Err(format!("slot range size {size} must divide 16384 (1, 2, 4, ..., 128, ..., 16384)")),
+    }
+}
+
+fn parse_seeds(urls: &[String]) -> Result<Vec<NodeUrl>, String> {
+    if urls.is_empty() {
+        return Err("no seed nodes given".into());
+    }
+    urls.iter()
+        .enumerate()
+        .map(|(i, u)| parse_node_url(u).map_err(|m| format!("node {} of {}: {m}", i + 1, urls.len())))
+        .collect()
+}
+
+fn read_password_file(path: &Path) -> Result<Secret, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read password file {}: {}", path.display(), e.kind()))?;
+    Ok(Secret::new(text.trim_end_matches(['\r', '\n'])))
+}
