@@ -7,9 +7,8 @@ mod support;
 
 use exporter_support::{request, start_exporter};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use support::{ValkeyCluster, expected_keys, fill};
+use support::{ExporterBinary, ValkeyCluster, expected_keys, fill};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_concurrent_requests_after_expiry_cause_one_refresh() {
@@ -49,49 +48,23 @@ async fn two_hundred_concurrent_requests_after_expiry_cause_one_refresh() {
     exporter.stop().await;
 }
 
-/// The exporter binary as a child process, killed on drop.
-struct ExporterProcess {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl ExporterProcess {
-    fn start(args: &[&str]) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_valkey-slot-exporter"))
-            .args(args)
-            .args(["--listen", &addr.to_string(), "--log-level", "warn"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the exporter binary");
-        ExporterProcess { child, addr }
-    }
-
-    fn rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).expect("process status");
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .expect("VmRSS")
-    }
-}
-
-impl Drop for ExporterProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The resident set size of the exporter process, in KiB.
+fn rss_kib(exporter: &ExporterBinary) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", exporter.pid())).expect("process status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .expect("VmRSS")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sustained_mixed_load_has_no_errors_and_flat_memory() {
     let cluster = ValkeyCluster::start(3, 0);
     fill(&cluster, expected_keys);
-    let exporter = ExporterProcess::start(&["--nodes", &cluster.seed_url(), "--cache-ttl", "300ms"]);
+    let exporter =
+        ExporterBinary::start(&["--nodes", &cluster.seed_url(), "--cache-ttl", "300ms", "--log-level", "warn"]);
     let deadline = Instant::now() + Duration::from_secs(10);
     while request_ok(exporter.addr, "/healthz").await.is_err() {
         assert!(Instant::now() < deadline, "exporter did not start");
@@ -101,9 +74,9 @@ async fn sustained_mixed_load_has_no_errors_and_flat_memory() {
     // Warm up, then measure memory over two equal rounds: a leak shows as growth
     // from the first round's end to the second's.
     run_load(exporter.addr, Duration::from_secs(3)).await.expect("warm-up round");
-    let after_first = exporter.rss_kib();
+    let after_first = rss_kib(&exporter);
     let requests = run_load(exporter.addr, Duration::from_secs(4)).await.expect("no request failed");
-    let after_second = exporter.rss_kib();
+    let after_second = rss_kib(&exporter);
     assert!(requests > 20, "the load ran ({requests} requests)");
     let growth = after_second.saturating_sub(after_first);
     assert!(growth < 16 * 1024, "RSS grew by {growth} KiB ({after_first} -> {after_second} KiB)");

@@ -17,12 +17,12 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 use support::pki::Pki;
-use support::tls::{ClientCerts, ExporterBinary, TlsValkey};
-use support::{SLOT_COUNT, ValkeyCluster, Value};
+use support::tls::{ClientCerts, TlsValkey};
+use support::{ExporterBinary, SLOT_COUNT, ValkeyCluster, Value};
 use valkey_slot_exporter::config::{self, Cli};
 
 /// Distinctive, so that a leak cannot hide behind a common word.
@@ -220,14 +220,10 @@ async fn a_wrong_password_marks_every_node_down_with_authentication_failed_and_i
 
 #[test]
 fn the_password_is_not_in_help_or_in_the_parsed_settings() {
-    let output = Command::new(env!("CARGO_BIN_EXE_valkey-slot-exporter"))
-        .arg("--help")
-        .env("VALKEY_SLOT_EXPORTER_PASSWORD", GOOD_PASSWORD)
-        .output()
-        .expect("run --help");
+    let output = ExporterBinary::run(&["--help"], &[("VALKEY_SLOT_EXPORTER_PASSWORD", GOOD_PASSWORD)]);
     assert!(output.status.success());
-    assert_no_leak("--help", &String::from_utf8_lossy(&output.stdout));
-    assert_no_leak("--help stderr", &String::from_utf8_lossy(&output.stderr));
+    assert_no_leak("--help", &output.stdout);
+    assert_no_leak("--help stderr", &output.stderr);
 
     let parse = |args: &[&str]| {
         let mut argv = vec!["valkey-slot-exporter"];
@@ -398,20 +394,11 @@ async fn a_server_certificate_from_another_ca_is_refused_with_no_plain_text_fall
     exporter.stop().await;
 }
 
-fn run_binary(args: &[&str]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_valkey-slot-exporter"));
-    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("VALKEY_SLOT_EXPORTER_")) {
-        command.env_remove(key);
-    }
-    command.args(args).output().expect("run the exporter binary")
-}
-
 /// Runs the binary, expects exit status 2, and returns its stderr.
 fn start_error(args: &[&str]) -> String {
-    let output = run_binary(args);
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
-    stderr
+    let output = ExporterBinary::run(args, &[]);
+    assert_eq!(output.status.code(), Some(2), "{args:?}: {}", output.stderr);
+    output.stderr
 }
 
 #[test]
@@ -509,7 +496,7 @@ fn tls_yaml(pki: &Pki) -> String {
 
 /// Seeds that refuse connections: the endpoint's behaviour does not depend on Valkey.
 fn no_valkey() -> [String; 4] {
-    let addr = support::tls::free_local_addr();
+    let addr = support::free_local_addr();
     ["--nodes".into(), format!("redis://{addr}"), "--node-timeout".into(), "1s".into()]
 }
 

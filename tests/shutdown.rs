@@ -11,8 +11,7 @@ mod support;
 use std::io::ErrorKind;
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
-use support::tls::{ExporterBinary, free_local_addr};
-use support::{SLOT_COUNT, Standalone, ValkeyCluster, Value};
+use support::{ExporterBinary, SLOT_COUNT, Standalone, ValkeyCluster, Value, free_local_addr};
 use valkey_slot_exporter::http::DRAIN_TIMEOUT;
 
 /// How long the node is paused: the time the request stays in flight.

@@ -11,8 +11,13 @@
 //! * [`slots`]: slot arithmetic and [`fill`], which loads a known number of keys
 //!   into every slot;
 //! * [`pki`]: a generated CA with server and client certificates, as PEM files;
-//! * [`tls`]: a one-node Valkey cluster serving TLS, and the exporter binary as a
-//!   child process (for its log, exit status and signals).
+//! * [`tls`]: [`TlsValkey`](tls::TlsValkey), a one-node Valkey cluster serving TLS;
+//! * [`exporter_bin`]: [`ExporterBinary`], the exporter executable as a child process,
+//!   either serving (for its log, signals and memory) or run to completion (for its
+//!   exit status and output); the only place that runs the binary;
+//! * [`process`]: [`spawn`](process::spawn), how every process above is started, and
+//!   the guard that kills it;
+//! * [`free_local_addr`]: a free port on 127.0.0.1, picked by the OS.
 //!
 //! Servers are killed when their handle is dropped, even if the test panics, and
 //! by the kernel if the test process dies. Create them on the test's own thread:
@@ -22,6 +27,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod cluster;
+pub mod exporter_bin;
 pub mod pki;
 mod ports;
 pub mod process;
@@ -32,5 +38,7 @@ pub mod tls;
 mod topology;
 
 pub use cluster::{Standalone, ValkeyCluster};
+pub use exporter_bin::ExporterBinary;
+pub use ports::free_local_addr;
 pub use resp::{Conn, Value};
 pub use slots::{EXPECTED_KEYS_TOTAL, SLOT_COUNT, expected_keys, fill, key_slot, slot_tag};
