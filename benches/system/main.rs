@@ -27,7 +27,7 @@ use clap::Parser as _;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use support::{ValkeyCluster, expected_keys, fill};
+use support::{ExporterBinary, ValkeyCluster, expected_keys, fill};
 use valkey_slot_exporter::collect::ClusterCollector;
 use valkey_slot_exporter::collect::node::{ConnectOptions, NodePool, RawCommand};
 use valkey_slot_exporter::collect::reply;
@@ -61,7 +61,6 @@ fn main() {
     } else {
         Budget { load_seconds: 4.0, refresh_rounds: 30, memory_seconds: 5.0 }
     };
-    let exporter_bin = exporter_binary();
     let dir = tempfile::Builder::new().prefix("valkey-slot-exporter-bench-").tempdir().expect("a temp dir");
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     let mut report = Report::new();
@@ -79,15 +78,15 @@ fn main() {
     }
     if runs("serving") {
         eprintln!("== serving");
-        let exporter = procs::Exporter::start(&exporter_bin, dir.path(), &seed, "1h", false);
+        let exporter = start_exporter(&seed, "1h", false);
         let serving = runtime.block_on(measure_serving(&exporter, dir.path(), &budget));
         report.serving(&serving);
     }
     let mut without = (0, 0);
     if runs("memory") || runs("growth") {
         eprintln!("== memory");
-        without = runtime.block_on(peak_rss(&exporter_bin, dir.path(), &seed, false, budget.memory_seconds));
-        let with = runtime.block_on(peak_rss(&exporter_bin, dir.path(), &seed, true, budget.memory_seconds));
+        without = runtime.block_on(peak_rss(&seed, false, budget.memory_seconds));
+        let with = runtime.block_on(peak_rss(&seed, true, budget.memory_seconds));
         report.memory(without, with);
     }
     drop(cluster);
@@ -103,7 +102,7 @@ fn main() {
         fill(&cluster, expected_keys);
         let seed = cluster.seed_url();
         let refresh = runtime.block_on(measure_refresh(&cluster.primaries(), &seed, budget.refresh_rounds));
-        let rss = runtime.block_on(peak_rss(&exporter_bin, dir.path(), &seed, false, budget.memory_seconds));
+        let rss = runtime.block_on(peak_rss(&seed, false, budget.memory_seconds));
         growth.push((primaries, refresh, rss));
     }
     report.growth(&growth);
@@ -119,9 +118,11 @@ fn finish(report: Report) {
     }
 }
 
-fn exporter_binary() -> PathBuf {
-    // Built by cargo for this benchmark, with the same (release) profile.
-    PathBuf::from(env!("CARGO_BIN_EXE_valkey-slot-exporter"))
+/// The exporter binary cargo built for this benchmark (same release profile), as users
+/// run it, serving `seed` on a fresh port.
+fn start_exporter(seed: &str, ttl: &str, include_replicas: bool) -> ExporterBinary {
+    let replicas = if include_replicas { "true" } else { "false" };
+    ExporterBinary::start(&["--nodes", seed, "--cache-ttl", ttl, "--include-replicas", replicas, "--log-level", "warn"])
 }
 
 /// Median of durations, in milliseconds.
@@ -253,7 +254,7 @@ struct Serving {
     nginx_workers: usize,
 }
 
-async fn measure_serving(exporter: &procs::Exporter, dir: &Path, budget: &Budget) -> Serving {
+async fn measure_serving(exporter: &ExporterBinary, dir: &Path, budget: &Budget) -> Serving {
     // The first scrapes refresh and render; nginx then gets exactly those bytes.
     let (_, identity) = load::get(exporter.addr, "/metrics", None).await;
     let (coding, gzip) = load::get(exporter.addr, "/metrics", Some("gzip")).await;
@@ -292,8 +293,8 @@ async fn measure_serving(exporter: &procs::Exporter, dir: &Path, budget: &Budget
 
 /// Peak RSS of an exporter process that refreshes every 500 ms for `seconds` while
 /// being scraped in every format and encoding and asked for the full JSON range.
-async fn peak_rss(binary: &Path, dir: &Path, seed: &str, replicas: bool, seconds: f64) -> (u64, u64) {
-    let exporter = procs::Exporter::start(binary, dir, seed, "500ms", replicas);
+async fn peak_rss(seed: &str, replicas: bool, seconds: f64) -> (u64, u64) {
+    let exporter = start_exporter(seed, "500ms", replicas);
     let until = Instant::now() + Duration::from_secs_f64(seconds);
     while Instant::now() < until {
         let scrapes = [
@@ -304,7 +305,7 @@ async fn peak_rss(binary: &Path, dir: &Path, seed: &str, replicas: bool, seconds
         futures_util::future::join_all(scrapes).await;
         openmetrics_scrape(exporter.addr).await;
     }
-    let (peak, now) = procs::rss(exporter.guard.pid());
+    let (peak, now) = procs::rss(exporter.pid());
     (peak, now)
 }
 
