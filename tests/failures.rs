@@ -212,7 +212,7 @@ async fn a_scrape_that_triggers_a_refresh_answers_within_prometheus_scrape_timeo
     let took = started.elapsed();
     assert_eq!(response.status, 200);
     assert!(took < Duration::from_millis(1500), "answered after {took:?}, past Prometheus' 1.5s timeout");
-    let metrics = Metrics::parse(&response.body);
+    let metrics = Metrics::parse(response.text());
     assert_eq!(metrics.node_value("valkey_node_up", &stalled), Some(0.0), "the stalled node is reported down");
     cluster.cmd(&stalled, &["CLIENT", "UNPAUSE"]);
     exporter.stop().await;
@@ -246,7 +246,7 @@ async fn a_node_that_restarts_is_read_again_and_a_dead_seed_does_not_matter() {
     let nodes = format!("redis://{dead_seed},{}", cluster.seed_url());
     let exporter = start_exporter(&["--nodes", &nodes, "--cache-ttl", "200ms", "--node-timeout", "3s"]).await;
     let first = exporter.metrics().await;
-    let api = exporter.get("/api/cluster/slot-stats?end_slot=0").await.body;
+    let api = exporter.get("/api/cluster/slot-stats?end_slot=0").await.text().to_owned();
     assert_eq!(first.by_slot("valkey_slot_keys").len(), 16384, "the dead seed does not matter: {api}");
 
     let bouncing = non_seed_primary(&cluster);

@@ -5,10 +5,10 @@
 mod exporter_support;
 mod support;
 
-use exporter_support::{request, start_exporter};
+use exporter_support::start_exporter;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
-use support::{ExporterBinary, ValkeyCluster, expected_keys, fill};
+use support::{ExporterBinary, ValkeyCluster, expected_keys, fill, http};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_concurrent_requests_after_expiry_cause_one_refresh() {
@@ -31,14 +31,14 @@ async fn two_hundred_concurrent_requests_after_expiry_cause_one_refresh() {
         .map(|i| {
             let addr = exporter.addr;
             let path = paths[i % paths.len()];
-            tokio::spawn(async move { request(addr, "GET", path, &[]).await })
+            tokio::spawn(async move { http::request(addr, "GET", path, &[]).await })
         })
         .collect();
     let mut snapshot_times = std::collections::BTreeSet::new();
     for task in tasks {
         let response = task.await.unwrap();
-        assert_eq!(response.status, 200, "{}", response.body);
-        if response.header("content-type") == "application/json" {
+        assert_eq!(response.status, 200, "{}", response.text());
+        if response.header("content-type") == Some("application/json") {
             snapshot_times.insert(response.json()["data"]["snapshot_timestamp"].as_str().unwrap().to_string());
         }
     }
@@ -111,23 +111,6 @@ async fn run_load(addr: SocketAddr, length: Duration) -> Result<u64, String> {
 }
 
 async fn request_ok(addr: SocketAddr, path: &str) -> Result<(), String> {
-    let response = tokio::time::timeout(Duration::from_secs(10), try_request(addr, path))
-        .await
-        .map_err(|_| format!("{path}: no answer in 10 s"))??;
-    if response == 200 { Ok(()) } else { Err(format!("{path}: HTTP {response}")) }
-}
-
-async fn try_request(addr: SocketAddr, path: &str) -> Result<u16, String> {
-    let stream = tokio::net::TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await.map_err(|e| e.to_string())?;
-    tokio::spawn(connection);
-    let request = hyper::Request::get(path)
-        .header("host", addr.to_string())
-        .body(http_body_util::Empty::<bytes::Bytes>::new())
-        .unwrap();
-    let response = sender.send_request(request).await.map_err(|e| e.to_string())?;
-    let status = response.status().as_u16();
-    http_body_util::BodyExt::collect(response.into_body()).await.map_err(|e| e.to_string())?;
-    Ok(status)
+    let response = http::Request::get(path).timeout(Duration::from_secs(10)).try_send(addr).await?;
+    if response.status == 200 { Ok(()) } else { Err(format!("{path}: HTTP {}", response.status)) }
 }
