@@ -311,19 +311,9 @@ async fn peak_rss(seed: &str, replicas: bool, seconds: f64) -> (u64, u64) {
 
 /// An OpenMetrics scrape with gzip, as Prometheus sends it.
 async fn openmetrics_scrape(addr: std::net::SocketAddr) {
-    use http_body_util::{BodyExt, Empty};
-    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await.expect("handshake");
-    tokio::spawn(connection);
-    let request = hyper::Request::get("/metrics")
-        .header("host", addr.to_string())
-        .header("accept", "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5")
-        .header("accept-encoding", "gzip")
-        .body(Empty::<bytes::Bytes>::new())
-        .expect("request");
-    let response = sender.send_request(request).await.expect("response");
-    let _ = response.into_body().collect().await;
+    let accept = "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5";
+    let request = support::http::Request::get("/metrics").header("accept", accept).header("accept-encoding", "gzip");
+    request.send(addr).await;
 }
 
 /// The report, in Markdown, ready for docs/performance.md.
