@@ -1,29 +1,15 @@
 //! Start-up configuration through the real binary: flags, environment and TOML file,
 //! and the errors an operator sees when one of them is wrong.
 
-use std::process::{Command, Output};
+mod support;
 
-fn exporter(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_valkey-slot-exporter"));
-    command.args(args);
-    // Only what the test sets: a stray VALKEY_SLOT_EXPORTER_* from the caller's shell
-    // must not change the outcome.
-    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("VALKEY_SLOT_EXPORTER_")) {
-        command.env_remove(key);
-    }
-    command.envs(env.iter().copied());
-    command.output().expect("run the exporter binary")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
+use support::ExporterBinary;
 
 #[test]
 fn help_documents_every_flag_and_no_secret() {
-    let output = exporter(&["--help"], &[("VALKEY_SLOT_EXPORTER_PASSWORD", "hunter2-env")]);
+    let output = ExporterBinary::run(&["--help"], &[("VALKEY_SLOT_EXPORTER_PASSWORD", "hunter2-env")]);
     assert!(output.status.success());
-    let help = String::from_utf8_lossy(&output.stdout);
+    let help = &output.stdout;
     for flag in [
         "--listen",
         "--nodes",
@@ -46,25 +32,25 @@ fn help_documents_every_flag_and_no_secret() {
 
 #[test]
 fn a_bad_flag_value_names_the_flag() {
-    let output = exporter(&["--cache-ttl", "thirty"], &[]);
+    let output = ExporterBinary::run(&["--cache-ttl", "thirty"], &[]);
     assert_eq!(output.status.code(), Some(2));
-    let err = stderr(&output);
+    let err = output.stderr;
     assert!(err.contains("--cache-ttl") && err.contains("thirty"), "{err}");
 }
 
 #[test]
 fn a_bad_environment_value_names_the_variable() {
-    let output = exporter(&[], &[("VALKEY_SLOT_EXPORTER_NODE_TIMEOUT", "forever")]);
+    let output = ExporterBinary::run(&[], &[("VALKEY_SLOT_EXPORTER_NODE_TIMEOUT", "forever")]);
     assert_eq!(output.status.code(), Some(2));
-    let err = stderr(&output);
+    let err = output.stderr;
     assert!(err.contains("VALKEY_SLOT_EXPORTER_NODE_TIMEOUT"), "{err}");
 }
 
 #[test]
 fn an_unknown_environment_key_is_refused() {
-    let output = exporter(&[], &[("VALKEY_SLOT_EXPORTER_CACHE_TLL", "30s")]);
+    let output = ExporterBinary::run(&[], &[("VALKEY_SLOT_EXPORTER_CACHE_TLL", "30s")]);
     assert_eq!(output.status.code(), Some(2));
-    let err = stderr(&output);
+    let err = output.stderr;
     assert!(err.contains("cache_tll") || err.contains("CACHE_TLL"), "{err}");
 }
 
@@ -73,25 +59,25 @@ fn config_file_unknown_keys_and_bad_values_name_key_and_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("exporter.toml");
     std::fs::write(&path, "nodes = [\"redis://127.0.0.1:7000\"]\ncache_tl = \"30s\"\n").unwrap();
-    let output = exporter(&["--config", path.to_str().unwrap()], &[]);
+    let output = ExporterBinary::run(&["--config", path.to_str().unwrap()], &[]);
     assert_eq!(output.status.code(), Some(2));
-    let err = stderr(&output);
+    let err = output.stderr;
     assert!(err.contains("cache_tl") && err.contains("exporter.toml"), "{err}");
 
     std::fs::write(&path, "node_timeout = \"soon\"\n").unwrap();
-    let err = stderr(&exporter(&["--config", path.to_str().unwrap()], &[]));
+    let err = ExporterBinary::run(&["--config", path.to_str().unwrap()], &[]).stderr;
     assert!(err.contains("node_timeout") && err.contains("exporter.toml"), "{err}");
 
     std::fs::write(&path, "nodes = [\"http://127.0.0.1:7000\"]\n").unwrap();
-    let err = stderr(&exporter(&["--config", path.to_str().unwrap()], &[]));
+    let err = ExporterBinary::run(&["--config", path.to_str().unwrap()], &[]).stderr;
     assert!(err.contains("nodes") && err.contains("exporter.toml") && err.contains("scheme"), "{err}");
 }
 
 #[test]
 fn a_missing_config_file_is_an_error() {
-    let output = exporter(&["--config", "/nonexistent/exporter.toml"], &[]);
+    let output = ExporterBinary::run(&["--config", "/nonexistent/exporter.toml"], &[]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("/nonexistent/exporter.toml"));
+    assert!(output.stderr.contains("/nonexistent/exporter.toml"));
 }
 
 #[test]
@@ -103,15 +89,15 @@ fn layers_apply_in_order_flags_over_environment_over_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("exporter.toml");
     std::fs::write(&path, "listen = \"127.0.0.1:1\"\n").unwrap();
-    let output = exporter(
+    let output = ExporterBinary::run(
         &["--config", path.to_str().unwrap(), "--listen", &taken],
         &[("VALKEY_SLOT_EXPORTER_LISTEN", "127.0.0.1:2")],
     );
     assert_eq!(output.status.code(), Some(1));
-    assert!(stderr(&output).contains(&taken), "{}", stderr(&output));
+    assert!(output.stderr.contains(&taken), "{}", output.stderr);
 
-    let output = exporter(&["--config", path.to_str().unwrap()], &[("VALKEY_SLOT_EXPORTER_LISTEN", &taken)]);
-    assert!(stderr(&output).contains(&taken), "environment beats the file: {}", stderr(&output));
+    let output = ExporterBinary::run(&["--config", path.to_str().unwrap()], &[("VALKEY_SLOT_EXPORTER_LISTEN", &taken)]);
+    assert!(output.stderr.contains(&taken), "environment beats the file: {}", output.stderr);
 }
 
 #[test]
@@ -119,16 +105,16 @@ fn passwords_never_appear_in_errors_or_logs() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("pw");
     std::fs::write(&file, "from-file-s3cret\n").unwrap();
-    let output = exporter(
+    let output = ExporterBinary::run(
         &["--password-file", file.to_str().unwrap(), "--cache-ttl", "bad", "--log-level", "trace"],
         &[("VALKEY_SLOT_EXPORTER_PASSWORD", "env-s3cret")],
     );
-    let err = stderr(&output);
+    let err = output.stderr;
     assert!(!err.contains("s3cret"), "{err}");
     assert!(err.contains("choose one") || err.contains("--cache-ttl"), "{err}");
 
-    let output = exporter(&["--nodes", "redis://user:url-s3cret@127.0.0.1:1"], &[]);
-    let err = stderr(&output);
+    let output = ExporterBinary::run(&["--nodes", "redis://user:url-s3cret@127.0.0.1:1"], &[]);
+    let err = output.stderr;
     assert_eq!(output.status.code(), Some(2));
     assert!(!err.contains("url-s3cret") && err.contains("credentials"), "{err}");
 }

@@ -214,7 +214,7 @@ async fn a_scrape_that_triggers_a_slow_refresh_gets_the_previous_snapshot_within
     let took = started.elapsed();
     assert_eq!(response.status, 200);
     assert!(took < Duration::from_millis(1500), "answered after {took:?}, past Prometheus' 1.5s timeout");
-    let hurried = Metrics::parse(&response.body);
+    let hurried = Metrics::parse(response.text());
     assert_eq!(refreshed_at(&hurried), refreshed_at(&first), "the previous snapshot, with its own timestamp");
     assert_eq!(hurried.named("valkey_node_up").filter(|s| s.value == 1.0).count(), 3);
 
@@ -254,7 +254,7 @@ async fn a_node_that_restarts_is_read_again_and_a_dead_seed_does_not_matter() {
     let nodes = format!("redis://{dead_seed},{}", cluster.seed_url());
     let exporter = start_exporter(&["--nodes", &nodes, "--cache-ttl", "200ms", "--node-timeout", "3s"]).await;
     let first = exporter.metrics().await;
-    let api = exporter.get("/api/cluster/slot-stats?end_slot=0").await.body;
+    let api = exporter.get("/api/cluster/slot-stats?end_slot=0").await.text().to_owned();
     assert_eq!(first.by_slot("valkey_slot_keys").len(), 16384, "the dead seed does not matter: {api}");
 
     let bouncing = non_seed_primary(&cluster);

@@ -10,7 +10,7 @@ use exporter_support::{RunningExporter, start_exporter};
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
 use std::time::Duration;
-use support::{Conn, ValkeyCluster, expected_keys, fill, slot_tag};
+use support::{Conn, ExporterBinary, ValkeyCluster, expected_keys, fill, slot_tag};
 
 /// Pipelines `commands` to `addr`; returns the RESP bytes sent (the server's
 /// network-bytes-in for the commands' slot).
@@ -34,7 +34,7 @@ fn gets(slot: u16, count: usize) -> Vec<Vec<String>> {
 
 async fn json(exporter: &RunningExporter, path: &str) -> Json {
     let response = exporter.get(path).await;
-    assert_eq!(response.status, 200, "{path}: {}", response.body);
+    assert_eq!(response.status, 200, "{path}: {}", response.text());
     response.json()["data"].clone()
 }
 
@@ -149,7 +149,7 @@ async fn hot_slots_follow_the_traffic_and_balance_matches_the_slots() {
         "/api/cluster/rebalance-plan?by=network_in",
     ] {
         let response = exporter.get(bad).await;
-        assert_eq!(response.status, 400, "{bad}: {}", response.body);
+        assert_eq!(response.status, 400, "{bad}: {}", response.text());
         assert_eq!(response.json()["status"], "error");
     }
     let index = exporter.get("/").await.json();
@@ -204,26 +204,14 @@ fn run_script(cluster: &ValkeyCluster, script: &str) {
     );
 }
 
-/// Runs the binary to completion with `args`, no stray VALKEY_SLOT_EXPORTER_* from
-/// the caller's environment.
-fn exporter_command(args: &[&str]) -> std::process::Output {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_valkey-slot-exporter"));
-    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("VALKEY_SLOT_EXPORTER_")) {
-        command.env_remove(key);
-    }
-    command.args(args).output().expect("run the exporter binary")
-}
-
 #[test]
 fn plan_and_top_answer_once_and_exit_with_the_right_status() {
     let cluster = ValkeyCluster::start(3, 0);
     fill(&cluster, expected_keys);
     let seed = cluster.seed_url();
-    let text = |o: &std::process::Output| {
-        (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
-    };
+    let text = |o: &support::exporter_bin::Finished| (o.stdout.clone(), o.stderr.clone());
 
-    let top = exporter_command(&["top", "--nodes", &seed, "--by", "keys", "--limit", "3", "--window", "200ms"]);
+    let top = ExporterBinary::run(&["top", "--nodes", &seed, "--by", "keys", "--limit", "3", "--window", "200ms"], &[]);
     let (out, err) = text(&top);
     assert_eq!(top.status.code(), Some(0), "{out}\n{err}");
     assert!(out.starts_with("Hottest slots by keys"), "{out}");
@@ -231,7 +219,7 @@ fn plan_and_top_answer_once_and_exit_with_the_right_status() {
     let first_row = out.lines().nth(2).expect("a first row");
     assert_eq!(first_row.split_whitespace().take(3).collect::<Vec<_>>(), ["1", &cluster.slot_owners()[1], "10"]);
 
-    let plan = exporter_command(&["--nodes", &seed, "plan", "--by", "keys", "--window", "200ms", "--json"]);
+    let plan = ExporterBinary::run(&["--nodes", &seed, "plan", "--by", "keys", "--window", "200ms", "--json"], &[]);
     let (out, err) = text(&plan);
     assert_eq!(plan.status.code(), Some(0), "{out}\n{err}");
     let answer: Json = serde_json::from_str(&out).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"));
@@ -241,7 +229,7 @@ fn plan_and_top_answer_once_and_exit_with_the_right_status() {
     assert_eq!(answer["balance"]["data"]["primaries"].as_array().unwrap().len(), 3);
     assert_eq!(answer["rebalance_plan"]["data"]["by"], "keys");
 
-    let tables = exporter_command(&["plan", "--nodes", &seed, "--window", "200ms"]);
+    let tables = ExporterBinary::run(&["plan", "--nodes", &seed, "--window", "200ms"], &[]);
     let (out, err) = text(&tables);
     assert_eq!(tables.status.code(), Some(0), "{err}");
     for section in ["Hottest slots by CPU", "Balance across 3 primaries", "Rebalance plan by cpu"] {
@@ -251,12 +239,12 @@ fn plan_and_top_answer_once_and_exit_with_the_right_status() {
     for bad in
         [["plan", "--by", "ram"], ["top", "--limit", "0"], ["plan", "--target", "0.5"], ["top", "--window", "1ms"]]
     {
-        let output = exporter_command(&bad);
+        let output = ExporterBinary::run(&bad, &[]);
         let (_, err) = text(&output);
         assert_eq!(output.status.code(), Some(2), "{bad:?}: {err}");
         assert!(err.contains(bad[1]), "{bad:?}: the message names the flag: {err}");
     }
-    let nobody = exporter_command(&["top", "--nodes", "redis://127.0.0.1:1", "--window", "100ms"]);
+    let nobody = ExporterBinary::run(&["top", "--nodes", "redis://127.0.0.1:1", "--window", "100ms"], &[]);
     let (_, err) = text(&nobody);
     assert_eq!(nobody.status.code(), Some(1), "{err}");
     assert!(err.contains("no Valkey node answered"), "{err}");

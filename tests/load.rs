@@ -5,11 +5,10 @@
 mod exporter_support;
 mod support;
 
-use exporter_support::{request, start_exporter};
+use exporter_support::start_exporter;
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use support::{ValkeyCluster, expected_keys, fill};
+use support::{ExporterBinary, ValkeyCluster, expected_keys, fill, http};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_concurrent_requests_after_expiry_cause_one_refresh() {
@@ -32,14 +31,14 @@ async fn two_hundred_concurrent_requests_after_expiry_cause_one_refresh() {
         .map(|i| {
             let addr = exporter.addr;
             let path = paths[i % paths.len()];
-            tokio::spawn(async move { request(addr, "GET", path, &[]).await })
+            tokio::spawn(async move { http::request(addr, "GET", path, &[]).await })
         })
         .collect();
     let mut snapshot_times = std::collections::BTreeSet::new();
     for task in tasks {
         let response = task.await.unwrap();
-        assert_eq!(response.status, 200, "{}", response.body);
-        if response.header("content-type") == "application/json" {
+        assert_eq!(response.status, 200, "{}", response.text());
+        if response.header("content-type") == Some("application/json") {
             snapshot_times.insert(response.json()["data"]["snapshot_timestamp"].as_str().unwrap().to_string());
         }
     }
@@ -49,49 +48,23 @@ async fn two_hundred_concurrent_requests_after_expiry_cause_one_refresh() {
     exporter.stop().await;
 }
 
-/// The exporter binary as a child process, killed on drop.
-struct ExporterProcess {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl ExporterProcess {
-    fn start(args: &[&str]) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_valkey-slot-exporter"))
-            .args(args)
-            .args(["--listen", &addr.to_string(), "--log-level", "warn"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the exporter binary");
-        ExporterProcess { child, addr }
-    }
-
-    fn rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).expect("process status");
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .expect("VmRSS")
-    }
-}
-
-impl Drop for ExporterProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The resident set size of the exporter process, in KiB.
+fn rss_kib(exporter: &ExporterBinary) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", exporter.pid())).expect("process status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .expect("VmRSS")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sustained_mixed_load_has_no_errors_and_flat_memory() {
     let cluster = ValkeyCluster::start(3, 0);
     fill(&cluster, expected_keys);
-    let exporter = ExporterProcess::start(&["--nodes", &cluster.seed_url(), "--cache-ttl", "300ms"]);
+    let exporter =
+        ExporterBinary::start(&["--nodes", &cluster.seed_url(), "--cache-ttl", "300ms", "--log-level", "warn"]);
     let deadline = Instant::now() + Duration::from_secs(10);
     while request_ok(exporter.addr, "/healthz").await.is_err() {
         assert!(Instant::now() < deadline, "exporter did not start");
@@ -101,9 +74,9 @@ async fn sustained_mixed_load_has_no_errors_and_flat_memory() {
     // Warm up, then measure memory over two equal rounds: a leak shows as growth
     // from the first round's end to the second's.
     run_load(exporter.addr, Duration::from_secs(3)).await.expect("warm-up round");
-    let after_first = exporter.rss_kib();
+    let after_first = rss_kib(&exporter);
     let requests = run_load(exporter.addr, Duration::from_secs(4)).await.expect("no request failed");
-    let after_second = exporter.rss_kib();
+    let after_second = rss_kib(&exporter);
     assert!(requests > 20, "the load ran ({requests} requests)");
     let growth = after_second.saturating_sub(after_first);
     assert!(growth < 16 * 1024, "RSS grew by {growth} KiB ({after_first} -> {after_second} KiB)");
@@ -138,23 +111,6 @@ async fn run_load(addr: SocketAddr, length: Duration) -> Result<u64, String> {
 }
 
 async fn request_ok(addr: SocketAddr, path: &str) -> Result<(), String> {
-    let response = tokio::time::timeout(Duration::from_secs(10), try_request(addr, path))
-        .await
-        .map_err(|_| format!("{path}: no answer in 10 s"))??;
-    if response == 200 { Ok(()) } else { Err(format!("{path}: HTTP {response}")) }
-}
-
-async fn try_request(addr: SocketAddr, path: &str) -> Result<u16, String> {
-    let stream = tokio::net::TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await.map_err(|e| e.to_string())?;
-    tokio::spawn(connection);
-    let request = hyper::Request::get(path)
-        .header("host", addr.to_string())
-        .body(http_body_util::Empty::<bytes::Bytes>::new())
-        .unwrap();
-    let response = sender.send_request(request).await.map_err(|e| e.to_string())?;
-    let status = response.status().as_u16();
-    http_body_util::BodyExt::collect(response.into_body()).await.map_err(|e| e.to_string())?;
-    Ok(status)
+    let response = http::Request::get(path).timeout(Duration::from_secs(10)).try_send(addr).await?;
+    if response.status == 200 { Ok(()) } else { Err(format!("{path}: HTTP {}", response.status)) }
 }

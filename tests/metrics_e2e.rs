@@ -25,8 +25,8 @@ async fn every_slot_reports_its_keys_under_the_primary_that_owns_it() {
 
     let response = exporter.get("/metrics").await;
     assert_eq!(response.status, 200);
-    assert_eq!(response.header("content-type"), "text/plain; version=0.0.4; charset=utf-8");
-    let metrics = exporter_support::Metrics::parse(&response.body);
+    assert_eq!(response.header("content-type"), Some("text/plain; version=0.0.4; charset=utf-8"));
+    let metrics = exporter_support::Metrics::parse(response.text());
 
     let keys = metrics.by_slot("valkey_slot_keys");
     assert_eq!(keys.len(), 16384, "one valkey_slot_keys series per slot");
@@ -60,9 +60,9 @@ async fn every_slot_reports_its_keys_under_the_primary_that_owns_it() {
     let open = exporter
         .request("GET", "/metrics", &[("accept", "application/openmetrics-text;version=1.0.0,text/plain;q=0.5")])
         .await;
-    assert_eq!(open.header("content-type"), "application/openmetrics-text; version=1.0.0; charset=utf-8");
-    assert!(open.body.ends_with("# EOF\n"));
-    assert!(open.body.contains("# UNIT valkey_slot_cpu_seconds seconds"));
+    assert_eq!(open.header("content-type"), Some("application/openmetrics-text; version=1.0.0; charset=utf-8"));
+    assert!(open.text().ends_with("# EOF\n"));
+    assert!(open.text().contains("# UNIT valkey_slot_cpu_seconds seconds"));
     exporter.stop().await;
 }
 

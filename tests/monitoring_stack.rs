@@ -418,8 +418,8 @@ async fn promtool_check_metrics_finds_nothing_in_a_real_scrape() {
     let exporter = start_exporter(&["--nodes", &cluster.seed_url()]).await;
     let response = exporter.get("/metrics").await;
     assert_eq!(response.status, 200);
-    assert!(response.body.contains("valkey_slot_cpu_seconds_total{"), "every family is present");
-    let output = files::promtool(&["check", "metrics"], &repo_path(""), Some(response.body.as_bytes()));
+    assert!(response.text().contains("valkey_slot_cpu_seconds_total{"), "every family is present");
+    let output = files::promtool(&["check", "metrics"], &repo_path(""), Some(&response.body[..]));
     let findings = files::output_text(&output);
     // Any finding here must be fixed in the exporter, or explained in
     // docs/monitoring.md ("promtool check metrics") and listed here.

@@ -70,7 +70,7 @@ impl Traffic {
 
 async fn data(exporter: &RunningExporter, path: &str) -> Json {
     let response = exporter.get(path).await;
-    assert_eq!(response.status, 200, "{path}: {}", response.body);
+    assert_eq!(response.status, 200, "{path}: {}", response.text());
     response.json()["data"].clone()
 }
 

@@ -6,10 +6,11 @@
 mod exporter_support;
 mod support;
 
-use exporter_support::{Metrics, request};
+use exporter_support::Metrics;
 use std::time::Duration;
+use support::ExporterBinary;
 use support::ValkeyCluster;
-use support::tls::ExporterBinary;
+use support::http::request;
 
 /// Timeouts a hostile or broken client might announce: far too short, zero, negative,
 /// not a number, infinite, and just above the 0.1 s floor.
@@ -21,21 +22,21 @@ const HOSTILE: [&str; 7] = ["0.001", "0", "-1", "NaN", "inf", "1e-300", "0.15"];
 async fn hurried_scrape(exporter: &ExporterBinary, timeout: &str) -> Option<Metrics> {
     let response = request(exporter.addr, "GET", "/metrics", &[("x-prometheus-scrape-timeout-seconds", timeout)]).await;
     match response.status {
-        200 => Some(Metrics::parse(&response.body)),
+        200 => Some(Metrics::parse(response.text())),
         503 => {
-            assert_eq!(response.json()["error"]["code"], "refresh_in_progress", "{}", response.body);
-            assert_eq!(response.header("retry-after"), "1");
+            assert_eq!(response.json()["error"]["code"], "refresh_in_progress", "{}", response.text());
+            assert_eq!(response.header("retry-after"), Some("1"));
             None
         }
-        other => panic!("timeout {timeout}: status {other}: {}", response.body),
+        other => panic!("timeout {timeout}: status {other}: {}", response.text()),
     }
 }
 
 /// An ordinary scrape (no header) must see the whole healthy cluster.
 async fn assert_complete(exporter: &ExporterBinary, cluster: &ValkeyCluster, after: &str) {
     let response = request(exporter.addr, "GET", "/metrics", &[]).await;
-    assert_eq!(response.status, 200, "{after}: {}", response.body);
-    let metrics = Metrics::parse(&response.body);
+    assert_eq!(response.status, 200, "{after}: {}", response.text());
+    let metrics = Metrics::parse(response.text());
     let up: Vec<f64> = metrics.named("valkey_node_up").map(|s| s.value).collect();
     assert_eq!(up, vec![1.0; cluster.primaries().len()], "{after}: every node up");
     assert_eq!(metrics.by_slot("valkey_slot_keys").len(), 16384, "{after}: every slot");

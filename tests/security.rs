@@ -7,22 +7,18 @@
 mod exporter_support;
 mod support;
 
-use bytes::Bytes;
 use clap::Parser;
 use exporter_support::{HttpResponse, Metrics, start_exporter};
-use http_body_util::{BodyExt, Empty};
-use hyper_util::rt::TokioIo;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
+use support::http::{self, tls_client_config};
 use support::pki::Pki;
-use support::tls::{ClientCerts, ExporterBinary, TlsValkey};
-use support::{SLOT_COUNT, ValkeyCluster, Value};
+use support::tls::{ClientCerts, TlsValkey};
+use support::{ExporterBinary, SLOT_COUNT, ValkeyCluster, Value};
 use valkey_slot_exporter::config::{self, Cli};
 
 /// Distinctive, so that a leak cannot hide behind a common word.
@@ -140,12 +136,12 @@ async fn a_least_privilege_acl_user_reads_every_slot_and_its_password_is_never_s
         "trace",
     ]);
 
-    let api = exporter_support::request(exporter.addr, "GET", "/api/cluster/slot-stats", &[]).await;
-    assert_eq!(api.status, 200, "{}\n{}", api.body, exporter.stderr());
+    let api = http::request(exporter.addr, "GET", "/api/cluster/slot-stats", &[]).await;
+    assert_eq!(api.status, 200, "{}\n{}", api.text(), exporter.stderr());
     let data = &api.json()["data"];
-    assert_eq!(data["total_slots"], SLOT_COUNT, "{}", api.body);
-    assert_eq!(data["nodes_failed"], serde_json::json!([]), "{}", api.body);
-    let metrics_body = exporter_support::request(exporter.addr, "GET", "/metrics", &[]).await.body;
+    assert_eq!(data["total_slots"], SLOT_COUNT, "{}", api.text());
+    assert_eq!(data["nodes_failed"], serde_json::json!([]), "{}", api.text());
+    let metrics_body = http::request(exporter.addr, "GET", "/metrics", &[]).await.text().to_owned();
     let metrics = Metrics::parse(&metrics_body);
     assert_eq!(metrics.by_slot("valkey_slot_keys").len(), usize::from(SLOT_COUNT));
     for node in cluster.primaries() {
@@ -158,10 +154,10 @@ async fn a_least_privilege_acl_user_reads_every_slot_and_its_password_is_never_s
     assert!(log.contains("TRACE") || log.contains("DEBUG"), "trace logging is on:\n{log}");
     assert_no_leak("stderr at trace level", &log);
     assert_no_leak("/metrics", &metrics_body);
-    assert_no_leak("JSON", &api.body);
+    assert_no_leak("JSON", api.text());
     for path in ["/", "/api/cluster/slot-stats?slot=0-10", "/nope"] {
-        let response = exporter_support::request(exporter.addr, "GET", path, &[]).await;
-        assert_no_leak(path, &response.body);
+        let response = http::request(exporter.addr, "GET", path, &[]).await;
+        assert_no_leak(path, response.text());
     }
     drop(exporter);
 
@@ -170,9 +166,9 @@ async fn a_least_privilege_acl_user_reads_every_slot_and_its_password_is_never_s
         start_exporter(&["--nodes", &cluster.seed_url(), "--username", ACL_USER_MINIMAL, "--password", GOOD_PASSWORD])
             .await;
     let api = exporter.get("/api/cluster/slot-stats").await;
-    assert_eq!(api.status, 200, "{}", api.body);
-    assert_eq!(api.json()["data"]["total_slots"], SLOT_COUNT, "{}", api.body);
-    assert_eq!(api.json()["data"]["nodes_failed"], serde_json::json!([]), "{}", api.body);
+    assert_eq!(api.status, 200, "{}", api.text());
+    assert_eq!(api.json()["data"]["total_slots"], SLOT_COUNT, "{}", api.text());
+    assert_eq!(api.json()["data"]["nodes_failed"], serde_json::json!([]), "{}", api.text());
     let refused: std::collections::BTreeSet<(String, String)> =
         acl_denials(&cluster).into_iter().map(|d| (d.user, d.object)).collect();
     let expected =
@@ -199,17 +195,17 @@ async fn a_wrong_password_marks_every_node_down_with_authentication_failed_and_i
         "100ms",
     ]);
 
-    let metrics_body = exporter_support::request(exporter.addr, "GET", "/metrics", &[]).await.body;
+    let metrics_body = http::request(exporter.addr, "GET", "/metrics", &[]).await.text().to_owned();
     let metrics = Metrics::parse(&metrics_body);
     for node in cluster.node_addrs() {
         assert_eq!(metrics.node_value("valkey_node_up", &node), Some(0.0), "{node}\n{metrics_body}");
     }
     assert_eq!(metrics.named("valkey_slot_keys").count(), 0);
 
-    let api = exporter_support::request(exporter.addr, "GET", "/api/cluster/slot-stats", &[]).await;
-    assert_eq!(api.status, 503, "{}", api.body);
+    let api = http::request(exporter.addr, "GET", "/api/cluster/slot-stats", &[]).await;
+    assert_eq!(api.status, 503, "{}", api.text());
     let body = api.json();
-    assert_eq!(body["error"]["code"], "cluster_unreachable", "{}", api.body);
+    assert_eq!(body["error"]["code"], "cluster_unreachable", "{}", api.text());
     let message = body["error"]["message"].as_str().unwrap();
     for node in cluster.node_addrs() {
         assert!(message.contains(&format!("{node}: authentication failed")), "{message}");
@@ -226,21 +222,17 @@ async fn a_wrong_password_marks_every_node_down_with_authentication_failed_and_i
     }
     assert_no_leak("stderr at trace level", &log);
     assert_no_leak("/metrics", &metrics_body);
-    assert_no_leak("JSON", &api.body);
-    let index = exporter_support::request(exporter.addr, "GET", "/", &[]).await;
-    assert_no_leak("/", &index.body);
+    assert_no_leak("JSON", api.text());
+    let index = http::request(exporter.addr, "GET", "/", &[]).await;
+    assert_no_leak("/", index.text());
 }
 
 #[test]
 fn the_password_is_not_in_help_or_in_the_parsed_settings() {
-    let output = Command::new(env!("CARGO_BIN_EXE_valkey-slot-exporter"))
-        .arg("--help")
-        .env("VALKEY_SLOT_EXPORTER_PASSWORD", GOOD_PASSWORD)
-        .output()
-        .expect("run --help");
+    let output = ExporterBinary::run(&["--help"], &[("VALKEY_SLOT_EXPORTER_PASSWORD", GOOD_PASSWORD)]);
     assert!(output.status.success());
-    assert_no_leak("--help", &String::from_utf8_lossy(&output.stdout));
-    assert_no_leak("--help stderr", &String::from_utf8_lossy(&output.stderr));
+    assert_no_leak("--help", &output.stdout);
+    assert_no_leak("--help stderr", &output.stderr);
 
     let parse = |args: &[&str]| {
         let mut argv = vec!["valkey-slot-exporter"];
@@ -277,7 +269,7 @@ fn path(p: &Path) -> &str {
 /// API answered 503 and `/metrics` shows the node down.
 async fn unreachable_error(exporter: &exporter_support::RunningExporter) -> serde_json::Value {
     let api = exporter.get("/api/cluster/slot-stats").await;
-    assert_eq!(api.status, 503, "{}", api.body);
+    assert_eq!(api.status, 503, "{}", api.text());
     let metrics = exporter.metrics().await;
     let failures: Vec<&exporter_support::Sample> = metrics.named("valkey_node_up").filter(|s| s.value == 0.0).collect();
     assert_eq!(failures.len(), 1, "{failures:?}");
@@ -300,8 +292,8 @@ async fn tls_with_the_right_ca_reads_every_slot_over_the_tls_port_only() {
         let url = format!("{scheme}://{}", server.tls_addr());
         let exporter = start_exporter(&["--nodes", &url, "--tls-ca-file", path(&pki.ca_cert)]).await;
         let api = exporter.get("/api/cluster/slot-stats").await;
-        assert_eq!(api.status, 200, "{}", api.body);
-        assert_eq!(api.json()["data"]["total_slots"], SLOT_COUNT, "{}", api.body);
+        assert_eq!(api.status, 200, "{}", api.text());
+        assert_eq!(api.json()["data"]["total_slots"], SLOT_COUNT, "{}", api.text());
         assert_eq!(api.json()["data"]["nodes_failed"], serde_json::json!([]));
         let metrics = exporter.metrics().await;
         let slots = metrics.by_slot("valkey_slot_keys");
@@ -349,7 +341,7 @@ async fn when_valkey_requires_client_certificates_the_exporter_presents_one() {
     flags.extend(["--tls-client-cert-file", path(&pki.client_cert), "--tls-client-key-file", path(&pki.client_key)]);
     let exporter = start_exporter(&flags).await;
     let api = exporter.get("/api/cluster/slot-stats").await;
-    assert_eq!(api.status, 200, "{}", api.body);
+    assert_eq!(api.status, 200, "{}", api.text());
     assert_eq!(api.json()["data"]["total_slots"], SLOT_COUNT);
     exporter.stop().await;
 
@@ -412,20 +404,11 @@ async fn a_server_certificate_from_another_ca_is_refused_with_no_plain_text_fall
     exporter.stop().await;
 }
 
-fn run_binary(args: &[&str]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_valkey-slot-exporter"));
-    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("VALKEY_SLOT_EXPORTER_")) {
-        command.env_remove(key);
-    }
-    command.args(args).output().expect("run the exporter binary")
-}
-
 /// Runs the binary, expects exit status 2, and returns its stderr.
 fn start_error(args: &[&str]) -> String {
-    let output = run_binary(args);
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
-    stderr
+    let output = ExporterBinary::run(args, &[]);
+    assert_eq!(output.status.code(), Some(2), "{args:?}: {}", output.stderr);
+    output.stderr
 }
 
 #[test]
@@ -523,89 +506,35 @@ fn tls_yaml(pki: &Pki) -> String {
 
 /// Seeds that refuse connections: the endpoint's behaviour does not depend on Valkey.
 fn no_valkey() -> [String; 4] {
-    let addr = support::tls::free_local_addr();
+    let addr = support::free_local_addr();
     ["--nodes".into(), format!("redis://{addr}"), "--node-timeout".into(), "1s".into()]
 }
 
-fn tls_client(ca: &Path, identity: Option<(&Path, &Path)>) -> Arc<rustls::ClientConfig> {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(ca).unwrap() {
-        roots.add(cert.unwrap()).unwrap();
-    }
-    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots);
-    let mut config = match identity {
-        Some((cert, key)) => {
-            let certs = CertificateDer::pem_file_iter(cert).unwrap().map(Result::unwrap).collect();
-            builder.with_client_auth_cert(certs, PrivateKeyDer::from_pem_file(key).unwrap()).unwrap()
-        }
-        None => builder.with_no_client_auth(),
-    };
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Arc::new(config)
-}
-
-/// One HTTPS/1.1 GET on a fresh connection; `Err` says at which step it failed.
+/// One HTTPS GET on a fresh connection; `Err` says at which step it failed.
 async fn https_get(
     addr: SocketAddr,
     config: Arc<rustls::ClientConfig>,
     target: &str,
     authorization: Option<&str>,
 ) -> Result<HttpResponse, String> {
-    let tcp = tokio::net::TcpStream::connect(addr).await.map_err(|e| format!("connect: {e}"))?;
-    let name = ServerName::IpAddress(addr.ip().into());
-    let tls =
-        tokio_rustls::TlsConnector::from(config).connect(name, tcp).await.map_err(|e| format!("TLS handshake: {e}"))?;
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(TokioIo::new(tls)).await.map_err(|e| format!("HTTP: {e}"))?;
-    let connection = tokio::spawn(connection);
-    let mut request = hyper::Request::get(target).header("host", "127.0.0.1");
+    let mut request = http::Request::get(target).tls(config);
     if let Some(value) = authorization {
         request = request.header("authorization", value);
     }
-    let response = match sender.send_request(request.body(Empty::<Bytes>::new()).unwrap()).await {
-        Ok(response) => response,
-        Err(e) => {
-            // With TLS 1.3 a refused client certificate surfaces after the handshake, as
-            // an alert on the connection: its error says why the request failed.
-            let why = match tokio::time::timeout(Duration::from_secs(5), connection).await {
-                Ok(Ok(Err(conn_error))) => error_chain(&conn_error),
-                _ => String::new(),
-            };
-            return Err(format!("request: {} ({why})", error_chain(&e)));
-        }
-    };
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let body = response.into_body().collect().await.map_err(|e| format!("body: {e}"))?.to_bytes();
-    Ok(HttpResponse { status, headers, body: String::from_utf8_lossy(&body).into_owned() })
-}
-
-/// An error and its sources, for assertions on the underlying cause.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
+    request.try_send(addr).await
 }
 
 /// The error of a request that must not have been served.
 fn refused(result: Result<HttpResponse, String>) -> String {
     match result {
-        Ok(response) => panic!("served with status {}: {}", response.status, response.body),
+        Ok(response) => panic!("served with status {}: {}", response.status, response.text()),
         Err(error) => error,
     }
 }
 
 fn assert_unauthorized(response: &HttpResponse) {
-    assert_eq!(response.status, 401, "{}", response.body);
-    assert!(response.header("www-authenticate").starts_with("Basic "), "{:?}", response.headers);
+    assert_eq!(response.status, 401, "{}", response.text());
+    assert!(response.header("www-authenticate").is_some_and(|v| v.starts_with("Basic ")), "{:?}", response.headers);
     assert_eq!(response.json()["error"]["code"], "unauthorized");
 }
 
@@ -626,10 +555,10 @@ async fn basic_auth_alone_guards_every_path_over_plain_http() {
     }
     for target in ["/metrics", "/healthz", "/"] {
         let response = exporter.request("GET", target, &[("authorization", &right)]).await;
-        assert_eq!(response.status, 200, "{target}: {}", response.body);
+        assert_eq!(response.status, 200, "{target}: {}", response.text());
     }
     let metrics = exporter.request("GET", "/metrics", &[("authorization", &right)]).await;
-    assert!(metrics.body.contains("valkey_node_up"), "{}", metrics.body);
+    assert!(metrics.text().contains("valkey_node_up"), "{}", metrics.text());
     // Twice more: the verified-credentials cache gives the same answers.
     assert_eq!(exporter.request("GET", "/healthz", &[("authorization", &right)]).await.status, 200);
     assert_unauthorized(&exporter.request("GET", "/healthz", &[("authorization", &basic(WEB_USER, "wrong"))]).await);
@@ -663,8 +592,8 @@ async fn basic_auth_verifies_unknown_users_too_and_each_distinct_credential_once
     for (authorization, status) in &cases {
         for _ in 0..20 {
             let headers = [("authorization", authorization.as_str())];
-            let response = exporter_support::request(exporter.addr, "GET", "/healthz", &headers).await;
-            assert_eq!(response.status, *status, "{authorization}: {}", response.body);
+            let response = support::http::request(exporter.addr, "GET", "/healthz", &headers).await;
+            assert_eq!(response.status, *status, "{authorization}: {}", response.text());
         }
     }
 
@@ -687,7 +616,7 @@ async fn https_with_basic_auth_serves_only_tls_clients_with_credentials() {
     flags.extend(["--web-config-file".into(), web_config(pki.dir(), &(tls_yaml(&pki) + &users_yaml()))]);
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
     let exporter = start_exporter(&flags).await;
-    let trusted = tls_client(&pki.ca_cert, None);
+    let trusted = tls_client_config(&pki.ca_cert, None);
 
     let right = basic(WEB_USER, WEB_PASSWORD);
     assert_unauthorized(&https_get(exporter.addr, trusted.clone(), "/metrics", None).await.unwrap());
@@ -695,11 +624,11 @@ async fn https_with_basic_auth_serves_only_tls_clients_with_credentials() {
     assert_unauthorized(&https_get(exporter.addr, trusted.clone(), "/metrics", Some(&wrong)).await.unwrap());
     for target in ["/metrics", "/healthz"] {
         let response = https_get(exporter.addr, trusted.clone(), target, Some(&right)).await.unwrap();
-        assert_eq!(response.status, 200, "{target}: {}", response.body);
+        assert_eq!(response.status, 200, "{target}: {}", response.text());
     }
 
     // A client that does not trust the CA refuses the server's certificate.
-    let untrusting = tls_client(&pki.other_ca_cert, None);
+    let untrusting = tls_client_config(&pki.other_ca_cert, None);
     let error = refused(https_get(exporter.addr, untrusting, "/healthz", Some(&right)).await);
     assert!(error.contains("TLS handshake") && error.contains("certificate"), "{error}");
 
@@ -736,16 +665,16 @@ async fn required_client_certificates_must_be_signed_by_the_client_ca() {
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
     let exporter = start_exporter(&flags).await;
 
-    let with_cert = tls_client(&pki.ca_cert, Some((&pki.client_cert, &pki.client_key)));
+    let with_cert = tls_client_config(&pki.ca_cert, Some((&pki.client_cert, &pki.client_key)));
     let response = https_get(exporter.addr, with_cert, "/metrics", None).await.unwrap();
-    assert_eq!(response.status, 200, "{}", response.body);
-    assert!(response.body.contains("valkey_node_up"));
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert!(response.text().contains("valkey_node_up"));
 
-    let without = tls_client(&pki.ca_cert, None);
+    let without = tls_client_config(&pki.ca_cert, None);
     let error = refused(https_get(exporter.addr, without, "/healthz", None).await);
     assert!(error.to_lowercase().contains("certificate"), "{error}");
 
-    let stranger = tls_client(&pki.ca_cert, Some((&pki.other_client_cert, &pki.other_client_key)));
+    let stranger = tls_client_config(&pki.ca_cert, Some((&pki.other_client_cert, &pki.other_client_key)));
     let error = refused(https_get(exporter.addr, stranger, "/healthz", None).await);
     assert!(error.to_lowercase().contains("certificate") || error.contains("alert"), "{error}");
     exporter.stop().await;

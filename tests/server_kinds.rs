@@ -11,7 +11,7 @@ use support::{Standalone, ValkeyCluster};
 /// The slot-stats answer, checked to be a success with no slots.
 async fn empty_success(exporter: &exporter_support::RunningExporter) -> serde_json::Value {
     let response = exporter.get("/api/cluster/slot-stats").await;
-    assert_eq!(response.status, 200, "{}", response.body);
+    assert_eq!(response.status, 200, "{}", response.text());
     let body = response.json();
     assert_eq!(body["status"], "success");
     assert_eq!(body["data"]["slots"], serde_json::json!([]));
@@ -63,17 +63,17 @@ async fn starting_with_no_reachable_node_serves_health_and_recovers_by_itself() 
     assert_eq!(api.status, 503);
     assert_eq!(api.json()["status"], "error");
     assert_eq!(api.json()["error"]["code"], "cluster_unreachable");
-    assert!(api.json()["error"]["message"].as_str().unwrap().contains("connection refused"), "{}", api.body);
+    assert!(api.json()["error"]["message"].as_str().unwrap().contains("connection refused"), "{}", api.text());
 
     cluster.restart(&seed);
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let response = exporter.get("/api/cluster/slot-stats").await;
         if response.status == 200 && response.json()["data"]["nodes_failed"].as_array().is_some_and(Vec::is_empty) {
-            assert_eq!(response.json()["data"]["total_slots"], 16384, "{}", response.body);
+            assert_eq!(response.json()["data"]["total_slots"], 16384, "{}", response.text());
             break;
         }
-        assert!(Instant::now() < deadline, "did not recover: {}", response.body);
+        assert!(Instant::now() < deadline, "did not recover: {}", response.text());
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let metrics = exporter.metrics().await;

@@ -1,8 +1,11 @@
 //! The load generator: `clients` keep-alive HTTP/1.1 connections, each sending GET
 //! after GET for a fixed time, reading every body to the end (counting bytes, not
 //! keeping them). The same code measures the exporter and the static server, so their
-//! throughput and latency percentiles are measured the same way.
+//! throughput and latency percentiles are measured the same way. It has its own
+//! client, as it measures throughput over kept connections; single requests go through
+//! the harness's (`support::http`), one connection each.
 
+use crate::support::http;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper::Request;
@@ -105,7 +108,8 @@ async fn client(target: &Target, until: Instant) -> Vec<u32> {
     latencies
 }
 
-/// One GET, whole body returned.
+/// One GET on a fresh connection (through the harness's client), which must answer
+/// 200: its `Content-Encoding` and whole body.
 pub async fn get(addr: SocketAddr, path: &str, accept_encoding: Option<&str>) -> (Option<String>, Bytes) {
     get_as(addr, path, accept_encoding, None).await
 }
@@ -117,19 +121,14 @@ pub async fn get_as(
     accept_encoding: Option<&str>,
     authorization: Option<&str>,
 ) -> (Option<String>, Bytes) {
-    let stream = TcpStream::connect(addr).await.expect("connect");
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await.expect("HTTP handshake");
-    tokio::spawn(connection);
-    let mut request = Request::get(path).header("host", addr.to_string());
+    let mut request = http::Request::get(path);
     if let Some(coding) = accept_encoding {
         request = request.header("accept-encoding", coding);
     }
     if let Some(authorization) = authorization {
         request = request.header("authorization", authorization);
     }
-    let response = sender.send_request(request.body(Empty::<Bytes>::new()).expect("request")).await.expect("response");
-    assert_eq!(response.status(), 200, "GET {path}");
-    let coding = response.headers().get("content-encoding").and_then(|v| v.to_str().ok()).map(str::to_string);
-    (coding, response.into_body().collect().await.expect("body").to_bytes())
+    let response = request.send(addr).await;
+    assert_eq!(response.status, 200, "GET {path}");
+    (response.header("content-encoding").map(str::to_string), response.body)
 }

@@ -30,7 +30,7 @@ use clap::Parser as _;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use support::{ValkeyCluster, expected_keys, fill};
+use support::{ExporterBinary, ValkeyCluster, expected_keys, fill};
 use valkey_slot_exporter::addr::NodeAddr;
 use valkey_slot_exporter::config::{self, Cli};
 use valkey_slot_exporter::for_benchmarks::{
@@ -67,7 +67,6 @@ fn main() {
     } else {
         Budget { load_seconds: 4.0, refresh_rounds: 30, memory_seconds: 5.0, flood_seconds: 6.0, auth_probes: 20 }
     };
-    let exporter_bin = exporter_binary();
     let dir = tempfile::Builder::new().prefix("valkey-slot-exporter-bench-").tempdir().expect("a temp dir");
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     let mut report = Report::new();
@@ -77,9 +76,10 @@ fn main() {
         let cluster = ValkeyCluster::start(3, 0);
         // Filled like the other sections' cluster, so the scrape is a real one.
         fill(&cluster, expected_keys);
-        let web_config = ["--web-config-file".to_string(), auth::write_web_config(dir.path())];
-        let exporter =
-            procs::Exporter::start_with(&exporter_bin, dir.path(), &cluster.seed_url(), "1h", false, &web_config);
+        let web_config = auth::write_web_config(dir.path());
+        let seed = cluster.seed_url();
+        let flags = ["--nodes", &seed, "--cache-ttl", "1h", "--log-level", "warn", "--web-config-file", &web_config];
+        let exporter = ExporterBinary::start(&flags);
         let figures = runtime.block_on(auth::measure(exporter.addr, &budget));
         report.append(&figures.markdown());
     }
@@ -100,15 +100,15 @@ fn main() {
     }
     if runs("serving") {
         eprintln!("== serving");
-        let exporter = procs::Exporter::start(&exporter_bin, dir.path(), &seed, "1h", false);
+        let exporter = start_exporter(&seed, "1h", false);
         let serving = runtime.block_on(measure_serving(&exporter, dir.path(), &budget));
         report.serving(&serving);
     }
     let mut without = (0, 0);
     if runs("memory") || runs("growth") {
         eprintln!("== memory");
-        without = runtime.block_on(peak_rss(&exporter_bin, dir.path(), &seed, false, budget.memory_seconds));
-        let with = runtime.block_on(peak_rss(&exporter_bin, dir.path(), &seed, true, budget.memory_seconds));
+        without = runtime.block_on(peak_rss(&seed, false, budget.memory_seconds));
+        let with = runtime.block_on(peak_rss(&seed, true, budget.memory_seconds));
         report.memory(without, with);
     }
     drop(cluster);
@@ -124,7 +124,7 @@ fn main() {
         fill(&cluster, expected_keys);
         let seed = cluster.seed_url();
         let refresh = runtime.block_on(measure_refresh(&cluster.primaries(), &seed, budget.refresh_rounds));
-        let rss = runtime.block_on(peak_rss(&exporter_bin, dir.path(), &seed, false, budget.memory_seconds));
+        let rss = runtime.block_on(peak_rss(&seed, false, budget.memory_seconds));
         growth.push((primaries, refresh, rss));
     }
     report.growth(&growth);
@@ -140,9 +140,11 @@ fn finish(report: Report) {
     }
 }
 
-fn exporter_binary() -> PathBuf {
-    // Built by cargo for this benchmark, with the same (release) profile.
-    PathBuf::from(env!("CARGO_BIN_EXE_valkey-slot-exporter"))
+/// The exporter binary cargo built for this benchmark (same release profile), as users
+/// run it, serving `seed` on a fresh port.
+fn start_exporter(seed: &str, ttl: &str, include_replicas: bool) -> ExporterBinary {
+    let replicas = if include_replicas { "true" } else { "false" };
+    ExporterBinary::start(&["--nodes", seed, "--cache-ttl", ttl, "--include-replicas", replicas, "--log-level", "warn"])
 }
 
 /// Median of durations, in milliseconds.
@@ -272,7 +274,7 @@ struct Serving {
     nginx_workers: usize,
 }
 
-async fn measure_serving(exporter: &procs::Exporter, dir: &Path, budget: &Budget) -> Serving {
+async fn measure_serving(exporter: &ExporterBinary, dir: &Path, budget: &Budget) -> Serving {
     // The first scrapes refresh and render; nginx then gets exactly those bytes.
     let (_, identity) = load::get(exporter.addr, "/metrics", None).await;
     let (coding, gzip) = load::get(exporter.addr, "/metrics", Some("gzip")).await;
@@ -312,8 +314,8 @@ async fn measure_serving(exporter: &procs::Exporter, dir: &Path, budget: &Budget
 
 /// Peak RSS of an exporter process that refreshes every 500 ms for `seconds` while
 /// being scraped in every format and encoding and asked for the full JSON range.
-async fn peak_rss(binary: &Path, dir: &Path, seed: &str, replicas: bool, seconds: f64) -> (u64, u64) {
-    let exporter = procs::Exporter::start(binary, dir, seed, "500ms", replicas);
+async fn peak_rss(seed: &str, replicas: bool, seconds: f64) -> (u64, u64) {
+    let exporter = start_exporter(seed, "500ms", replicas);
     let until = Instant::now() + Duration::from_secs_f64(seconds);
     while Instant::now() < until {
         let scrapes = [
@@ -324,25 +326,15 @@ async fn peak_rss(binary: &Path, dir: &Path, seed: &str, replicas: bool, seconds
         futures_util::future::join_all(scrapes).await;
         openmetrics_scrape(exporter.addr).await;
     }
-    let (peak, now) = procs::rss(exporter.guard.pid());
+    let (peak, now) = procs::rss(exporter.pid());
     (peak, now)
 }
 
 /// An OpenMetrics scrape with gzip, as Prometheus sends it.
 async fn openmetrics_scrape(addr: std::net::SocketAddr) {
-    use http_body_util::{BodyExt, Empty};
-    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await.expect("handshake");
-    tokio::spawn(connection);
-    let request = hyper::Request::get("/metrics")
-        .header("host", addr.to_string())
-        .header("accept", "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5")
-        .header("accept-encoding", "gzip")
-        .body(Empty::<bytes::Bytes>::new())
-        .expect("request");
-    let response = sender.send_request(request).await.expect("response");
-    let _ = response.into_body().collect().await;
+    let accept = "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5";
+    let request = support::http::Request::get("/metrics").header("accept", accept).header("accept-encoding", "gzip");
+    request.send(addr).await;
 }
 
 /// The report, in Markdown, ready for docs/performance.md.

@@ -1,10 +1,10 @@
-//! The processes the benchmark runs besides the Valkey nodes: the exporter (its release
-//! binary, as users run it) and nginx serving the same bytes. Each is stopped with its
-//! whole process group when its handle drops, and killed by the kernel if the benchmark
-//! dies (`PR_SET_PDEATHSIG`; spawn them from the main thread, which lives as long as
-//! the benchmark).
+//! nginx serving the same bytes as the exporter (the Valkey nodes and the exporter
+//! itself run through the test harness, `support`), and the memory of a process. nginx
+//! is stopped with its whole process group when its handle drops, and killed by the
+//! kernel if the benchmark dies (`PR_SET_PDEATHSIG`; spawn it from the main thread,
+//! which lives as long as the benchmark).
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -37,10 +37,6 @@ impl Guard {
         Guard { child, what: what.to_string() }
     }
 
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
     /// Fails with the log if the process has already exited.
     pub fn check_running(&mut self, log: &Path) {
         if let Ok(Some(status)) = self.child.try_wait() {
@@ -51,9 +47,8 @@ impl Guard {
 }
 
 impl Drop for Guard {
-    /// SIGTERM first (nginx's master then stops its workers; the exporter drains),
-    /// then SIGKILL to the whole process group: a SIGKILLed nginx master leaves its
-    /// workers running.
+    /// SIGTERM first (nginx's master then stops its workers), then SIGKILL to the
+    /// whole process group: a SIGKILLed nginx master leaves its workers running.
     fn drop(&mut self) {
         let pid = self.child.id() as libc::pid_t;
         // SAFETY: plain signal sends to a child we started and have not reaped.
@@ -69,13 +64,8 @@ impl Drop for Guard {
     }
 }
 
-/// A port free on 127.0.0.1 a moment ago.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("an ephemeral port")
-}
-
 /// Peak and current resident set size of `pid`, in bytes (VmHWM, VmRSS).
-pub fn rss(pid: u32) -> (u64, u64) {
+pub fn rss(pid: libc::pid_t) -> (u64, u64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let field = |name: &str| {
         status
@@ -101,49 +91,6 @@ fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
 }
 
-/// The exporter's release binary, serving `seed` on a fresh port.
-pub struct Exporter {
-    pub addr: SocketAddr,
-    pub guard: Guard,
-}
-
-impl Exporter {
-    pub fn start(binary: &Path, dir: &Path, seed: &str, ttl: &str, include_replicas: bool) -> Exporter {
-        Exporter::start_with(binary, dir, seed, ttl, include_replicas, &[])
-    }
-
-    /// As [`Exporter::start`], with `extra` flags appended (e.g. `--web-config-file`).
-    pub fn start_with(
-        binary: &Path,
-        dir: &Path,
-        seed: &str,
-        ttl: &str,
-        include_replicas: bool,
-        extra: &[String],
-    ) -> Exporter {
-        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("address");
-        let mut args: Vec<String> = [
-            "--listen",
-            &addr.to_string(),
-            "--nodes",
-            seed,
-            "--cache-ttl",
-            ttl,
-            "--include-replicas",
-            if include_replicas { "true" } else { "false" },
-            "--log-level",
-            "warn",
-        ]
-        .map(str::to_string)
-        .to_vec();
-        args.extend_from_slice(extra);
-        let log = dir.join(format!("exporter-{}.log", addr.port()));
-        let mut guard = Guard::spawn(binary, &args, &log, "the exporter");
-        wait_listening(addr, &mut guard, &log);
-        Exporter { addr, guard }
-    }
-}
-
 /// nginx serving `identity` at `/metrics` and `gzip` at `/metrics.gz` (with
 /// `Content-Encoding: gzip`), the same headers the exporter sends, from a directory
 /// of its own: the static-file baseline.
@@ -163,7 +110,7 @@ impl Nginx {
         for path in [dir, &root, &www] {
             set_mode(path, 0o755);
         }
-        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("address");
+        let addr = crate::support::free_local_addr();
         let conf = root.join("nginx.conf");
         std::fs::write(&conf, config(&root, &www, addr, workers)).expect("write nginx.conf");
         let log = root.join("nginx.out");

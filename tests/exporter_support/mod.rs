@@ -1,24 +1,25 @@
 //! Running the exporter in-process for end-to-end tests, and reading what it serves.
 //!
 //! The exporter is started through the library's own `serve` on a listener bound to
-//! port 0, exactly as `main` does it, with flags parsed by the real `Cli`.
+//! port 0, exactly as `main` does it, with flags parsed by the real `Cli`. Requests go
+//! through the harness's HTTP client (`support::http`): test files using this module
+//! also declare `mod support;`.
 
 #![allow(dead_code)]
 
-use bytes::Bytes;
 use clap::Parser;
-use http_body_util::{BodyExt, Empty};
-use hyper::Request;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use valkey_slot_exporter::config::{self, Cli};
 use valkey_slot_exporter::http::ServeOptions;
 use valkey_slot_exporter::{Exporter, serve};
+
+pub use crate::support::http::HttpResponse;
 
 /// An exporter serving on 127.0.0.1 until stopped or dropped.
 pub struct RunningExporter {
@@ -44,37 +45,20 @@ pub async fn start_exporter(flags: &[&str]) -> RunningExporter {
     RunningExporter { addr, shutdown: Some(tx), task: Some(task) }
 }
 
-/// One HTTP answer.
-pub struct HttpResponse {
-    pub status: u16,
-    pub headers: hyper::HeaderMap,
-    pub body: String,
-}
-
-impl HttpResponse {
-    pub fn header(&self, name: &str) -> &str {
-        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default()
-    }
-
-    pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", self.body))
-    }
-}
-
 impl RunningExporter {
     pub async fn get(&self, path: &str) -> HttpResponse {
         self.request("GET", path, &[]).await
     }
 
     pub async fn request(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> HttpResponse {
-        request(self.addr, method, path, headers).await
+        crate::support::http::request(self.addr, method, path, headers).await
     }
 
     /// `/metrics` parsed into samples.
     pub async fn metrics(&self) -> Metrics {
         let response = self.get("/metrics").await;
-        assert_eq!(response.status, 200, "{}", response.body);
-        Metrics::parse(&response.body)
+        assert_eq!(response.status, 200, "{}", response.text());
+        Metrics::parse(response.text())
     }
 
     pub async fn stop(mut self) {
@@ -93,23 +77,6 @@ impl Drop for RunningExporter {
             task.abort();
         }
     }
-}
-
-/// A plain HTTP/1.1 request on a fresh connection.
-pub async fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)]) -> HttpResponse {
-    let stream = TcpStream::connect(addr).await.expect("connect to exporter");
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await.expect("HTTP handshake");
-    tokio::spawn(connection);
-    let mut builder = Request::builder().method(method).uri(path).header("host", addr.to_string());
-    for (k, v) in headers {
-        builder = builder.header(*k, *v);
-    }
-    let response = sender.send_request(builder.body(Empty::<Bytes>::new()).expect("request")).await.expect("response");
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let body = response.into_body().collect().await.expect("body").to_bytes();
-    HttpResponse { status, headers, body: String::from_utf8(body.to_vec()).expect("UTF-8 body") }
 }
 
 /// Samples of a Prometheus text exposition, by metric name.

@@ -1,16 +1,14 @@
-//! A real Prometheus server for a test, and a client for its HTTP API.
+//! A real Prometheus server for a test, and a client for its HTTP API (over the
+//! harness's HTTP client, `support::http`).
 
 use super::files::require_tool;
+use crate::support::free_local_addr;
+use crate::support::http::{HttpResponse, Request};
 use crate::support::process::{ChildGuard, spawn};
-use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
-use hyper::Request;
-use hyper_util::rt::TokioIo;
 use std::collections::BTreeMap;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
-use tokio::net::TcpStream;
 
 /// How long Prometheus may take to start answering /-/ready.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -33,7 +31,7 @@ impl Prometheus {
         let program = require_tool("prometheus");
         let mut failures = Vec::new();
         for attempt in 0..START_ATTEMPTS {
-            let addr = free_loopback_addr();
+            let addr = free_local_addr();
             let args = [
                 format!("--config.file={}", config.display()),
                 format!("--storage.tsdb.path={}", dir.join(format!("data-{attempt}")).display()),
@@ -56,7 +54,7 @@ impl Prometheus {
             if self.process.exit_status().is_some() {
                 return Err(format!("prometheus on {} exited", self.addr));
             }
-            if let Ok((200, _)) = http_get(self.addr, "/-/ready").await {
+            if self.get("/-/ready").await.is_ok_and(|response| response.status == 200) {
                 return Ok(());
             }
             if Instant::now() > deadline {
@@ -106,11 +104,18 @@ impl Prometheus {
         Ok(values.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
     }
 
+    /// One GET, within [`REQUEST_TIMEOUT`]; the answer or why there is none.
+    async fn get(&self, path: &str) -> Result<HttpResponse, String> {
+        Request::get(path).timeout(REQUEST_TIMEOUT).try_send(self.addr).await
+    }
+
     /// GETs an API path; the `data` member of a successful answer, or why it failed.
     async fn api(&self, path: &str) -> Result<serde_json::Value, String> {
-        let (status, body) = http_get(self.addr, path).await?;
-        let reply: serde_json::Value =
-            serde_json::from_str(&body).map_err(|e| format!("HTTP {status}, body is not JSON ({e}): {body}"))?;
+        let response = self.get(path).await?;
+        let status = response.status;
+        let reply: serde_json::Value = serde_json::from_slice(&response.body).map_err(|e| {
+            format!("HTTP {status}, body is not JSON ({e}): {}", String::from_utf8_lossy(&response.body))
+        })?;
         if status != 200 || reply["status"] != "success" {
             return Err(format!("HTTP {status}: {} {}", reply["errorType"], reply["error"]));
         }
@@ -181,25 +186,6 @@ fn series(metric: &serde_json::Value, points: &[serde_json::Value]) -> Series {
     Series { labels, values }
 }
 
-/// A plain HTTP/1.1 GET; the status and body, or why the request failed.
-pub async fn http_get(addr: SocketAddr, path: &str) -> Result<(u16, String), String> {
-    let exchange = async {
-        let stream = TcpStream::connect(addr).await.map_err(|e| format!("connect to {addr}: {e}"))?;
-        let (mut sender, connection) =
-            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| e.to_string())?;
-        tokio::spawn(connection);
-        let request = Request::get(path)
-            .header("host", addr.to_string())
-            .body(Empty::<Bytes>::new())
-            .map_err(|e| format!("bad request {path}: {e}"))?;
-        let response = sender.send_request(request).await.map_err(|e| format!("GET {path}: {e}"))?;
-        let status = response.status().as_u16();
-        let body = response.into_body().collect().await.map_err(|e| format!("GET {path}: {e}"))?.to_bytes();
-        Ok((status, String::from_utf8_lossy(&body).into_owned()))
-    };
-    tokio::time::timeout(REQUEST_TIMEOUT, exchange).await.map_err(|_| format!("GET {path}: timed out"))?
-}
-
 /// Percent-encodes everything but RFC 3986's unreserved characters.
 pub fn url_encode(text: &str) -> String {
     text.bytes()
@@ -208,12 +194,6 @@ pub fn url_encode(text: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
-}
-
-/// A loopback address whose port was free a moment ago.
-fn free_loopback_addr() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
-    listener.local_addr().expect("bound address")
 }
 
 fn unix_now() -> f64 {

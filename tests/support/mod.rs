@@ -1,5 +1,6 @@
-//! Test harness shared by the integration tests: real Valkey/Redis servers and a
-//! small client to set them up and check them.
+//! Test harness shared by the integration tests (and the system benchmark): real
+//! Valkey/Redis servers and a small client to set them up and check them, the
+//! exporter binary as a process, and an HTTP client to ask it.
 //!
 //! Use it from a test file with `mod support;`. The harness deliberately does not
 //! depend on the crate under test (nor on a Redis client library), so that a bug
@@ -12,8 +13,15 @@
 //!   into every slot;
 //! * [`reshard`]: moving slots between primaries the classic way;
 //! * [`pki`]: a generated CA with server and client certificates, as PEM files;
-//! * [`tls`]: a one-node Valkey cluster serving TLS, and the exporter binary as a
-//!   child process (for its log, exit status and signals).
+//! * [`tls`]: [`TlsValkey`](tls::TlsValkey), a one-node Valkey cluster serving TLS;
+//! * [`exporter_bin`]: [`ExporterBinary`], the exporter executable as a child process,
+//!   either serving (for its log, signals and memory) or run to completion (for its
+//!   exit status and output); the only place that runs the binary;
+//! * [`http`]: the one HTTP/1.1 client, plain or TLS: [`http::request`],
+//!   [`http::Request`] and [`HttpResponse`];
+//! * [`process`]: [`spawn`](process::spawn), how every process above is started, and
+//!   the guard that kills it;
+//! * [`free_local_addr`]: a free port on 127.0.0.1, picked by the OS.
 //!
 //! Servers are killed when their handle is dropped, even if the test panics, and
 //! by the kernel if the test process dies. Create them on the test's own thread:
@@ -23,6 +31,8 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod cluster;
+pub mod exporter_bin;
+pub mod http;
 pub mod pki;
 mod ports;
 pub mod process;
@@ -34,5 +44,8 @@ pub mod tls;
 mod topology;
 
 pub use cluster::{Standalone, ValkeyCluster};
+pub use exporter_bin::ExporterBinary;
+pub use http::HttpResponse;
+pub use ports::free_local_addr;
 pub use resp::{Conn, Value};
 pub use slots::{EXPECTED_KEYS_TOTAL, SLOT_COUNT, expected_keys, fill, key_slot, slot_tag};

@@ -10,8 +10,11 @@
 //! To make such races rare, ports are handed out by one process-wide cursor (so
 //! parallel tests in one process never get the same port) that starts at a
 //! pid- and time-derived offset (so parallel test processes start far apart).
+//!
+//! For a single port that needs no bus port (an exporter, Prometheus, an address
+//! nobody listens on), [`free_local_addr`] lets the OS pick one.
 
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -56,4 +59,10 @@ fn random_start() -> u32 {
 
 fn is_free(port: u16) -> bool {
     TcpListener::bind(("127.0.0.1", port)).is_ok()
+}
+
+/// A port on 127.0.0.1 that was free a moment ago (the OS picked it).
+pub fn free_local_addr() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    listener.local_addr().expect("bound address")
 }

@@ -1,6 +1,7 @@
 //! Child processes owned by a test: started directly, logged to files, killed on drop.
 //!
-//! Every server and tool the harness runs goes through [`spawn`], which guarantees:
+//! Every server and tool the harness runs goes through [`spawn`] (or [`spawn_command`]
+//! for a prepared command), which guarantees:
 //!
 //! * the process is a direct child (no `--daemonize`, no shell), so the harness
 //!   can kill it and reap it;
@@ -41,10 +42,18 @@ pub struct ChildGuard {
 ///
 /// Its output goes to `<log_dir>/<label>.stdout` and `<log_dir>/<label>.stderr`.
 pub fn spawn<S: AsRef<OsStr>>(program: &Path, args: &[S], log_dir: &Path, label: &str) -> io::Result<ChildGuard> {
+    let mut command = Command::new(program);
+    command.args(args);
+    spawn_command(command, log_dir, label)
+}
+
+/// Starts a prepared `command` (program, arguments, environment) as [`spawn`] does:
+/// stdin closed, output to `<log_dir>/<label>.stdout` and `.stderr`, killed on drop
+/// and with the spawning thread.
+pub fn spawn_command(mut command: Command, log_dir: &Path, label: &str) -> io::Result<ChildGuard> {
     let stdout = File::create(log_dir.join(format!("{label}.stdout")))?;
     let stderr = File::create(log_dir.join(format!("{label}.stderr")))?;
-    let mut command = Command::new(program);
-    command.args(args).stdin(Stdio::null()).stdout(stdout).stderr(stderr);
+    command.stdin(Stdio::null()).stdout(stdout).stderr(stderr);
     die_with_spawning_thread(&mut command);
     Ok(ChildGuard { child: command.spawn()?, log_dir: log_dir.to_owned(), label: label.to_owned() })
 }

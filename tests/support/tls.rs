@@ -1,20 +1,15 @@
-//! TLS and whole-binary helpers for the security and shutdown tests.
+//! A TLS Valkey for the security tests.
 //!
-//! * [`TlsValkey`]: a one-node Valkey cluster owning all 16384 slots that serves TLS
-//!   on one port and plain text on another (the harness's own client speaks only
-//!   plain text, so setup and checks go through the plain port). Asked over TLS,
-//!   `CLUSTER SLOTS` announces the TLS port, so an exporter given the TLS port only
-//!   ever learns TLS addresses.
-//! * [`ExporterBinary`]: the real `valkey-slot-exporter` executable as a child process,
-//!   for what an in-process exporter cannot show: its log on stderr, its exit status,
-//!   and how it reacts to signals.
+//! [`TlsValkey`]: a one-node Valkey cluster owning all 16384 slots that serves TLS on
+//! one port and plain text on another (the harness's own client speaks only plain text,
+//! so setup and checks go through the plain port). Asked over TLS, `CLUSTER SLOTS`
+//! announces the TLS port, so an exporter given the TLS port only ever learns TLS
+//! addresses.
 //!
-//! Both are killed on drop and die with the spawning thread (see `process.rs`): start
-//! them on the test's own thread.
+//! It is killed on drop and dies with the spawning thread (see `process.rs`): start it
+//! on the test's own thread.
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::ExitStatus;
+use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -201,78 +196,4 @@ impl TlsValkey {
         let log = self.dir.path().join("log");
         format!("--- {} ---\n{}", log.display(), process::file_tail(&log, 20))
     }
-}
-
-/// The exporter executable, running with the flags a test gave it, listening on a
-/// port of its own on 127.0.0.1. Its stderr (the log) goes to a file.
-pub struct ExporterBinary {
-    pub addr: SocketAddr,
-    process: ChildGuard,
-    dir: TempDir,
-}
-
-impl ExporterBinary {
-    /// Starts the binary with `flags` plus `--listen 127.0.0.1:<free port>` and waits
-    /// until it accepts connections.
-    pub fn start(flags: &[&str]) -> ExporterBinary {
-        let dir = tempfile::Builder::new().prefix("exporter-bin-").tempdir().expect("create a temp dir");
-        let addr = free_local_addr();
-        let listen = addr.to_string();
-        let mut args: Vec<&str> = flags.to_vec();
-        args.extend(["--listen", &listen]);
-        let program = PathBuf::from(env!("CARGO_BIN_EXE_valkey-slot-exporter"));
-        let process = process::spawn(&program, &args, dir.path(), "exporter").expect("spawn the exporter binary");
-        let mut exporter = ExporterBinary { addr, process, dir };
-        let deadline = Instant::now() + READY_TIMEOUT;
-        while TcpStream::connect(addr).is_err() {
-            if let Some(status) = exporter.process.exit_status() {
-                panic!("the exporter exited with {status} at start:\n{}", exporter.stderr());
-            }
-            assert!(Instant::now() < deadline, "the exporter did not listen on {addr}:\n{}", exporter.stderr());
-            thread::sleep(Duration::from_millis(20));
-        }
-        exporter
-    }
-
-    pub fn pid(&self) -> libc::pid_t {
-        libc::pid_t::try_from(self.process.pid()).expect("pid fits pid_t")
-    }
-
-    /// Sends `signal` (e.g. `libc::SIGTERM`) to the process.
-    pub fn signal(&self, signal: libc::c_int) {
-        // SAFETY: kill(2) has no memory-safety preconditions; the pid is our own child,
-        // not yet reaped (the guard reaps it only on wait or drop).
-        let rc = unsafe { libc::kill(self.pid(), signal) };
-        assert_eq!(rc, 0, "kill({}, {signal}): {}", self.pid(), std::io::Error::last_os_error());
-    }
-
-    /// Waits for the process to exit until `timeout` passes.
-    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        self.process.wait_until(Instant::now() + timeout)
-    }
-
-    /// Everything the process wrote to stderr so far.
-    pub fn stderr(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("exporter.stderr")).unwrap_or_default()
-    }
-
-    /// Everything the process wrote to stdout so far.
-    pub fn stdout(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("exporter.stdout")).unwrap_or_default()
-    }
-
-    /// Polls stderr until it contains `needle`; panics with the log otherwise.
-    pub fn wait_for_log(&self, needle: &str, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
-        while !self.stderr().contains(needle) {
-            assert!(Instant::now() < deadline, "no `{needle}` in the log after {timeout:?}:\n{}", self.stderr());
-            thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-/// A port on 127.0.0.1 that was free a moment ago (the OS picked it).
-pub fn free_local_addr() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
-    listener.local_addr().expect("bound address")
 }

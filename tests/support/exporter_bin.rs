@@ -1,0 +1,152 @@
+//! The real `valkey-slot-exporter` executable as a child process: the one way tests and
+//! benchmarks run the binary, for what an in-process exporter cannot show (its log on
+//! stderr, its exit status, how it reacts to signals, its memory as a process).
+//!
+//! * [`ExporterBinary::start`] runs it as a server on a port of its own and waits until
+//!   it accepts connections; it is killed on drop and dies with the spawning thread
+//!   (see `process.rs`): start it on the test's own thread.
+//! * [`ExporterBinary::run`] runs it to completion (`--help`, a configuration it must
+//!   refuse) and returns its exit status and output.
+//!
+//! Either way the binary sees only the `VALKEY_SLOT_EXPORTER_*` variables the caller
+//! passes: a stray one in the environment of `cargo test` must not change an outcome.
+//!
+//! `CARGO_BIN_EXE_valkey-slot-exporter` is set by cargo when it compiles this package's
+//! integration tests and benchmarks, the only places this module is used.
+
+use std::ffi::OsString;
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Command, ExitStatus};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+use super::ports::free_local_addr;
+use super::process::{self, ChildGuard};
+
+/// How long a started exporter may take to accept connections.
+const READY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long [`ExporterBinary::run`] waits for the binary to exit by itself.
+const RUN_TIMEOUT: Duration = Duration::from_secs(30);
+/// The prefix of every environment variable the exporter reads.
+const ENV_PREFIX: &str = "VALKEY_SLOT_EXPORTER_";
+/// The `label` of the process's output files (`exporter.stdout`, `exporter.stderr`).
+const LABEL: &str = "exporter";
+
+/// The exporter executable, running with the flags a test gave it, listening on a
+/// port of its own on 127.0.0.1. Its stdout and stderr (the log) go to files.
+pub struct ExporterBinary {
+    pub addr: SocketAddr,
+    /// Declared before `dir` so that it is dropped (killed) first.
+    process: ChildGuard,
+    dir: TempDir,
+}
+
+/// How a run to completion ended.
+#[derive(Debug)]
+pub struct Finished {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl ExporterBinary {
+    /// Starts the binary with `flags` plus `--listen 127.0.0.1:<free port>` and waits
+    /// until it accepts connections.
+    pub fn start(flags: &[&str]) -> ExporterBinary {
+        let dir = temp_dir();
+        let addr = free_local_addr();
+        let listen = addr.to_string();
+        let mut args: Vec<&str> = flags.to_vec();
+        args.extend(["--listen", &listen]);
+        let process =
+            process::spawn_command(command(&args, &[]), dir.path(), LABEL).expect("spawn the exporter binary");
+        let mut exporter = ExporterBinary { addr, process, dir };
+        let deadline = Instant::now() + READY_TIMEOUT;
+        while TcpStream::connect(addr).is_err() {
+            if let Some(status) = exporter.process.exit_status() {
+                panic!("the exporter exited with {status} at start:\n{}", exporter.stderr());
+            }
+            assert!(Instant::now() < deadline, "the exporter did not listen on {addr}:\n{}", exporter.stderr());
+            thread::sleep(Duration::from_millis(20));
+        }
+        exporter
+    }
+
+    /// Runs the binary with `args` and the environment variables `env` until it exits,
+    /// and returns its exit status and output. Panics if it is still running after 30 s.
+    pub fn run(args: &[&str], env: &[(&str, &str)]) -> Finished {
+        let dir = temp_dir();
+        let mut process =
+            process::spawn_command(command(args, env), dir.path(), LABEL).expect("run the exporter binary");
+        let status = process.wait_until(Instant::now() + RUN_TIMEOUT).unwrap_or_else(|| {
+            panic!("the exporter ({args:?}) still runs after {RUN_TIMEOUT:?}:\n{}", process.output_tail(20))
+        });
+        Finished { status, stdout: read_output(dir.path(), "stdout"), stderr: read_output(dir.path(), "stderr") }
+    }
+
+    pub fn pid(&self) -> libc::pid_t {
+        libc::pid_t::try_from(self.process.pid()).expect("pid fits pid_t")
+    }
+
+    /// Sends `signal` (e.g. `libc::SIGTERM`) to the process.
+    pub fn signal(&self, signal: libc::c_int) {
+        // SAFETY: kill(2) has no memory-safety preconditions; the pid is our own child,
+        // not yet reaped (the guard reaps it only on wait or drop).
+        let rc = unsafe { libc::kill(self.pid(), signal) };
+        assert_eq!(rc, 0, "kill({}, {signal}): {}", self.pid(), std::io::Error::last_os_error());
+    }
+
+    /// Waits for the process to exit until `timeout` passes.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        self.process.wait_until(Instant::now() + timeout)
+    }
+
+    /// Everything the process wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        read_output(self.dir.path(), "stderr")
+    }
+
+    /// Everything the process wrote to stdout so far.
+    pub fn stdout(&self) -> String {
+        read_output(self.dir.path(), "stdout")
+    }
+
+    /// Polls stderr until it contains `needle`; panics with the log otherwise.
+    pub fn wait_for_log(&self, needle: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while !self.stderr().contains(needle) {
+            assert!(Instant::now() < deadline, "no `{needle}` in the log after {timeout:?}:\n{}", self.stderr());
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// The command line of every start: the binary cargo built, `args`, and of the
+/// caller's environment everything but the exporter's own variables, which come from
+/// `env` only.
+fn command(args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_valkey-slot-exporter"));
+    command.args(args);
+    let stray: Vec<OsString> = std::env::vars_os()
+        .map(|(key, _)| key)
+        .filter(|key| key.to_str().is_some_and(|k| k.starts_with(ENV_PREFIX)))
+        .collect();
+    for key in stray {
+        command.env_remove(key);
+    }
+    command.envs(env.iter().copied());
+    command
+}
+
+fn temp_dir() -> TempDir {
+    tempfile::Builder::new().prefix("exporter-bin-").tempdir().expect("create a temp dir")
+}
+
+/// What the process wrote to `stream` ("stdout" or "stderr"), lossily decoded.
+fn read_output(dir: &Path, stream: &str) -> String {
+    let bytes = std::fs::read(dir.join(format!("{LABEL}.{stream}"))).unwrap_or_default();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
