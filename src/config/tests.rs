@@ -1,0 +1,164 @@
+use super::*;
+
+fn cli(args: &[&str]) -> Cli {
+    let mut all = vec!["valkey-slot-exporter"];
+    all.extend_from_slice(args);
+    Cli::try_parse_from(all).expect("flags parse")
+}
+
+#[test]
+fn defaults_are_sane() {
+    let s = load(cli(&[])).expect("defaults load");
+    assert_eq!(s.listen.port(), DEFAULT_PORT);
+    let c = &s.clusters[0];
+    assert_eq!(c.name, "default");
+    assert_eq!(c.cache_ttl, Duration::from_secs(30));
+    assert_eq!(c.seeds[0].addr.as_str(), "localhost:6379");
+    assert!(!c.include_replicas);
+}
+
+#[test]
+fn flags_override_and_parse() {
+    let s = load(cli(&[
+        "--nodes",
+        "redis://a:1,valkey://b:2",
+        "--cache-ttl",
+        "500ms",
+        "--node-timeout",
+        "2m",
+        "--include-replicas",
+        "--listen",
+        ":9999",
+    ]))
+    .expect("loads");
+    assert_eq!(s.listen.to_string(), "0.0.0.0:9999");
+    let s = &s.clusters[0];
+    assert_eq!(s.seeds.len(), 2);
+    assert_eq!(s.cache_ttl, Duration::from_millis(500));
+    assert_eq!(s.node_timeout, Duration::from_secs(120));
+    assert!(s.include_replicas);
+}
+
+#[test]
+fn bad_flag_values_name_the_flag() {
+    let e = Cli::try_parse_from(["valkey-slot-exporter", "--cache-ttl", "soon"]).unwrap_err().to_string();
+    assert!(e.contains("--cache-ttl") && e.contains("e.g. 30s"), "{e}");
+    let e = load(cli(&["--nodes", "http://x"])).unwrap_err().to_string();
+    assert!(e.contains("--nodes") && e.contains("scheme"), "{e}");
+    let e = load(cli(&["--node-timeout", "0s"])).unwrap_err().to_string();
+    assert!(e.contains("--node-timeout"), "{e}");
+}
+
+#[test]
+fn slot_profiles_and_range_sizes() {
+    let s = load(cli(&["--slot-series", "top:50", "--slot-range-size", "256"])).expect("loads");
+    assert_eq!((s.clusters[0].slot_series, s.clusters[0].slot_range_size), (SlotSeries::Top(50), 256));
+    let defaults = load(cli(&[])).expect("loads");
+    let d = &defaults.clusters[0];
+    assert_eq!((d.slot_series, d.slot_range_size), (SlotSeries::All, 128));
+    let e = load(cli(&["--slot-range-size", "100"])).unwrap_err().to_string();
+    assert!(e.contains("--slot-range-size") && e.contains("divide 16384"), "{e}");
+    assert!(load(cli(&["--slot-range-size", "0"])).is_err());
+    let e = Cli::try_parse_from(["valkey-slot-exporter", "--slot-series", "top:0"]).unwrap_err().to_string();
+    assert!(e.contains("--slot-series") && e.contains("top:N"), "{e}");
+}
+
+#[test]
+fn mixed_tls_is_refused() {
+    let e = load(cli(&["--nodes", "rediss://a:1,redis://b:2"])).unwrap_err().to_string();
+    assert!(e.contains("mix TLS"), "{e}");
+}
+
+#[test]
+fn password_and_file_together_are_refused_without_echo() {
+    let e = load(cli(&["--password", "hunter2", "--password-file", "/nonexistent"])).unwrap_err().to_string();
+    assert!(e.contains("choose one") && !e.contains("hunter2"), "{e}");
+}
+
+/// `load` with a TOML file holding `toml`.
+fn load_file(toml: &str, flags: &[&str]) -> Result<Settings, ConfigError> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("exporter.toml");
+    std::fs::write(&path, toml).unwrap();
+    std::fs::write(dir.path().join("pw-b"), "secret-b\n").unwrap();
+    let toml = std::fs::read_to_string(&path).unwrap().replace("PW_B", &dir.path().join("pw-b").display().to_string());
+    std::fs::write(&path, toml).unwrap();
+    let mut args = vec!["--config", path.to_str().unwrap()];
+    args.extend_from_slice(flags);
+    load(cli(&args))
+}
+
+const TWO_CLUSTERS: &str = r#"
+cache_ttl = "10s"
+slot_series = "top:50"
+[clusters.prod-a]
+nodes = ["redis://a1:7000", "redis://a2:7000"]
+username = "exporter"
+password = "secret-a"
+cache_ttl = "2s"
+[clusters.b_2]
+nodes = "redis://b1:7000"
+password_file = "PW_B"
+include_replicas = true
+slot_series = "none"
+"#;
+
+#[test]
+fn cluster_tables_override_the_top_level_defaults() {
+    let s = load_file(TWO_CLUSTERS, &[]).expect("loads");
+    let names: Vec<&str> = s.clusters.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["b_2", "prod-a"], "in name order");
+    let (b, a) = (&s.clusters[0], &s.clusters[1]);
+    assert_eq!((a.cache_ttl, a.slot_series, a.include_replicas), (Duration::from_secs(2), SlotSeries::Top(50), false));
+    assert_eq!((b.cache_ttl, b.slot_series, b.include_replicas), (Duration::from_secs(10), SlotSeries::None, true));
+    assert_eq!(a.seeds.len(), 2);
+    assert_eq!(a.password.as_ref().unwrap().expose(), "secret-a");
+    assert_eq!(b.password.as_ref().unwrap().expose(), "secret-b");
+    assert_eq!(a.username.as_deref(), Some("exporter"));
+    assert_eq!(b.username, None, "credentials never flow from one table to another");
+    assert_eq!(s.cluster(Some("b_2")).unwrap().name, "b_2");
+    assert!(s.cluster(None).unwrap_err().to_string().contains("--cluster"));
+}
+
+#[test]
+fn flat_credentials_or_nodes_next_to_tables_are_refused_naming_both() {
+    for (flag, value) in [("--nodes", "redis://x:1"), ("--username", "u"), ("--password", "hunter2")] {
+        let e = load_file(TWO_CLUSTERS, &[flag, value]).unwrap_err().to_string();
+        assert!(e.contains(flag) && e.contains("[clusters.NAME]") && e.contains("TOML file"), "{e}");
+        assert!(!e.contains("hunter2") && !e.contains("secret-a"), "{e}");
+    }
+}
+
+#[test]
+fn bad_tables_name_the_table_key() {
+    let bad_name = "[clusters.Prod]\nnodes = \"redis://a:1\"\n";
+    let e = load_file(bad_name, &[]).unwrap_err().to_string();
+    assert!(e.contains("cluster name `Prod`") && e.contains("clusters.Prod"), "{e}");
+    let e = load_file("[clusters.a]\nusername = \"u\"\n", &[]).unwrap_err().to_string();
+    assert!(e.contains("no seed nodes") && e.contains("clusters.a"), "{e}");
+    let e = load_file("[clusters.a]\nnodes = \"http://a\"\n", &[]).unwrap_err().to_string();
+    assert!(e.contains("clusters.a.nodes") && e.contains("scheme"), "{e}");
+    let e = load_file("[clusters.a]\nnodes = \"redis://a:1\"\nnode_timeout = \"0s\"\n", &[]).unwrap_err();
+    assert!(e.to_string().contains("clusters.a.node_timeout"), "{e}");
+    let e = load_file("[clusters.a]\nnodes = \"redis://a:1\"\ncolour = \"red\"\n", &[]).unwrap_err();
+    assert!(e.to_string().contains("colour"), "{e}");
+    let e = load_file("[clusters.a]\nnodes = \"redis://a:1\"\npassword = \"p\"\npassword_file = \"/x\"\n", &[]);
+    let e = e.unwrap_err().to_string();
+    assert!(e.contains("clusters.a.password") && e.contains("choose one") && !e.contains("\"p\""), "{e}");
+}
+
+#[test]
+fn the_sd_address_must_be_host_and_port() {
+    let s = load(cli(&["--web-external-address", "exporter.example:9765"])).expect("loads");
+    assert_eq!(s.web_external_address.as_deref(), Some("exporter.example:9765"));
+    for bad in ["exporter.example", "http://x:1", "a b:1", "x:99999"] {
+        let e = load(cli(&["--web-external-address", bad])).unwrap_err().to_string();
+        assert!(e.contains("--web-external-address"), "{bad}: {e}");
+    }
+}
+
+#[test]
+fn cli_debug_redacts_password() {
+    let c = cli(&["--password", "hunter2"]);
+    assert!(!format!("{c:?}").contains("hunter2"));
+}
