@@ -15,10 +15,11 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
+use support::acl;
 use support::http::{self, tls_client_config};
 use support::pki::Pki;
 use support::tls::{ClientCerts, TlsValkey};
-use support::{ExporterBinary, SLOT_COUNT, ValkeyCluster, Value};
+use support::{ExporterBinary, SLOT_COUNT, ValkeyCluster};
 use valkey_slot_exporter::config::{self, Cli};
 
 /// Distinctive, so that a leak cannot hide behind a common word.
@@ -53,43 +54,10 @@ const ACL_USER_MINIMAL: &str = "slotexporter-min";
 // Authentication to Valkey
 // ---------------------------------------------------------------------------------
 
-/// Creates both exporter users, with the same password, on every node (ACLs are per node).
+/// Creates both exporter users, with the same password, on every node.
 fn create_acl_users(cluster: &ValkeyCluster) {
-    let password = format!(">{GOOD_PASSWORD}");
-    for addr in cluster.node_addrs() {
-        for (user, rule) in [(ACL_USER, ACL_RULE), (ACL_USER_MINIMAL, ACL_RULE_MINIMAL)] {
-            let mut args = vec!["ACL", "SETUSER", user, "reset"];
-            args.extend_from_slice(rule);
-            args.push(&password);
-            assert_eq!(cluster.cmd(&addr, &args), Value::Simple("OK".into()), "{addr}: ACL SETUSER {user}");
-        }
-        assert_eq!(cluster.cmd(&addr, &["ACL", "LOG", "RESET"]), Value::Simple("OK".into()));
-    }
-}
-
-/// One refused command from `ACL LOG`.
-#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct Denial {
-    user: String,
-    object: String,
-    reason: String,
-}
-
-/// `ACL LOG` entries of every node.
-fn acl_denials(cluster: &ValkeyCluster) -> Vec<Denial> {
-    let mut denials = Vec::new();
-    for addr in cluster.node_addrs() {
-        for entry in cluster.cmd(&addr, &["ACL", "LOG"]).as_array().unwrap_or_default() {
-            let fields = entry.as_array().expect("an ACL LOG entry is a map");
-            let field = |name: &str| {
-                let at = fields.iter().position(|f| f.as_str() == Some(name)).expect("ACL LOG field");
-                fields[at + 1].as_str().unwrap_or_default().to_owned()
-            };
-            denials.push(Denial { user: field("username"), object: field("object"), reason: field("reason") });
-        }
-    }
-    denials.sort();
-    denials
+    acl::create_user(cluster, ACL_USER, ACL_RULE, GOOD_PASSWORD);
+    acl::create_user(cluster, ACL_USER_MINIMAL, ACL_RULE_MINIMAL, GOOD_PASSWORD);
 }
 
 /// The exporter's stderr without terminal colour codes (the binary writes them even
@@ -148,7 +116,7 @@ async fn a_least_privilege_acl_user_reads_every_slot_and_its_password_is_never_s
         assert_eq!(metrics.node_value("valkey_node_up", &node), Some(1.0), "{node}\n{metrics_body}");
     }
     // Nothing the exporter sent was refused: the rule is enough, not merely tolerated.
-    assert_eq!(acl_denials(&cluster), vec![], "ACL denials with rule {ACL_RULE:?}");
+    assert_eq!(acl::denials(&cluster), vec![], "ACL denials with rule {ACL_RULE:?}");
 
     let log = plain(&exporter.stderr());
     assert!(log.contains("TRACE") || log.contains("DEBUG"), "trace logging is on:\n{log}");
@@ -170,7 +138,7 @@ async fn a_least_privilege_acl_user_reads_every_slot_and_its_password_is_never_s
     assert_eq!(api.json()["data"]["total_slots"], SLOT_COUNT, "{}", api.text());
     assert_eq!(api.json()["data"]["nodes_failed"], serde_json::json!([]), "{}", api.text());
     let refused: std::collections::BTreeSet<(String, String)> =
-        acl_denials(&cluster).into_iter().map(|d| (d.user, d.object)).collect();
+        acl::denials(&cluster).into_iter().map(|d| (d.user, d.object)).collect();
     let expected =
         ["client|id", "info", "cluster|shards"].map(|object| (ACL_USER_MINIMAL.to_owned(), object.to_owned()));
     assert_eq!(refused, expected.into_iter().collect(), "with rule {ACL_RULE_MINIMAL:?}");

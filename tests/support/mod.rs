@@ -11,6 +11,7 @@
 //! * [`resp`]: [`Conn`], a blocking RESP2 client with pipelining, and [`Value`];
 //! * [`slots`]: slot arithmetic and [`fill`], which loads a known number of keys
 //!   into every slot;
+//! * [`acl`]: ACL users and `ACL LOG` on every node;
 //! * [`reshard`]: moving slots between primaries the classic way;
 //! * [`pki`]: a generated CA with server and client certificates, as PEM files;
 //! * [`tls`]: [`TlsValkey`](tls::TlsValkey), a one-node Valkey cluster serving TLS;
@@ -30,6 +31,7 @@
 // Each test binary compiles its own copy of this module and uses only part of it.
 #![allow(dead_code, unused_imports)]
 
+pub mod acl;
 pub mod cluster;
 pub mod exporter_bin;
 pub mod http;

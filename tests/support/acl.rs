@@ -1,0 +1,44 @@
+//! ACL users and the `ACL LOG`, on every node of a cluster (ACLs are per node).
+
+use super::cluster::ValkeyCluster;
+use super::resp::Value;
+
+/// Creates (or resets) `user` with `rules` and `password` on every node, then clears
+/// `ACL LOG` so that later entries are the exporter's doing.
+pub fn create_user(cluster: &ValkeyCluster, user: &str, rules: &[&str], password: &str) {
+    let password = format!(">{password}");
+    for addr in cluster.node_addrs() {
+        let mut args = vec!["ACL", "SETUSER", user, "reset"];
+        args.extend_from_slice(rules);
+        args.push(&password);
+        assert_eq!(cluster.cmd(&addr, &args), Value::Simple("OK".into()), "{addr}: ACL SETUSER {user}");
+        assert_eq!(cluster.cmd(&addr, &["ACL", "LOG", "RESET"]), Value::Simple("OK".into()));
+    }
+}
+
+/// One entry of `ACL LOG`: a refused command, key or authentication.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Denial {
+    pub user: String,
+    /// The command (`info`, `cluster|shards`) or `AUTH` for a failed authentication.
+    pub object: String,
+    /// `command`, `auth`, `key`, ...
+    pub reason: String,
+}
+
+/// `ACL LOG` entries of every node, sorted.
+pub fn denials(cluster: &ValkeyCluster) -> Vec<Denial> {
+    let mut denials = Vec::new();
+    for addr in cluster.node_addrs() {
+        for entry in cluster.cmd(&addr, &["ACL", "LOG"]).as_array().unwrap_or_default() {
+            let fields = entry.as_array().expect("an ACL LOG entry is a map");
+            let field = |name: &str| {
+                let at = fields.iter().position(|f| f.as_str() == Some(name)).expect("ACL LOG field");
+                fields[at + 1].as_str().unwrap_or_default().to_owned()
+            };
+            denials.push(Denial { user: field("username"), object: field("object"), reason: field("reason") });
+        }
+    }
+    denials.sort();
+    denials
+}
