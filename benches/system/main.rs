@@ -22,6 +22,7 @@
 mod support;
 
 mod auth;
+mod clusters;
 mod floor;
 mod load;
 mod procs;
@@ -59,7 +60,7 @@ fn main() {
         return;
     }
     let quick = std::env::args().any(|a| a == "--quick");
-    // `--only=memory` (or refresh, serving, growth, auth) runs one section, for quick checks.
+    // `--only=memory` (or refresh, serving, growth, auth, clusters) runs one section.
     let only = std::env::args().find_map(|a| a.strip_prefix("--only=").map(str::to_string));
     let runs = |section: &str| only.as_deref().is_none_or(|o| o == section);
     let budget = if quick {
@@ -84,6 +85,18 @@ fn main() {
         report.append(&figures.markdown());
     }
     if only.as_deref() == Some("auth") {
+        return finish(report);
+    }
+    if runs("clusters") {
+        eprintln!("== clusters: starting {} clusters of 3 primaries", clusters::CLUSTERS);
+        let all = clusters::start_clusters();
+        let (one, ten) = (clusters::start_exporter(&all, 1, dir.path()), clusters::start_exporter(&all, 10, dir.path()));
+        let seconds = if quick { 20.0 } else { 60.0 };
+        let mut figures = runtime.block_on(clusters::scrape_side_by_side(&one, &ten, seconds));
+        runtime.block_on(clusters::stalled_neighbour(&ten, &all[0], seconds / 2.0, &mut figures));
+        report.append(&figures.markdown());
+    }
+    if only.as_deref() == Some("clusters") {
         return finish(report);
     }
 

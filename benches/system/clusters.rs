@@ -1,0 +1,168 @@
+//! Many clusters in one process (issue 12): what an extra cluster costs, and whether
+//! one stalled cluster slows the others.
+//!
+//! Ten clusters of three primaries, each filled like the other sections' cluster. Two
+//! release exporters run side by side: one serving all ten, one serving only the first.
+//! Both are scraped every 5 s (their cache TTL), like Prometheus would, for a minute:
+//! - peak RSS of each, and (ten − one) / 9: what one more cluster costs;
+//! - the first cluster's refresh time in each (`valkey_exporter_refresh_duration`);
+//! - then, in the ten-cluster exporter, `/metrics` latency of clusters 2–10 while
+//!   nothing is wrong, and again while every node of cluster 1 is paused
+//!   (`CLIENT PAUSE`): the p99 of each cluster, before and during.
+
+use crate::load::percentile;
+use crate::procs;
+use crate::support::http::Request;
+use crate::support::{ExporterBinary, ValkeyCluster, expected_keys, fill};
+use std::fmt::Write as _;
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+pub const CLUSTERS: usize = 10;
+const SCRAPE_EVERY: Duration = Duration::from_secs(5);
+
+/// The clusters, started and filled on the calling (main) thread.
+pub fn start_clusters() -> Vec<ValkeyCluster> {
+    (0..CLUSTERS)
+        .map(|i| {
+            eprintln!("   cluster {} of {CLUSTERS}", i + 1);
+            let cluster = ValkeyCluster::start(3, 0);
+            fill(&cluster, expected_keys);
+            cluster
+        })
+        .collect()
+}
+
+/// An exporter serving the first `count` clusters, named c0, c1, ...
+pub fn start_exporter(clusters: &[ValkeyCluster], count: usize, dir: &Path) -> ExporterBinary {
+    let mut toml = String::from("cache_ttl = \"5s\"\n");
+    for (i, cluster) in clusters.iter().take(count).enumerate() {
+        let _ = writeln!(toml, "[clusters.c{i}]\nnodes = [\"{}\"]", cluster.seed_url());
+    }
+    let path = dir.join(format!("clusters-{count}.toml"));
+    std::fs::write(&path, toml).expect("write the config");
+    ExporterBinary::start(&["--config", path.to_str().expect("UTF-8 path"), "--log-level", "warn"])
+}
+
+#[derive(Default)]
+pub struct Figures {
+    seconds: f64,
+    peak_rss_one: u64,
+    peak_rss_ten: u64,
+    refresh_one_ms: Vec<f64>,
+    refresh_ten_ms: Vec<f64>,
+    /// Per cluster 2..10: (p99 ms before, p99 ms while cluster 1 is paused, samples).
+    p99: Vec<(f64, f64, usize)>,
+}
+
+/// Scrapes both exporters every 5 s for `seconds`, gathering refresh times and RSS.
+pub async fn scrape_side_by_side(one: &ExporterBinary, ten: &ExporterBinary, seconds: f64) -> Figures {
+    let mut figures = Figures { seconds, ..Figures::default() };
+    let until = Instant::now() + Duration::from_secs_f64(seconds);
+    while Instant::now() < until {
+        let round = Instant::now();
+        for i in 0..CLUSTERS {
+            let refreshed = scrape(ten.addr, i).await;
+            if i == 0 {
+                figures.refresh_ten_ms.push(refreshed);
+            }
+        }
+        figures.refresh_one_ms.push(scrape(one.addr, 0).await);
+        tokio::time::sleep(SCRAPE_EVERY.saturating_sub(round.elapsed())).await;
+    }
+    figures.peak_rss_one = procs::rss(one.pid()).1;
+    figures.peak_rss_ten = procs::rss(ten.pid()).1;
+    figures
+}
+
+/// One gzip scrape of cluster `c{index}`; the refresh time it reports, in ms.
+async fn scrape(addr: SocketAddr, index: usize) -> f64 {
+    let path = format!("/metrics?cluster=c{index}");
+    let response = Request::get(&path).header("accept-encoding", "gzip").send(addr).await;
+    assert_eq!(response.status, 200, "{path}");
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(&response.body[..]).read_to_string(&mut text).expect("gzip body");
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("valkey_exporter_refresh_duration_seconds "))
+        .expect("the refresh duration");
+    line.rsplit_once(' ').and_then(|(_, v)| v.parse::<f64>().ok()).expect("a number") * 1e3
+}
+
+/// `/metrics` latency of clusters 2..10, `seconds` long, each scraped about 4 times a
+/// second (so every TTL includes a refresh); sorted per cluster.
+async fn latencies(ten: SocketAddr, seconds: f64) -> Vec<Vec<Duration>> {
+    let mut clients = Vec::new();
+    for index in 1..CLUSTERS {
+        clients.push(tokio::spawn(async move {
+            let mut samples = Vec::new();
+            let until = Instant::now() + Duration::from_secs_f64(seconds);
+            while Instant::now() < until {
+                let started = Instant::now();
+                let path = format!("/metrics?cluster=c{index}");
+                let response = Request::get(&path).header("accept-encoding", "gzip").send(ten).await;
+                assert_eq!(response.status, 200);
+                samples.push(started.elapsed());
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            samples.sort();
+            samples
+        }));
+    }
+    let mut out = Vec::new();
+    for client in clients {
+        out.push(client.await.expect("latency client"));
+    }
+    out
+}
+
+/// p99 of clusters 2..10 before and while every node of cluster 1 is paused.
+pub async fn stalled_neighbour(ten: &ExporterBinary, first: &ValkeyCluster, seconds: f64, figures: &mut Figures) {
+    let before = latencies(ten.addr, seconds).await;
+    let pause_ms = ((seconds + 10.0) * 1e3) as u64;
+    for node in first.primaries() {
+        first.cmd(&node, &["CLIENT", "PAUSE", &pause_ms.to_string(), "ALL"]);
+    }
+    let during = latencies(ten.addr, seconds).await;
+    for node in first.primaries() {
+        first.cmd(&node, &["CLIENT", "UNPAUSE"]);
+    }
+    let p99 = |s: &[Duration]| percentile(s, 0.99).as_secs_f64() * 1e3;
+    figures.p99 = before.iter().zip(&during).map(|(b, d)| (p99(b), p99(d), b.len().min(d.len()))).collect();
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted.get(sorted.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+impl Figures {
+    pub fn markdown(&self) -> String {
+        let mb = |b: u64| b as f64 / 1e6;
+        let per_extra = (mb(self.peak_rss_ten) - mb(self.peak_rss_one)) / (CLUSTERS - 1) as f64;
+        let (one, ten) = (median(&self.refresh_one_ms), median(&self.refresh_ten_ms));
+        let mut o = String::new();
+        let _ = writeln!(o, "### Ten clusters in one process ({:.0} s of scrapes every 5 s, side by side)\n", self.seconds);
+        let _ = writeln!(o, "| figure | one cluster | ten clusters | ratio / per cluster | aim |");
+        let _ = writeln!(o, "|---|---:|---:|---:|---|");
+        let _ = writeln!(
+            o,
+            "| peak RSS | {:.1} MB | {:.1} MB | {per_extra:.1} MB per extra cluster | under 12 MB |",
+            mb(self.peak_rss_one),
+            mb(self.peak_rss_ten)
+        );
+        let _ = writeln!(o, "| refresh of cluster 1, median | {one:.1} ms | {ten:.1} ms | {:.2}× | within 10% |", ten / one);
+        let _ = writeln!(o, "\n`/metrics` p99 of each other cluster, before and while every node of cluster 1 is paused:\n");
+        let _ = writeln!(o, "| cluster | p99 before ms | p99 during ms | ratio | samples |");
+        let _ = writeln!(o, "|---|---:|---:|---:|---:|");
+        for (i, (before, during, samples)) in self.p99.iter().enumerate() {
+            let _ = writeln!(o, "| c{} | {before:.1} | {during:.1} | {:.2} | {samples} |", i + 1, during / before);
+        }
+        let worst = self.p99.iter().map(|(b, d, _)| d / b).fold(0.0, f64::max);
+        let _ = writeln!(o, "\nWorst ratio {worst:.2} (aim: unchanged within 20%, i.e. ≤ 1.20).\n");
+        o
+    }
+}
