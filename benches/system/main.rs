@@ -90,10 +90,11 @@ fn main() {
     if runs("clusters") {
         eprintln!("== clusters: starting {} clusters of 3 primaries", clusters::CLUSTERS);
         let all = clusters::start_clusters();
-        let (one, ten) = (clusters::start_exporter(&all, 1, dir.path()), clusters::start_exporter(&all, 10, dir.path()));
+        let (one, ten) =
+            (clusters::start_exporter(&all, 1, dir.path()), clusters::start_exporter(&all, 10, dir.path()));
         let seconds = if quick { 20.0 } else { 60.0 };
         let mut figures = runtime.block_on(clusters::scrape_side_by_side(&one, &ten, seconds));
-        runtime.block_on(clusters::stalled_neighbour(&ten, &all[0], seconds / 2.0, &mut figures));
+        runtime.block_on(clusters::stalled_neighbour(&ten, &all[0], seconds, &mut figures));
         report.append(&figures.markdown());
     }
     if only.as_deref() == Some("clusters") {
