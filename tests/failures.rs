@@ -8,6 +8,7 @@ mod support;
 use exporter_support::{Metrics, RunningExporter, start_exporter};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
+use support::reshard::migrate_slots;
 use support::{Conn, ValkeyCluster, expected_keys, fill, slot_tag};
 
 /// Polls `/metrics` until `done` holds, for up to `limit`.
@@ -107,29 +108,6 @@ fn primary_of(cluster: &ValkeyCluster, replica: &str) -> String {
     format!("{}:{}", parts[1].as_str().unwrap(), parts[2].as_int().unwrap())
 }
 
-/// Moves `slots` from `from` to `to` the way `valkey-cli --cluster reshard` does:
-/// IMPORTING/MIGRATING, MIGRATE the keys, then SETSLOT NODE everywhere.
-fn migrate(cluster: &ValkeyCluster, slots: &[u16], from: &str, to: &str) {
-    let ids = cluster.node_ids();
-    let (to_host, to_port) = to.split_once(':').unwrap();
-    for slot in slots {
-        let slot = slot.to_string();
-        cluster.cmd(to, &["CLUSTER", "SETSLOT", &slot, "IMPORTING", &ids[from]]);
-        cluster.cmd(from, &["CLUSTER", "SETSLOT", &slot, "MIGRATING", &ids[to]]);
-        let keys = cluster.cmd(from, &["CLUSTER", "GETKEYSINSLOT", &slot, "1000"]);
-        let keys: Vec<&str> = keys.as_array().unwrap().iter().map(|k| k.as_str().unwrap()).collect();
-        if !keys.is_empty() {
-            let mut args = vec!["MIGRATE", to_host, to_port, "", "0", "5000", "KEYS"];
-            args.extend(keys);
-            let reply = cluster.cmd(from, &args);
-            assert_eq!(reply.as_str(), Some("OK"), "MIGRATE: {reply:?}");
-        }
-        for node in cluster.primaries() {
-            cluster.cmd(&node, &["CLUSTER", "SETSLOT", &slot, "NODE", &ids[to]]);
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resharded_slots_show_their_new_owner_keys_and_restarted_counters() {
     let cluster = ValkeyCluster::start(3, 0);
@@ -150,7 +128,7 @@ async fn resharded_slots_show_their_new_owner_keys_and_restarted_counters() {
     let before = exporter.metrics().await;
     let cpu_before = before.by_slot("valkey_slot_cpu_seconds_total");
 
-    migrate(&cluster, &moving, &from, &to);
+    migrate_slots(&cluster, &moving, &from, &to);
     let metrics = metrics_until(&exporter, Duration::from_secs(10), |m| {
         let keys = m.by_slot("valkey_slot_keys");
         moving.iter().all(|s| keys.get(s).is_some_and(|(n, _)| *n == to))

@@ -27,22 +27,8 @@ const GOOD_PASSWORD: &str = "Gd-pw-7Qx3vKz9-Wq";
 const WRONG_PASSWORD: &str = "Wr-pw-Lm4tZr8-Yn";
 const ACL_USER: &str = "slotexporter";
 
-/// What an exporter user needs: the commands it sends (`CLUSTER SLOTS`, `CLUSTER
-/// SLOT-STATS`, `CLUSTER SHARDS` for slot-less primaries, `INFO server` for versions),
-/// plus `CLIENT ID`, which the client library (fred) sends after AUTH on every new
-/// connection along with `INFO server`. AUTH itself needs no permission. No keys, no
-/// channels.
-const ACL_RULE: &[&str] = &[
-    "on",
-    "resetkeys",
-    "resetchannels",
-    "-@all",
-    "+cluster|slots",
-    "+cluster|slot-stats",
-    "+cluster|shards",
-    "+client|id",
-    "+info",
-];
+/// The rule the README recommends.
+const ACL_RULE: &[&str] = acl::EXPORTER_RULES;
 /// The bare minimum that still reads every slot: the exporter tolerates the refusal of
 /// the rest (no versions, no slot-less primaries), which then shows up in `ACL LOG`:
 /// `CLUSTER SHARDS` once, `CLIENT ID` and `INFO` once per connection.

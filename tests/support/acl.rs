@@ -3,6 +3,23 @@
 use super::cluster::ValkeyCluster;
 use super::resp::Value;
 
+/// What an exporter user needs: the commands it sends (`CLUSTER SLOTS`, `CLUSTER
+/// SLOT-STATS`, `CLUSTER SHARDS` for slot-less primaries, `INFO server` for versions),
+/// plus `CLIENT ID`, which the client library (fred) sends after AUTH on every new
+/// connection along with `INFO server`. AUTH itself needs no permission. No keys, no
+/// channels. As the README recommends.
+pub const EXPORTER_RULES: &[&str] = &[
+    "on",
+    "resetkeys",
+    "resetchannels",
+    "-@all",
+    "+cluster|slots",
+    "+cluster|slot-stats",
+    "+cluster|shards",
+    "+client|id",
+    "+info",
+];
+
 /// Creates (or resets) `user` with `rules` and `password` on every node, then clears
 /// `ACL LOG` so that later entries are the exporter's doing.
 pub fn create_user(cluster: &ValkeyCluster, user: &str, rules: &[&str], password: &str) {
