@@ -1,11 +1,13 @@
 //! The monitoring stack in grafana/, rules/ and deploy/, proven rather than parsed.
 //!
 //! * [`live`]: a real Prometheus, configured from deploy/prometheus/prometheus.yml with
-//!   the rules in rules/, scrapes the exporter, which scrapes a real Valkey cluster
-//!   under traffic. Every dashboard query (variables substituted as Grafana does, both
-//!   on "All" and on one value), every variable query and every recording rule returns
-//!   data; every alert expression evaluates; the slot-range rules add up exactly to
-//!   the cluster's totals. `promtool check metrics` on a real /metrics body.
+//!   the rules in rules/, scrapes three exporters, one per `--slot-series` profile
+//!   (all, top:100, none), which read one real Valkey cluster under traffic. Every
+//!   dashboard query (variables substituted as Grafana does, both on "All" and on each
+//!   target), every variable query and every recording rule returns data for each
+//!   profile; every alert expression evaluates; the slot ranges add up exactly to the
+//!   keys written and to the node counters; the slot maps are in slot order; and
+//!   `promtool check metrics` finds nothing in each profile's /metrics.
 //! * [`rules`]: promtool `check rules`; `test rules`, whose tests must show every alert
 //!   both firing and not firing; `check config` on the example scrape configurations;
 //!   alerts have severity and annotations; the PrometheusRule is the rules file.
