@@ -13,7 +13,11 @@
 //!   replicas excluded and included;
 //! - growth: refresh time and peak RSS for 3, 6 and 12 primaries;
 //! - auth: an authorized scrape's latency while 32 clients flood wrong passwords, and
-//!   an unknown user's answer time against a known user's ([`auth`]).
+//!   an unknown user's answer time against a known user's ([`auth`]);
+//! - prometheus: what the aggregates cost the exporter (refresh and render with them
+//!   against without, [`aggregates`]), and what the exporter costs Prometheus: the
+//!   shipped rules' evaluation time against the rules at 538d7e6, and samples per
+//!   scrape, head series and memory per `--slot-series` profile ([`prometheus`]).
 //!
 //! Everything runs on 127.0.0.1, bounded in time, and every process started is killed
 //! on the way out. The report goes to stdout and to `target/bench-report.md`.
@@ -21,11 +25,16 @@
 #[path = "../../tests/support/mod.rs"]
 mod support;
 
+#[path = "../../tests/monitoring_support/mod.rs"]
+mod monitoring_support;
+
+mod aggregates;
 mod auth;
 mod clusters;
 mod floor;
 mod load;
 mod procs;
+mod prometheus;
 
 use clap::Parser as _;
 use std::fmt::Write as _;
@@ -50,6 +59,10 @@ struct Budget {
     flood_seconds: f64,
     /// Unknown-user and known-user requests timed, each.
     auth_probes: usize,
+    /// How long the Prometheus servers run before anything is measured, and then how
+    /// long they are measured.
+    prometheus_warm_up_seconds: f64,
+    prometheus_seconds: f64,
 }
 
 fn main() {
@@ -60,13 +73,29 @@ fn main() {
         return;
     }
     let quick = std::env::args().any(|a| a == "--quick");
-    // `--only=memory` (or refresh, serving, growth, auth, clusters) runs one section.
+    // `--only=memory` (or refresh, serving, growth, auth, clusters, prometheus) runs one section.
     let only = std::env::args().find_map(|a| a.strip_prefix("--only=").map(str::to_string));
     let runs = |section: &str| only.as_deref().is_none_or(|o| o == section);
     let budget = if quick {
-        Budget { load_seconds: 1.0, refresh_rounds: 8, memory_seconds: 2.0, flood_seconds: 2.0, auth_probes: 6 }
+        Budget {
+            load_seconds: 1.0,
+            refresh_rounds: 8,
+            memory_seconds: 2.0,
+            flood_seconds: 2.0,
+            auth_probes: 6,
+            prometheus_warm_up_seconds: 60.0,
+            prometheus_seconds: 60.0,
+        }
     } else {
-        Budget { load_seconds: 4.0, refresh_rounds: 30, memory_seconds: 5.0, flood_seconds: 6.0, auth_probes: 20 }
+        Budget {
+            load_seconds: 4.0,
+            refresh_rounds: 30,
+            memory_seconds: 5.0,
+            flood_seconds: 6.0,
+            auth_probes: 20,
+            prometheus_warm_up_seconds: 150.0,
+            prometheus_seconds: 180.0,
+        }
     };
     let dir = tempfile::Builder::new().prefix("valkey-slot-exporter-bench-").tempdir().expect("a temp dir");
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
@@ -98,6 +127,24 @@ fn main() {
         report.append(&figures.markdown());
     }
     if only.as_deref() == Some("clusters") {
+        return finish(report);
+    }
+    if runs("prometheus") {
+        eprintln!("== prometheus: starting 3 primaries, {} keys, with traffic", support::EXPECTED_KEYS_TOTAL);
+        let cluster = ValkeyCluster::start(3, 0);
+        fill(&cluster, expected_keys);
+        let traffic = monitoring_support::traffic::Traffic::start(&cluster, &prometheus::load());
+        eprintln!("   refresh and render, without and with the aggregates");
+        let cost = runtime.block_on(aggregates::measure(&cluster.seed_url(), budget.refresh_rounds));
+        report.append(&cost.markdown());
+        eprintln!(
+            "   five Prometheus servers: rules at 538d7e6, shipped rules, per-slot series dropped; all, top:100, none"
+        );
+        let figures = runtime.block_on(prometheus::measure(dir.path(), &cluster.seed_url(), &budget));
+        report.append(&figures.markdown());
+        traffic.stop();
+    }
+    if only.as_deref() == Some("prometheus") {
         return finish(report);
     }
 

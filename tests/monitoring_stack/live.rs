@@ -1,0 +1,336 @@
+//! Against a real Prometheus: one real cluster under traffic, read by three exporters,
+//! one per `--slot-series` profile (all, top:100, none), all scraped by one
+//! Prometheus with the shipped rules. Every rule and every dashboard query must return
+//! data for each profile's target: the stack may not depend on per-slot series.
+
+use crate::exporter_support::{RunningExporter, start_exporter};
+use crate::monitoring_support::checks::{Check, Scope, run_until_all_pass, until_ok};
+use crate::monitoring_support::dashboards::{self, Substitution};
+use crate::monitoring_support::files::{self, repo_path};
+use crate::monitoring_support::prometheus::{Prometheus, QueryResult};
+use crate::monitoring_support::traffic::{Load, Traffic};
+use crate::rules::{Rule, rules};
+use crate::support::{SLOT_COUNT, ValkeyCluster, expected_keys, fill};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Scrape and rule evaluation interval of the test's Prometheus. A debug build of the
+/// exporter needs up to a second or two per refresh on a busy 2-core machine; 3s keeps
+/// scrapes within their timeout while rates still appear within seconds.
+const SCRAPE_INTERVAL: Duration = Duration::from_secs(3);
+/// What Grafana's `$__rate_interval` stands for here: five scrapes.
+const RATE_INTERVAL: &str = "15s";
+/// How long to wait for the first scrapes and rule evaluations.
+const WARM_UP_TIMEOUT: Duration = Duration::from_secs(90);
+/// How long a failing check is retried before the test fails: a scrape in which a
+/// node timed out leaves that node's series missing until the next one.
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// The job name in deploy/prometheus/prometheus.yml.
+const JOB: &str = "valkey-slot-exporter";
+/// The exporter's default `--slot-range-size`.
+const SLOTS_PER_RANGE: u16 = 128;
+/// The profiles, each run by its own exporter.
+const PROFILES: [&str; 3] = ["all", "top:100", "none"];
+/// The target label naming each exporter's profile. It is the label Prometheus service
+/// discovery will add when one exporter serves several clusters: every rule must keep it.
+const TARGET_LABEL: &str = "valkey_cluster";
+
+/// An exporter and the profile it runs with.
+struct Target {
+    profile: &'static str,
+    exporter: RunningExporter,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_dashboard_query_and_rule_returns_data_in_every_profile() {
+    files::require_tool("prometheus");
+    files::require_tool("promtool");
+    let cluster = ValkeyCluster::start(3, 0);
+    let total_keys = fill(&cluster, expected_keys);
+    let mut targets = Vec::new();
+    for profile in PROFILES {
+        // A TTL below the scrape interval: every scrape sees a new snapshot.
+        let flags = ["--nodes", &cluster.seed_url(), "--cache-ttl", "1s", "--slot-series", profile];
+        targets.push(Target { profile, exporter: start_exporter(&flags).await });
+    }
+    let traffic = Traffic::start(&cluster, &Load::steady());
+    let dir = tempfile::Builder::new().prefix("monitoring-stack-").tempdir().expect("temp dir");
+    let prometheus = Prometheus::start(&write_test_prometheus_config(dir.path(), &targets), dir.path()).await;
+    let rules = rules();
+    wait_for_scrapes_and_rules(&prometheus, &rules).await;
+
+    let mut checks = rule_checks(&rules);
+    checks.extend(dashboard_checks(&targets, &cluster.primaries()));
+    run_until_all_pass(&prometheus, checks, SCRAPE_INTERVAL, SETTLE_TIMEOUT).await;
+    check_each_target_runs_its_profile(&prometheus).await;
+    check_slot_ranges_add_up(&prometheus, total_keys).await;
+    check_slot_maps_are_in_slot_order(&prometheus, &targets).await;
+    check_metrics_with_promtool(&targets).await;
+
+    traffic.stop();
+    // Prometheus first: it holds keep-alive connections that the exporters would wait for.
+    drop(prometheus);
+    for target in targets {
+        target.exporter.stop().await;
+    }
+}
+
+/// deploy/prometheus/prometheus.yml, as shipped but for the targets (the test's
+/// exporters, each with its profile as a target label besides the example's own),
+/// the intervals (seconds instead of 30s) and the rule file's path.
+fn write_test_prometheus_config(dir: &Path, targets: &[Target]) -> PathBuf {
+    let mut config = files::yaml(files::PROMETHEUS_EXAMPLE);
+    let interval = format!("{}s", SCRAPE_INTERVAL.as_secs());
+    config["global"]["evaluation_interval"] = interval.clone().into();
+    config["rule_files"] = vec![repo_path(files::RULES).display().to_string()].into();
+    let job = &mut config["scrape_configs"][0];
+    assert_eq!(job["job_name"].as_str(), Some(JOB), "the example's first job scrapes the exporter");
+    job["scrape_interval"] = interval.clone().into();
+    job["scrape_timeout"] = interval.into();
+    let example = job["static_configs"][0].clone();
+    let static_configs: Vec<serde_norway::Value> = targets
+        .iter()
+        .map(|target| {
+            let mut entry = example.clone();
+            entry["targets"] = vec![target.exporter.addr.to_string()].into();
+            entry["labels"][TARGET_LABEL] = target.profile.into();
+            entry
+        })
+        .collect();
+    job["static_configs"] = static_configs.into();
+    let path = dir.join("prometheus.yml");
+    std::fs::write(&path, serde_norway::to_string(&config).expect("serialize YAML")).expect("write prometheus.yml");
+    path
+}
+
+/// Waits until Prometheus holds three scrapes of every target and every recording
+/// rule has a series for each.
+async fn wait_for_scrapes_and_rules(prometheus: &Prometheus, rules: &[Rule]) {
+    let deadline = Instant::now() + WARM_UP_TIMEOUT;
+    loop {
+        let mut missing = Vec::new();
+        let scrapes = prometheus.query("count_over_time(valkey_exporter_build_info[5m])", None).await;
+        match scrapes.as_ref().map(|r| (r.series.len(), r.values().fold(f64::INFINITY, f64::min))) {
+            Ok((3, fewest)) if fewest >= 3.0 => {}
+            other => missing.push(format!("three scrapes of each target (have {other:?})")),
+        }
+        for rule in rules.iter().filter(|r| !r.is_alert) {
+            let profiles = prometheus.query(&rule.name, None).await.map(|r| labels_of(&r, TARGET_LABEL));
+            if !profiles.is_ok_and(|p| p.len() == PROFILES.len()) {
+                missing.push(rule.name.clone());
+            }
+        }
+        if missing.is_empty() {
+            return;
+        }
+        if Instant::now() > deadline {
+            let up = prometheus.query("up", None).await;
+            let durations = prometheus.query("scrape_duration_seconds", None).await;
+            panic!(
+                "after {WARM_UP_TIMEOUT:?} still missing: {missing:?}\nup: {up:?}\nscrape durations: {durations:?}\n{}",
+                prometheus.log_tail()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+fn labels_of(result: &QueryResult, label: &str) -> BTreeSet<String> {
+    result.series.iter().map(|s| s.label(label).to_owned()).collect()
+}
+
+/// Every recording rule, its expression and its series, has data of its own for each
+/// profile (so it keeps the target label too); every alert expression evaluates.
+fn rule_checks(rules: &[Rule]) -> Vec<Check> {
+    let each = Scope::Each { label: TARGET_LABEL.into(), values: PROFILES.map(String::from).to_vec() };
+    let mut checks = Vec::new();
+    for rule in rules {
+        if rule.is_alert {
+            checks.push(Check::evaluates(format!("alert {}", rule.name), &rule.expr));
+        } else {
+            let expression = format!("recording rule {} (its expression)", rule.name);
+            checks.push(Check::instant(expression, &rule.expr, each.clone()));
+            let series = format!("recording rule {} (its series)", rule.name);
+            checks.push(Check::instant(series, &rule.name, each.clone()));
+        }
+    }
+    checks
+}
+
+/// Every panel query and variable of the dashboard, with the variables on "All" (a query
+/// that keeps the instance label must show every target, whatever its profile), and on
+/// each target in turn (one node): then the data must be that target's only.
+fn dashboard_checks(targets: &[Target], primaries: &[String]) -> Vec<Check> {
+    let dashboard = files::json(files::DASHBOARD);
+    let instances: Vec<String> = targets.iter().map(|t| t.exporter.addr.to_string()).collect();
+    let every = Scope::EachWhereKept { label: "instance".into(), values: instances.clone() };
+    let mut substitutions = vec![(Substitution::all(RATE_INTERVAL), every, "all targets".to_owned())];
+    for target in targets {
+        let instance = target.exporter.addr.to_string();
+        let substitution = Substitution {
+            job: JOB.into(),
+            instance: instance.clone(),
+            node: primaries[0].clone(),
+            rate_interval: RATE_INTERVAL.into(),
+        };
+        let scope = Scope::Only { label: "instance".into(), value: instance };
+        substitutions.push((substitution, scope, format!("the {} target", target.profile)));
+    }
+    let mut checks = Vec::new();
+    for (substitution, scope, whose) in substitutions {
+        for query in dashboards::queries(&dashboard) {
+            let name = format!("panel {} \"{}\" query {} on {whose}", query.panel_id, query.panel_title, query.ref_id);
+            let expr = substitution.apply(&query.expr);
+            let scope = scope.clone();
+            checks.push(if query.instant {
+                Check::instant(name, &expr, scope)
+            } else {
+                Check::range(name, &expr, scope)
+            });
+        }
+        for variable in dashboards::label_values_variables(&dashboard) {
+            let must_contain = match variable.name.as_str() {
+                "job" => vec![JOB.to_owned()],
+                "instance" => instances.clone(),
+                "node" => primaries.to_vec(),
+                other => panic!("unexpected dashboard variable {other}"),
+            };
+            let name = format!("variable ${} on {whose}", variable.name);
+            let selector = substitution.apply(&variable.selector);
+            checks.push(Check::label_values(name, &selector, &variable.label, must_contain));
+        }
+    }
+    checks
+}
+
+/// Each target runs the profile it is named after, so the checks above really saw the
+/// dashboard without per-slot series (none) and with only some (top:100).
+async fn check_each_target_runs_its_profile(prometheus: &Prometheus) {
+    until_ok("a target does not run its profile", SCRAPE_INTERVAL, SETTLE_TIMEOUT, || async {
+        for profile in PROFILES {
+            let selector = format!("{{{TARGET_LABEL}=\"{profile}\"}}");
+            let served = prometheus.query(&format!("valkey_exporter_slot_series{selector}"), None).await?;
+            if labels_of(&served, "profile") != BTreeSet::from([profile.to_owned()]) {
+                return Err(format!("{profile}: valkey_exporter_slot_series is {served:?}"));
+            }
+            let slots = prometheus.query(&format!("count(valkey_slot_keys{selector})"), None).await?;
+            let count = first_value(&slots).unwrap_or(0.0);
+            let expected = match profile {
+                "all" => count == f64::from(SLOT_COUNT),
+                // The union of three lists of 100: the most keys alone fill one.
+                "top:100" => (100.0..=300.0).contains(&count),
+                _ => count == 0.0,
+            };
+            if !expected {
+                return Err(format!("{profile}: {count} slots have valkey_slot_keys"));
+            }
+        }
+        Ok(())
+    })
+    .await;
+}
+
+/// The exporter's slot ranges cover all 16384 slots exactly once, in every profile:
+/// keys per range equal the keys the test wrote there, and the range counters add up
+/// to the primaries' node counters of the same scrape.
+async fn check_slot_ranges_add_up(prometheus: &Prometheus, total_keys: u64) {
+    let mut expected = BTreeMap::new();
+    for slot in 0..SLOT_COUNT {
+        *expected.entry(slot_range_label(slot)).or_insert(0.0) += expected_keys(slot) as f64;
+    }
+    assert_eq!(expected.len(), 128, "16384 slots in ranges of 128");
+    assert_eq!(expected.values().sum::<f64>(), total_keys as f64);
+    until_ok("slot ranges do not add up", SCRAPE_INTERVAL, SETTLE_TIMEOUT, || async {
+        let mut problems = Vec::new();
+        for profile in PROFILES {
+            let selector = format!("{TARGET_LABEL}=\"{profile}\"");
+            let keys = prometheus.query(&format!("valkey_slot_range_keys{{{selector}}}"), None).await?;
+            let actual: BTreeMap<String, f64> =
+                keys.series.iter().map(|s| (s.label("slot_range").to_owned(), s.last())).collect();
+            if actual != expected {
+                let wrong: Vec<_> = expected.iter().filter(|(r, k)| actual.get(*r) != Some(k)).take(5).collect();
+                problems.push(format!("{profile}: key ranges differ from the keys written; first wrong: {wrong:?}"));
+            }
+            for counter in ["cpu_seconds_total", "network_receive_bytes_total", "network_transmit_bytes_total"] {
+                let at = Some(unix_now() - 1.0);
+                let ranges = format!("sum(valkey_slot_range_{counter}{{{selector}}})");
+                let nodes = format!(
+                    "sum(valkey_node_slot_{counter}{{{selector}}} and ignoring (node_id, role, server, version) valkey_node_info{{role=\"primary\"}})"
+                );
+                let ranges = first_value(&prometheus.query(&ranges, at).await?);
+                let nodes = first_value(&prometheus.query(&nodes, at).await?);
+                let agree = matches!((ranges, nodes), (Some(r), Some(n)) if n > 0.0 && ((r - n) / n).abs() < 1e-9);
+                if !agree {
+                    problems.push(format!("{profile} {counter}: ranges add up to {ranges:?}, nodes to {nodes:?}"));
+                }
+            }
+        }
+        if problems.is_empty() { Ok(()) } else { Err(problems.join("\n")) }
+    })
+    .await;
+}
+
+/// The slot maps' queries return the 128 ranges in slot order, as Grafana draws their
+/// rows, on each target.
+async fn check_slot_maps_are_in_slot_order(prometheus: &Prometheus, targets: &[Target]) {
+    let dashboard = files::json(files::DASHBOARD);
+    let heatmaps: BTreeSet<u64> = dashboards::panels(&dashboard)
+        .iter()
+        .filter(|p| p["type"] == "heatmap")
+        .filter_map(|p| p["id"].as_u64())
+        .collect();
+    let in_order: Vec<String> = (0..SLOT_COUNT).step_by(usize::from(SLOTS_PER_RANGE)).map(slot_range_label).collect();
+    for query in dashboards::queries(&dashboard).into_iter().filter(|q| heatmaps.contains(&q.panel_id)) {
+        for target in targets {
+            let substitution =
+                Substitution { instance: target.exporter.addr.to_string(), ..Substitution::all(RATE_INTERVAL) };
+            let expr = substitution.apply(&query.expr);
+            let what =
+                format!("panel \"{}\" on the {} target: rows not in slot order", query.panel_title, target.profile);
+            until_ok(&what, SCRAPE_INTERVAL, SETTLE_TIMEOUT, || async {
+                let result = prometheus.query_range(&expr, Duration::from_secs(60), SCRAPE_INTERVAL).await?;
+                let rows: Vec<&str> = result.series.iter().map(|s| s.label("slot_range")).collect();
+                if rows == in_order { Ok(()) } else { Err(format!("{rows:?}")) }
+            })
+            .await;
+        }
+    }
+}
+
+/// `promtool check metrics` finds nothing in a real scrape of each profile. Any
+/// finding here must be fixed in the exporter, or explained in docs/monitoring.md
+/// ("promtool check metrics") and listed here.
+async fn check_metrics_with_promtool(targets: &[Target]) {
+    for target in targets {
+        let response = target.exporter.get("/metrics").await;
+        assert_eq!(response.status, 200);
+        let families: &[&str] = match target.profile {
+            "all" => &["valkey_slot_cpu_seconds_total{", "valkey_node_hottest_slot_share{", "valkey_slot_range_keys{"],
+            _ => &["valkey_node_slot_cpu_seconds_total{", "valkey_node_hottest_slot_share{"],
+        };
+        for family in families {
+            assert!(response.text().contains(family), "{}: {family} missing", target.profile);
+        }
+        let output = files::promtool(&["check", "metrics"], &repo_path(""), Some(&response.body[..]));
+        let findings = files::output_text(&output);
+        let profile = target.profile;
+        assert!(
+            output.status.success() && findings.trim().is_empty(),
+            "promtool check metrics ({profile}):\n{findings}"
+        );
+    }
+}
+
+/// The `slot_range` label of `slot`: its range's first slot, zero-padded to 5 digits.
+fn slot_range_label(slot: u16) -> String {
+    format!("{:05}", slot / SLOTS_PER_RANGE * SLOTS_PER_RANGE)
+}
+
+fn first_value(result: &QueryResult) -> Option<f64> {
+    result.series.first().map(|s| s.last())
+}
+
+fn unix_now() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock after 1970").as_secs_f64()
+}
