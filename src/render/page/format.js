@@ -6,7 +6,8 @@ export const UNKNOWN = "–";
 
 /** Three significant digits, no trailing noise: 1.23, 12.3, 123, 1234. */
 function digits(value) {
-  const magnitude = Math.abs(value);
+  // Decide on the rounded value, so 9.997 reads "10.0", not "10.00".
+  const magnitude = Math.abs(Number(value.toPrecision(3)));
   if (magnitude >= 100 || magnitude === 0) return Math.round(value).toLocaleString("en-US");
   if (magnitude >= 10) return value.toFixed(1);
   return value.toFixed(2);
