@@ -130,9 +130,9 @@ function renderMap() {
   const note = answer.ok ? answer.data.note || windowNote(answer.data) : answer.error.message;
   setText("map-note", note);
   canvas.dataset.by = state.measure;
-  canvas.dataset.snapshot = answer.ok ? answer.data.snapshot_timestamp : "";
   canvas.dataset.rates = answer.ok && !answer.data.note ? "yes" : "no";
-  const missing = data.owners.filter((o) => o === null || !data.nodes[o] || !data.nodes[o].up).length;
+  const known = (o, slot) => o !== null && data.nodes[o] && data.nodes[o].up && data.values[slot] !== null;
+  const missing = data.owners.filter((o, slot) => !known(o, slot)).length;
   const label = `Slot map by ${MEASURES[state.measure].label}`;
   const slots = `${count(SIDE * SIDE - missing)} slots with data, ${count(missing)} without`;
   canvas.setAttribute("aria-label", `${label}: ${slots}.`);
