@@ -14,15 +14,22 @@ export function withCluster(path) {
   return `${path}${separator}cluster=${encodeURIComponent(cluster)}`;
 }
 
+/** The page's own `cluster` parameter, or null. */
+export function clusterParameter() {
+  return cluster;
+}
+
 /**
- * GET one API path. Never throws: the answer is `{ok, status, data, error, note,
- * timestamp}`, where `error` is the API's `{code, message}` or one made up for a
- * network failure or a body that is not the API's envelope.
+ * GET one API path, for the page's cluster unless `perCluster` is false (paths about
+ * all clusters refuse the parameter). Never throws: the answer is `{ok, status, data,
+ * error, timestamp}`, where `error` is the API's `{code, message}` or one made up for
+ * a network failure or a body that is not the API's envelope.
  */
-export async function getJson(path) {
+export async function getJson(path, perCluster = true) {
   let response;
   try {
-    response = await fetch(withCluster(path), { headers: { Accept: "application/json" }, cache: "no-store" });
+    const url = perCluster ? withCluster(path) : path;
+    response = await fetch(url, { headers: { Accept: "application/json" }, cache: "no-store" });
   } catch (e) {
     return failed(0, "exporter_unreachable", `the exporter did not answer (${e.message})`);
   }

@@ -2,7 +2,7 @@
 // cache TTL (the exporter's snapshots are no fresher than that), without a reload.
 // One measure (keys, CPU or network) is chosen for the map, the hot slots and the plan.
 
-import { getJson, withCluster } from "./api.js";
+import { clusterParameter, getJson, withCluster } from "./api.js";
 import { el, fill, setText, upBadge } from "./dom.js";
 import { MEASURES, byteRate, count, cpuRate, duration } from "./format.js";
 import { SIDE, drawLegend, drawMap, drawStrip, markSlot, ownerColour, rangesByOwner, slotAt, theme } from "./map.js";
@@ -14,6 +14,10 @@ const MIN_REFRESH_S = 1;
 const MAX_REFRESH_S = 300;
 /** After a failed answer, try again this soon (the exporter says Retry-After: 1). */
 const RETRY_S = 2;
+/** Which clusters exist changes only with the exporter's configuration. */
+const CHOOSE_AGAIN_S = 30;
+/** The API's answers when the page must name a cluster, or named one it does not know. */
+const CHOOSE = ["cluster_required", "unknown_cluster"];
 
 const state = {
   measure: "cpu",
@@ -44,13 +48,16 @@ async function refresh() {
   // A switch of measure started a newer refresh meanwhile: it draws, not this one.
   if (generation !== state.generation) return;
   const [nodes, keys, cpu, network, hot, balance, plan] = answers;
+  // Several clusters and none (or an unknown one) named: offer the configured ones.
+  const clusters = !nodes.ok && CHOOSE.includes(nodes.error.code) ? await getJson("/api/clusters", false) : null;
+  if (generation !== state.generation) return;
   state.nodes = nodes;
   state.maps = { keys, cpu, network };
   state.receivedAt = performance.now();
   state.ageAtReceipt = nodes.ok ? snapshotAge(nodes) : null;
   try {
     renderHeader();
-    renderBanner(nodes, keys);
+    renderBanner(nodes, keys, clusters);
     renderMap();
     renderHot(hot, measure);
     renderBalance(balance);
@@ -71,6 +78,7 @@ function snapshotAge(answer) {
 }
 
 function nextRefreshSeconds(answers) {
+  if (!answers[0].ok && CHOOSE.includes(answers[0].error.code)) return CHOOSE_AGAIN_S;
   if (answers.some((a) => !a.ok && a.error.code !== "cluster_unreachable")) return RETRY_S;
   const ttl = state.nodes.ok ? state.nodes.data.cache_ttl_seconds : RETRY_S;
   return Math.min(MAX_REFRESH_S, Math.max(MIN_REFRESH_S, ttl));
@@ -97,8 +105,9 @@ function tickAge() {
 }
 
 /** A banner for the states that make everything else moot. */
-function renderBanner(nodes, map) {
+function renderBanner(nodes, map, clusters) {
   const banner = document.getElementById("banner");
+  if (clusters) return chooseCluster(banner, nodes, clusters);
   let text = null;
   if (!nodes.ok) text = `No answer from the exporter's API: ${nodes.error.message}. Retrying.`;
   else if (!map.ok && map.error.code === "cluster_unreachable") text = sentence(map.error.message);
@@ -106,6 +115,18 @@ function renderBanner(nodes, map) {
   banner.hidden = text === null;
   banner.textContent = text || "";
   document.body.dataset.state = text === null ? "ok" : nodes.ok ? "unreachable" : "no-api";
+}
+
+/** The exporter serves several clusters: links to the page of each. */
+function chooseCluster(banner, nodes, clusters) {
+  const names = clusters.ok ? clusters.data.clusters.map((c) => c.name) : [];
+  const links = names.map((name) => el("a", { href: `/ui?cluster=${encodeURIComponent(name)}`, text: name }));
+  const asked = clusterParameter();
+  const why = asked === null ? "This exporter serves several clusters." : `There is no cluster "${asked}" here.`;
+  const pick = links.length > 0 ? [" Pick one: ", ...links.flatMap((a, i) => (i === 0 ? [a] : [" · ", a]))] : [];
+  banner.replaceChildren(pick.length > 0 ? why : nodes.error.message, ...pick);
+  banner.hidden = false;
+  document.body.dataset.state = "choose";
 }
 
 /** "no Valkey node answered (...)" as a sentence. */
