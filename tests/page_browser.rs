@@ -1,10 +1,11 @@
 //! The exporter's own page (issue 11), in a real browser: headless Chromium through
-//! chromedriver, against the real binary and a real Valkey cluster with one hot slot.
+//! chromedriver, against the real binary and real Valkey clusters with one hot slot.
 //! What is checked is what a person would see: the colours actually drawn on the map's
 //! canvas, the rows of the tables, a killed primary's slots turning to "no data"
-//! without a reload; and what they would not want: console errors, requests to any
-//! other origin. One screenshot per phase goes to the browser's temp dir (and to
-//! `target/page-screenshots/` when a test fails).
+//! without a reload, the choice of clusters an exporter with several offers; and what
+//! they would not want: console errors, requests to any other origin. One screenshot
+//! per phase goes to the browser's temp dir (and to `target/page-screenshots/` when a
+//! test fails).
 
 mod support;
 
@@ -13,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::Duration;
-use support::browser::{Browser, get};
+use support::browser::Browser;
 use support::{Conn, ExporterBinary, ValkeyCluster, expected_keys, fill, slot_tag};
 
 /// The slot the traffic hammers, a slot with a twentieth of it, and one left alone: all
@@ -218,12 +219,13 @@ fn the_page_shows_the_hot_slot_the_balance_and_a_dead_primary_without_reloading(
 }
 
 /// The JSON index, as curl and scripts get it, whatever a browser gets at the same path.
-fn index_bodies(exporter: &ExporterBinary) -> Vec<Vec<u8>> {
-    let accepts: [&[(&str, &str)]; 3] = [&[], &[("Accept", "application/json")], &[("Accept", "*/*")]];
+fn index_bodies(exporter: &ExporterBinary) -> Vec<bytes::Bytes> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+    let accepts: [&[(&str, &str)]; 3] = [&[], &[("accept", "application/json")], &[("accept", "*/*")]];
     accepts
         .iter()
         .map(|headers| {
-            let answer = get(exporter.addr, "/", headers);
+            let answer = runtime.block_on(support::http::request(exporter.addr, "GET", "/", headers));
             assert_eq!(answer.status, 200);
             assert_eq!(answer.header("content-type"), Some("application/json"), "{headers:?}");
             assert_eq!(answer.header("vary"), Some("Accept"), "{headers:?}");
@@ -232,54 +234,72 @@ fn index_bodies(exporter: &ExporterBinary) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// Two clusters, neither reachable: `prod` on port 1, `staging` on port 2.
+const TWO_CLUSTERS: &str = "cache_ttl = \"1s\"\n\
+    [clusters.prod]\nnodes = [\"redis://127.0.0.1:1\"]\n\
+    [clusters.staging]\nnodes = [\"redis://127.0.0.1:2\"]\n";
+
 #[test]
-fn without_a_cluster_the_page_says_so_and_carries_its_cluster_parameter() {
-    let exporter = ExporterBinary::start(&["--nodes", "redis://127.0.0.1:1", "--cache-ttl", "1s"]);
-    // The same snapshot-free index three ways; the envelope's timestamp has whole
-    // seconds, so ask again if a second boundary fell between the requests.
+fn each_cluster_has_its_page_which_says_when_no_node_answers() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let config = dir.path().join("exporter.toml");
+    std::fs::write(&config, TWO_CLUSTERS).expect("write the configuration");
+    let exporter = ExporterBinary::start(&["--config", config.to_str().unwrap()]);
+    // The same index three ways; the envelope's timestamp has whole seconds, so ask
+    // again if a second boundary fell between the requests.
     let bodies = (0..5).map(|_| index_bodies(&exporter)).find(|b| b[0] == b[1] && b[1] == b[2]);
     let bodies = bodies.expect("GET / answers the same bytes without Accept, with application/json and with */*");
     let index: Json = serde_json::from_slice(&bodies[0]).expect("the index is JSON");
     assert_eq!(index["data"]["endpoints"]["ui"], "/ui");
 
-    let browser = Browser::start("page_without_a_cluster", 1280, 800);
+    // Several clusters and none named: the page offers them.
+    let browser = Browser::start("page_of_each_cluster", 1280, 800);
     browser.open(&format!("http://{}/ui", exporter.addr));
+    let offered = browser.wait_for(
+        "a choice of clusters",
+        WAIT,
+        "return document.body.dataset.state === 'choose' &&
+           [...document.querySelectorAll('#banner a')].map(a => a.getAttribute('href'));",
+    );
+    browser.screenshot("1-choose");
+    assert_eq!(offered, serde_json::json!(["/ui?cluster=prod", "/ui?cluster=staging"]));
+    // Every per-cluster call was refused for want of a name; nothing else went wrong.
+    assert_clean_console(&browser, &[400]);
+    assert_own_origin_only(&browser, &exporter);
+
+    // Followed, as a person would: prod's page, with prod in every call.
+    browser.click("#banner a[href='/ui?cluster=prod']");
     let shown = browser.wait_for(
-        "the unreachable cluster on the page",
+        "prod's unreachable nodes on its page",
         WAIT,
         &format!(
             "{PIXELS}
             const banner = document.getElementById('banner');
             const row = document.querySelector('#nodes tr[data-node]');
-            return !banner.hidden && row && {{ banner: banner.textContent, row: row.textContent, up: row.dataset.up,
-              cells: [0, 8000, 16383].map(cell), nodata, state: document.body.dataset.state }};"
+            return document.body.dataset.state === 'unreachable' && row && {{ banner: banner.textContent,
+              row: row.textContent, up: row.dataset.up, cells: [0, 8000, 16383].map(cell), nodata,
+              cluster: document.getElementById('cluster-name').textContent, url: location.href,
+              metrics: document.getElementById('metrics-link').href }};"
         ),
     );
-    browser.screenshot("1-unreachable");
+    browser.screenshot("2-unreachable");
+    let origin = format!("http://{}", exporter.addr);
+    assert_eq!(shown["url"], format!("{origin}/ui?cluster=prod"), "{shown}");
+    assert_eq!(shown["cluster"], "prod", "{shown}");
+    assert_eq!(shown["metrics"], format!("{origin}/metrics?cluster=prod"), "{shown}");
     assert!(shown["banner"].as_str().unwrap().contains("No Valkey node answered"), "{shown}");
-    assert_eq!((shown["up"].as_str(), shown["state"].as_str()), (Some("false"), Some("unreachable")), "{shown}");
+    assert_eq!(shown["up"], "false", "{shown}");
     assert!(shown["row"].as_str().unwrap().contains("connection refused"), "the node's error: {shown}");
+    assert!(shown["row"].as_str().unwrap().contains("127.0.0.1:1"), "prod's node, not staging's: {shown}");
     let nodata = set(&shown["nodata"]);
     for cell in shown["cells"].as_array().unwrap() {
         assert!(set(cell).iter().all(|c| nodata.contains(c)), "every slot without data: {shown}");
     }
+    // The slot map, hot slots, balance and plan have no data to give: 503, nothing else.
     assert_clean_console(&browser, &[503]);
-    assert_own_origin_only(&browser, &exporter);
-
-    // `?cluster=` goes into every API call and the /metrics link, and nowhere else.
-    browser.open(&format!("http://{}/ui?cluster=prod", exporter.addr));
-    let metrics = browser.wait_for(
-        "the page for cluster prod",
-        WAIT,
-        "return Number(document.body.dataset.refreshes) >= 1 && document.getElementById('metrics-link').href",
-    );
-    browser.screenshot("2-cluster-parameter");
-    assert_eq!(metrics, format!("http://{}/metrics?cluster=prod", exporter.addr));
     let paths = assert_own_origin_only(&browser, &exporter);
     let api: Vec<&String> = paths.iter().filter(|p| p.starts_with("/api/")).collect();
     assert!(api.len() >= 7, "{paths:?}");
     assert!(api.iter().all(|p| p.ends_with("cluster=prod") && p.matches("cluster=").count() == 1), "{api:?}");
     assert!(paths.iter().filter(|p| p.starts_with("/ui/")).all(|p| !p.contains('?')), "{paths:?}");
-    // Until the exporter knows several clusters (issue 12) it refuses the parameter.
-    assert_clean_console(&browser, &[400, 404, 503]);
 }

@@ -1,6 +1,7 @@
 //! A real browser for the page's tests: Debian's headless Chromium, driven through
 //! `chromedriver` with the W3C WebDriver protocol (HTTP + JSON), spoken here directly
-//! over a plain `TcpStream`: no WebDriver crate, nothing async.
+//! with the harness's HTTP client: no WebDriver crate. Its methods block (on a runtime
+//! of its own), so a test using it is a plain `#[test]`.
 //!
 //! * [`Browser::start`] starts chromedriver as a child of the test (see `process.rs`:
 //!   on the test's own thread) on a free loopback port, and opens a session whose
@@ -11,11 +12,8 @@
 //!   `target/page-screenshots/<name>/`, so a failure can be looked at (with
 //!   `KEEP_SCREENSHOTS=1` in the environment, after a success too).
 //! * Dropping it deletes the session (which ends Chromium) and then kills chromedriver.
-//!
-//! [`get`] is the same small HTTP/1.1 client, for byte-exact answers of the exporter.
 
-use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -23,7 +21,10 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use serde_json::{Value as Json, json};
 use tempfile::TempDir;
+use tokio::runtime::Runtime;
 
+use super::free_local_addr;
+use super::http::{HttpResponse, Request};
 use super::process::{self, ChildGuard};
 
 pub const CHROMIUM: &str = "/usr/bin/chromium";
@@ -51,115 +52,6 @@ const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 /// How often [`Browser::wait_for`] asks again.
 const POLL_INTERVAL: Duration = Duration::from_millis(250);
 
-/// One HTTP answer, body as bytes.
-pub struct HttpAnswer {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-impl HttpAnswer {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-    }
-}
-
-/// A GET with these headers, on a fresh connection.
-pub fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> HttpAnswer {
-    http(addr, "GET", path, headers, None).unwrap_or_else(|e| panic!("GET http://{addr}{path}: {e}"))
-}
-
-/// One HTTP/1.1 exchange on a fresh connection. chromedriver keeps connections open
-/// whatever the request says, so the answer ends where its `Content-Length` (or last
-/// chunk) says, not where the stream does.
-fn http(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: Option<&[u8]>,
-) -> io::Result<HttpAnswer> {
-    let mut stream = TcpStream::connect(addr)?;
-    stream.set_read_timeout(Some(COMMAND_TIMEOUT))?;
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    let body = body.unwrap_or_default();
-    if method != "GET" {
-        head.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n", body.len()));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes())?;
-    stream.write_all(body)?;
-    read_answer(&mut stream)
-}
-
-fn read_answer(stream: &mut TcpStream) -> io::Result<HttpAnswer> {
-    let bad = |what: &str| io::Error::other(format!("bad HTTP answer: {what}"));
-    let mut raw = Vec::new();
-    let mut buffer = [0u8; 64 * 1024];
-    let split = loop {
-        if let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
-            break split;
-        }
-        let read = stream.read(&mut buffer)?;
-        if read == 0 {
-            return Err(bad("closed before the head ended"));
-        }
-        raw.extend_from_slice(&buffer[..read]);
-    };
-    let (mut answer, length) = parse_head(&raw[..split]).ok_or_else(|| bad("head"))?;
-    raw.drain(..split + 4);
-    let chunked = answer.header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked"));
-    loop {
-        let complete = match length {
-            Some(length) => raw.len() >= length,
-            None => chunked && dechunk(&raw).is_some(),
-        };
-        if complete {
-            break;
-        }
-        // Without a length or chunks, the body ends where the stream does.
-        let read = stream.read(&mut buffer)?;
-        if read == 0 {
-            break;
-        }
-        raw.extend_from_slice(&buffer[..read]);
-    }
-    answer.body = if chunked { dechunk(&raw).ok_or_else(|| bad("chunks"))? } else { raw };
-    Ok(answer)
-}
-
-/// Status and headers, and the body's length if the head gives it.
-fn parse_head(head: &[u8]) -> Option<(HttpAnswer, Option<usize>)> {
-    let head = std::str::from_utf8(head).ok()?;
-    let mut lines = head.split("\r\n");
-    let status = lines.next()?.split(' ').nth(1)?.parse().ok()?;
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    let answer = HttpAnswer { status, headers, body: Vec::new() };
-    let length = answer.header("content-length").and_then(|v| v.parse().ok());
-    Some((answer, length))
-}
-
-/// The body of a complete chunked answer; `None` until the last chunk has arrived.
-fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    loop {
-        let line_end = data.windows(2).position(|w| w == b"\r\n")?;
-        let size = std::str::from_utf8(&data[..line_end]).ok()?.split(';').next()?.trim();
-        let size = usize::from_str_radix(size, 16).ok()?;
-        if size == 0 {
-            return Some(out);
-        }
-        out.extend_from_slice(data.get(line_end + 2..line_end + 2 + size)?);
-        data = data.get(line_end + 4 + size..)?;
-    }
-}
-
 /// Both programs, or a panic that says what to install.
 fn require_browser() {
     for (program, package) in [(CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")] {
@@ -177,6 +69,8 @@ pub struct Browser {
     name: String,
     driver_addr: SocketAddr,
     session: String,
+    /// Runs the HTTP client for the blocking methods.
+    runtime: Runtime,
     /// Declared before `dir` so that it is dropped (killed) first.
     driver: ChildGuard,
     dir: TempDir,
@@ -188,7 +82,8 @@ impl Browser {
     pub fn start(name: &str, width: u32, height: u32) -> Browser {
         require_browser();
         let dir = tempfile::Builder::new().prefix("browser-").tempdir().expect("create a temp dir");
-        let (driver, driver_addr) = start_driver(dir.path());
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+        let (driver, driver_addr) = start_driver(&runtime, dir.path());
         let profile = dir.path().join("profile");
         let mut args: Vec<String> = CHROMIUM_FLAGS.iter().map(|f| f.to_string()).collect();
         args.push(format!("--user-data-dir={}", profile.display()));
@@ -198,7 +93,7 @@ impl Browser {
             "goog:chromeOptions": {"binary": CHROMIUM, "args": args},
             "goog:loggingPrefs": {"browser": "ALL", "performance": "ALL"},
         }}});
-        let mut browser = Browser { name: name.to_string(), driver_addr, session: String::new(), driver, dir };
+        let mut browser = Browser { name: name.to_string(), driver_addr, session: String::new(), runtime, driver, dir };
         let created = browser.send("POST", "/session", Some(capabilities));
         browser.session = created["sessionId"].as_str().expect("a session id").to_string();
         browser
@@ -289,9 +184,8 @@ impl Browser {
 
     /// One WebDriver request; the answer's `value`, or a panic with WebDriver's error.
     fn send(&self, method: &str, path: &str, body: Option<Json>) -> Json {
-        let bytes = body.map(|b| b.to_string().into_bytes());
-        let answer = http(self.driver_addr, method, path, &[], bytes.as_deref())
-            .unwrap_or_else(|e| panic!("chromedriver {method} {path}: {e}\n{}", self.driver.output_tail(20)));
+        let answer = http(&self.runtime, self.driver_addr, method, path, body)
+            .unwrap_or_else(|e| panic!("chromedriver: {e}\n{}", self.driver.output_tail(20)));
         let parsed: Json = serde_json::from_slice(&answer.body)
             .unwrap_or_else(|e| panic!("chromedriver {method} {path}: not JSON ({e}), status {}", answer.status));
         let value = parsed["value"].clone();
@@ -324,24 +218,39 @@ impl Drop for Browser {
             eprintln!("screenshots kept in {}", self.keep().display());
         }
         if !self.session.is_empty() {
-            let _ = http(self.driver_addr, "DELETE", &format!("/session/{}", self.session), &[], None);
+            let _ = http(&self.runtime, self.driver_addr, "DELETE", &format!("/session/{}", self.session), None);
         }
     }
 }
 
+/// One request to chromedriver, with a JSON body if given.
+fn http(
+    runtime: &Runtime,
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<Json>,
+) -> Result<HttpResponse, String> {
+    let mut request = Request::new(method, path).timeout(COMMAND_TIMEOUT);
+    if let Some(body) = body {
+        request = request.header("content-type", "application/json").body(body.to_string());
+    }
+    runtime.block_on(request.try_send(addr))
+}
+
 /// chromedriver on a free loopback port, once it says it is ready.
-fn start_driver(dir: &Path) -> (ChildGuard, SocketAddr) {
+fn start_driver(runtime: &Runtime, dir: &Path) -> (ChildGuard, SocketAddr) {
     let mut failures = Vec::new();
     for attempt in 0..3 {
-        let addr = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port");
+        let addr = free_local_addr();
         let args = [format!("--port={}", addr.port())];
         let label = format!("chromedriver-{attempt}");
         let mut driver = process::spawn(Path::new(CHROMEDRIVER), &args, dir, &label).expect("spawn chromedriver");
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
-            let ready =
-                http(addr, "GET", "/status", &[], None).ok().and_then(|a| serde_json::from_slice::<Json>(&a.body).ok());
-            if ready.is_some_and(|s| s["value"]["ready"] == true) {
+            let status =
+                http(runtime, addr, "GET", "/status", None).ok().and_then(|a| serde_json::from_slice(&a.body).ok());
+            if status.is_some_and(|s: Json| s["value"]["ready"] == true) {
                 return (driver, addr);
             }
             if driver.exit_status().is_some() || Instant::now() >= deadline {
