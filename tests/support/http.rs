@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Full};
 use hyper::HeaderMap;
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::pem::PemObject;
@@ -75,12 +75,13 @@ pub struct Request<'a> {
     headers: Vec<(&'a str, &'a str)>,
     tls: Option<Arc<rustls::ClientConfig>>,
     timeout: Option<Duration>,
+    body: Bytes,
 }
 
 impl<'a> Request<'a> {
     /// `method` (e.g. "GET", "HEAD", "POST") for `target` (path and query).
     pub fn new(method: &'a str, target: &'a str) -> Request<'a> {
-        Request { method, target, headers: Vec::new(), tls: None, timeout: None }
+        Request { method, target, headers: Vec::new(), tls: None, timeout: None, body: Bytes::new() }
     }
 
     pub fn get(target: &'a str) -> Request<'a> {
@@ -95,6 +96,12 @@ impl<'a> Request<'a> {
 
     pub fn headers(mut self, headers: &[(&'a str, &'a str)]) -> Request<'a> {
         self.headers.extend_from_slice(headers);
+        self
+    }
+
+    /// Sends `body` (with its `Content-Length`; the caller adds a `Content-Type`).
+    pub fn body(mut self, body: impl Into<Bytes>) -> Request<'a> {
+        self.body = body.into();
         self
     }
 
@@ -158,7 +165,7 @@ impl<'a> Request<'a> {
         for (name, value) in &self.headers {
             request = request.header(*name, *value);
         }
-        let request = request.body(Empty::<Bytes>::new()).map_err(|e| format!("bad request: {e}"))?;
+        let request = request.body(Full::new(self.body.clone())).map_err(|e| format!("bad request: {e}"))?;
         let response = match sender.send_request(request).await {
             Ok(response) => response,
             Err(e) => {

@@ -8,6 +8,7 @@
 //!
 //! * [`cluster`]: [`ValkeyCluster`] (a converged cluster of real nodes) and
 //!   [`Standalone`] (a non-cluster Valkey, or a Redis 7 cluster without slot stats);
+//! * [`browser`]: headless Chromium through chromedriver (WebDriver), for the page;
 //! * [`resp`]: [`Conn`], a blocking RESP2 client with pipelining, and [`Value`];
 //! * [`slots`]: slot arithmetic and [`fill`], which loads a known number of keys
 //!   into every slot;
@@ -32,6 +33,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod acl;
+pub mod browser;
 pub mod cluster;
 pub mod exporter_bin;
 pub mod http;

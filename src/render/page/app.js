@@ -1,8 +1,285 @@
-"use strict";
-// Placeholder: the slot map page is built on the JSON API (see src/render/page.rs).
-(async function () {
-  const status = document.getElementById("status");
-  const response = await fetch("/api/cluster/slot-map?by=keys" + location.search.replace(/^\?/, "&"));
-  const body = await response.json();
-  status.textContent = response.ok ? "snapshot " + body.data.snapshot_timestamp : body.error.message;
-})();
+// The page: everything comes from the exporter's JSON API and is fetched again every
+// cache TTL (the exporter's snapshots are no fresher than that), without a reload.
+// One measure (keys, CPU or network) is chosen for the map, the hot slots and the plan.
+
+import { clusterParameter, getJson, withCluster } from "./api.js";
+import { el, fill, setText, upBadge } from "./dom.js";
+import { MEASURES, byteRate, count, cpuRate, duration } from "./format.js";
+import { SIDE, drawLegend, drawMap, drawStrip, markSlot, ownerColour, rangesByOwner, slotAt, theme } from "./map.js";
+import { renderBalance, renderHot, renderNodes, renderPlan } from "./tables.js";
+
+const HOT_LIMIT = 20;
+/** Bounds on the refresh interval, whatever the TTL: not hammering, not stale. */
+const MIN_REFRESH_S = 1;
+const MAX_REFRESH_S = 300;
+/** After a failed answer, try again this soon (the exporter says Retry-After: 1). */
+const RETRY_S = 2;
+/** Which clusters exist changes only with the exporter's configuration. */
+const CHOOSE_AGAIN_S = 30;
+/** The API's answers when the page must name a cluster, or named one it does not know. */
+const CHOOSE = ["cluster_required", "unknown_cluster"];
+
+const state = {
+  measure: "cpu",
+  nodes: null, // the last /api/cluster/nodes answer
+  maps: {}, // by measure: the last slot-map answer
+  ageAtReceipt: null, // seconds the snapshot was old when the answer arrived
+  receivedAt: 0,
+  generation: 0,
+  timer: null,
+  focus: null, // the slot the keyboard points at
+  marked: null, // the slot of the table row under the pointer, ringed on the map
+};
+
+const canvas = document.getElementById("map");
+
+/** Fetches everything for the current measure and draws it; then schedules the next. */
+async function refresh() {
+  clearTimeout(state.timer);
+  const generation = ++state.generation;
+  const measure = state.measure;
+  const answers = await Promise.all([
+    getJson("/api/cluster/nodes"),
+    ...Object.keys(MEASURES).map((m) => getJson(`/api/cluster/slot-map?by=${m}`)),
+    getJson(`/api/cluster/hot-slots?by=${measure}&limit=${HOT_LIMIT}`),
+    getJson("/api/cluster/balance"),
+    getJson(`/api/cluster/rebalance-plan?by=${measure}`),
+  ]);
+  // A switch of measure started a newer refresh meanwhile: it draws, not this one.
+  if (generation !== state.generation) return;
+  const [nodes, keys, cpu, network, hot, balance, plan] = answers;
+  // Several clusters and none (or an unknown one) named: offer the configured ones.
+  const clusters = !nodes.ok && CHOOSE.includes(nodes.error.code) ? await getJson("/api/clusters", false) : null;
+  if (generation !== state.generation) return;
+  state.nodes = nodes;
+  state.maps = { keys, cpu, network };
+  state.receivedAt = performance.now();
+  state.ageAtReceipt = nodes.ok ? snapshotAge(nodes) : null;
+  try {
+    renderHeader();
+    renderBanner(nodes, keys, clusters);
+    renderMap();
+    renderHot(hot, measure);
+    renderBalance(balance);
+    renderNodes(nodes);
+    renderPlan(plan, measure);
+    document.body.dataset.refreshes = String(Number(document.body.dataset.refreshes || 0) + 1);
+  } finally {
+    // Even a drawing bug must not stop the page from refreshing.
+    state.timer = setTimeout(refresh, nextRefreshSeconds(answers) * 1000);
+  }
+}
+
+/** Seconds between the snapshot and the server's clock when it answered. */
+function snapshotAge(answer) {
+  const age = (Date.parse(answer.timestamp) - Date.parse(answer.data.snapshot_timestamp)) / 1000;
+  // The envelope's timestamp has whole seconds only.
+  return Number.isFinite(age) ? Math.max(0, age) : null;
+}
+
+function nextRefreshSeconds(answers) {
+  if (!answers[0].ok && CHOOSE.includes(answers[0].error.code)) return CHOOSE_AGAIN_S;
+  if (answers.some((a) => !a.ok && a.error.code !== "cluster_unreachable")) return RETRY_S;
+  const ttl = state.nodes.ok ? state.nodes.data.cache_ttl_seconds : RETRY_S;
+  return Math.min(MAX_REFRESH_S, Math.max(MIN_REFRESH_S, ttl));
+}
+
+function renderHeader() {
+  const answer = state.nodes;
+  if (!answer.ok) return;
+  const d = answer.data;
+  setText("cluster-name", d.cluster);
+  const up = d.nodes.filter((n) => n.up).length;
+  setText("nodes-up", `${up} of ${d.nodes.length}`);
+  document.getElementById("nodes-up").classList.toggle("warn", up < d.nodes.length);
+  setText("profile", d.profile);
+  setText("ttl", `every ${duration(d.cache_ttl_seconds)}`);
+  tickAge();
+}
+
+/** The snapshot's age, counted on between refreshes. */
+function tickAge() {
+  if (state.ageAtReceipt === null) return setText("age", "–");
+  const age = state.ageAtReceipt + (performance.now() - state.receivedAt) / 1000;
+  setText("age", `${duration(age)} ago`);
+}
+
+/** A banner for the states that make everything else moot. */
+function renderBanner(nodes, map, clusters) {
+  const banner = document.getElementById("banner");
+  if (clusters) return chooseCluster(banner, nodes, clusters);
+  let text = null;
+  if (!nodes.ok) text = `No answer from the exporter's API: ${nodes.error.message}. Retrying.`;
+  else if (!map.ok && map.error.code === "cluster_unreachable") text = sentence(map.error.message);
+  else if (nodes.data.nodes.length > 0 && nodes.data.nodes.every((n) => !n.up)) text = "No Valkey node answered.";
+  banner.hidden = text === null;
+  banner.textContent = text || "";
+  document.body.dataset.state = text === null ? "ok" : nodes.ok ? "unreachable" : "no-api";
+}
+
+/** The exporter serves several clusters: links to the page of each. */
+function chooseCluster(banner, nodes, clusters) {
+  const names = clusters.ok ? clusters.data.clusters.map((c) => c.name) : [];
+  const links = names.map((name) => el("a", { href: `/ui?cluster=${encodeURIComponent(name)}`, text: name }));
+  const asked = clusterParameter();
+  const why = asked === null ? "This exporter serves several clusters." : `There is no cluster "${asked}" here.`;
+  const pick = links.length > 0 ? [" Pick one: ", ...links.flatMap((a, i) => (i === 0 ? [a] : [" · ", a]))] : [];
+  banner.replaceChildren(pick.length > 0 ? why : nodes.error.message, ...pick);
+  banner.hidden = false;
+  document.body.dataset.state = "choose";
+}
+
+/** "no Valkey node answered (...)" as a sentence. */
+function sentence(text) {
+  return `${text.charAt(0).toUpperCase()}${text.slice(1)}${text.endsWith(".") ? "" : "."}`;
+}
+
+/** Draws the map, its legend and the ownership strip for the chosen measure. */
+function renderMap() {
+  const answer = state.maps[state.measure];
+  if (!answer) return;
+  const colours = theme();
+  const data = answer.ok ? answer.data : { nodes: [], owners: new Array(SIDE * SIDE).fill(null), values: [] };
+  const scale = drawMap(canvas, data.owners, data.values, data.nodes, colours);
+  if (state.marked !== null) markSlot(canvas, state.marked, colours);
+  drawLegend(colours);
+  drawStrip(document.getElementById("strip"), data.owners, data.nodes, colours);
+  renderOwners(data, colours);
+  const format = MEASURES[state.measure].short;
+  setText("legend-lo", scale ? format(scale.lo) : "–");
+  setText("legend-hi", scale ? format(scale.hi) : "–");
+  const note = answer.ok ? answer.data.note || windowNote(answer.data) : answer.error.message;
+  setText("map-note", note);
+  canvas.dataset.by = state.measure;
+  canvas.dataset.rates = answer.ok && !answer.data.note ? "yes" : "no";
+  const known = (o, slot) => o !== null && data.nodes[o] && data.nodes[o].up && data.values[slot] !== null;
+  const missing = data.owners.filter((o, slot) => !known(o, slot)).length;
+  const label = `Slot map by ${MEASURES[state.measure].label}`;
+  const slots = `${count(SIDE * SIDE - missing)} slots with data, ${count(missing)} without`;
+  canvas.setAttribute("aria-label", `${label}: ${slots}.`);
+}
+
+function windowNote(data) {
+  if (state.measure === "keys" || data.window_seconds === null) return "";
+  return `Rates over the last ${data.window_seconds.toFixed(1)} s between two snapshots.`;
+}
+
+/** Which primary owns which slots: a colour chip (as in the strip), state and ranges. */
+function renderOwners(data, colours) {
+  const ranges = rangesByOwner(data.owners, data.nodes.length);
+  const items = data.nodes.map((node, i) => {
+    const chip = el("span", { class: "chip", "aria-hidden": "true" });
+    chip.style.backgroundColor = ownerColour(colours, i);
+    const own = ranges[i];
+    const slots = own.reduce((n, [a, b]) => n + b - a + 1, 0);
+    const shown = own.slice(0, 3).map(([a, b]) => (a === b ? `${a}` : `${a}–${b}`)).join(", ");
+    const text = own.length === 0 ? "no slots" : `${count(slots)} slots: ${shown}${own.length > 3 ? ", …" : ""}`;
+    const name = el("span", { class: "name", text: node.node });
+    return el("li", { "data-node": node.node }, chip, name, upBadge(node.up), el("span", { class: "ranges", text }));
+  });
+  fill("owners", items);
+}
+
+/** What the tooltip says about one slot: owner, and all three measures. */
+function describe(slot) {
+  const keys = state.maps.keys;
+  const source = [keys, state.maps.cpu, state.maps.network].find((a) => a && a.ok);
+  const lines = [`slot ${slot} · row ${Math.floor(slot / SIDE)}, column ${slot % SIDE}`];
+  if (!source) return lines.concat("no data: the cluster did not answer");
+  const owner = source.data.owners[slot];
+  const node = owner === null ? null : source.data.nodes[owner];
+  if (!node) return lines.concat("no owner: the slot is not assigned");
+  lines.push(`owner ${node.node} (${node.up ? "up" : "down"})`);
+  if (!node.up) return lines.concat("no data: its primary did not answer");
+  const value = (answer) => (answer && answer.ok ? answer.data.values[slot] : null);
+  lines.push(`keys ${count(value(keys))}`);
+  lines.push(`CPU ${cpuRate(value(state.maps.cpu))}`);
+  lines.push(`network ${byteRate(value(state.maps.network))}`);
+  return lines;
+}
+
+/** Shows the tooltip for `slot` next to the point (x, y) in the map's box. */
+function showTip(slot, x, y) {
+  const tip = document.getElementById("tip");
+  if (slot === null) return (tip.hidden = true);
+  tip.replaceChildren(...describe(slot).map((line) => el("div", { text: line })));
+  tip.hidden = false;
+  const box = canvas.getBoundingClientRect();
+  const left = x + 14 + tip.offsetWidth > box.width ? x - 14 - tip.offsetWidth : x + 14;
+  tip.style.left = `${Math.max(0, left)}px`;
+  tip.style.top = `${Math.max(0, Math.min(y + 14, box.height - tip.offsetHeight))}px`;
+}
+
+function onPointer(event) {
+  const box = canvas.getBoundingClientRect();
+  showTip(slotAt(canvas, event), event.clientX - box.left, event.clientY - box.top);
+}
+
+/** Arrow keys walk the map from the focused canvas, for people without a pointer. */
+function onKey(event) {
+  const steps = { ArrowLeft: -1, ArrowRight: 1, ArrowUp: -SIDE, ArrowDown: SIDE };
+  if (!(event.key in steps)) return;
+  event.preventDefault();
+  state.focus = Math.min(SIDE * SIDE - 1, Math.max(0, (state.focus ?? -steps[event.key]) + steps[event.key]));
+  const cell = canvas.getBoundingClientRect().width / SIDE;
+  showTip(state.focus, ((state.focus % SIDE) + 0.5) * cell, (Math.floor(state.focus / SIDE) + 0.5) * cell);
+}
+
+/** Rings the slot of a hot-slot or plan row on the map (null: none). */
+function onRow(row) {
+  const slot = row ? Number(row.dataset.slot) : null;
+  if (slot === state.marked) return;
+  state.marked = slot;
+  renderMap();
+}
+
+/** The measure switch: redraw the map at once, fetch hot slots and plan for it. */
+function onMeasure(event) {
+  state.measure = event.target.value;
+  for (const label of document.querySelectorAll(".by-label")) label.textContent = MEASURES[state.measure].label;
+  setLinks();
+  renderMap();
+  refresh();
+}
+
+/** Links to the JSON behind each section and to /metrics, for the same cluster. */
+function setLinks() {
+  const m = state.measure;
+  const links = {
+    "metrics-link": "/metrics",
+    "map-json": `/api/cluster/slot-map?by=${m}`,
+    "hot-json": `/api/cluster/hot-slots?by=${m}&limit=${HOT_LIMIT}`,
+    "balance-json": "/api/cluster/balance",
+    "nodes-json": "/api/cluster/nodes",
+    "plan-json": `/api/cluster/rebalance-plan?by=${m}`,
+  };
+  for (const [id, path] of Object.entries(links)) document.getElementById(id).href = withCluster(path);
+}
+
+function start() {
+  state.measure = document.querySelector('input[name="by"]:checked').value;
+  for (const input of document.querySelectorAll('input[name="by"]')) input.addEventListener("change", onMeasure);
+  canvas.addEventListener("pointermove", onPointer);
+  canvas.addEventListener("pointerdown", onPointer);
+  canvas.addEventListener("pointerleave", () => showTip(null));
+  canvas.addEventListener("keydown", onKey);
+  canvas.addEventListener("blur", () => showTip(null));
+  for (const id of ["hot", "plan"]) {
+    const box = document.getElementById(id);
+    box.addEventListener("mouseover", (event) => onRow(event.target.closest("tr[data-slot]")));
+    box.addEventListener("mouseleave", () => onRow(null));
+  }
+  let pending = false;
+  const redraw = () => {
+    if (pending) return;
+    pending = true;
+    requestAnimationFrame(() => ((pending = false), renderMap()));
+  };
+  window.addEventListener("resize", redraw);
+  matchMedia("(prefers-color-scheme: dark)").addEventListener("change", redraw);
+  setInterval(tickAge, 1000);
+  setLinks();
+  refresh();
+}
+
+start();
