@@ -19,7 +19,9 @@ for i in 0 1 2 3 4 5; do ports+=($((base + i))); done
 
 traffic_pid=""
 cleanup() {
-  [ -n "$traffic_pid" ] && kill "$traffic_pid" 2>/dev/null
+  # `|| true`: under set -e a traffic loop that already died must not stop the
+  # servers' shutdown below.
+  if [ -n "$traffic_pid" ]; then kill "$traffic_pid" 2>/dev/null || true; fi
   for p in "${ports[@]}"; do valkey-cli -p "$p" shutdown nosave >/dev/null 2>&1 || true; done
   rm -rf "$dir"
 }
@@ -77,6 +79,7 @@ traffic_pid=$!
 
 cat <<MSG
 == exporter on http://$listen (Ctrl-C to stop and remove the cluster)
+   open http://$listen/ in a browser: the slot map, hot slots and balance, live
    curl -s http://$listen/metrics | grep -E '^valkey_node_'
    curl -s 'http://$listen/api/cluster/slot-stats?start_slot=0&end_slot=3'
    curl -s 'http://$listen/api/cluster/hot-slots?limit=5'          # hottest slots now (after 2 snapshots)
