@@ -53,3 +53,22 @@ fn top_slots_are_the_union_of_the_three_rankings_without_idle_slots() {
     assert_eq!((top.len(), top.contains(4)), (1, true));
     assert!(hottest_per_node(&first, Measure::Cpu).is_empty(), "no window, no hottest slot");
 }
+
+/// An even tail of 2,000 slots, each 1/2,010 of the CPU and network (under the 0.1 %
+/// floor), and slot 0 with 10/2,010 (above it): `top:100` keeps slot 0 and the fullest
+/// slot, never the tail, although the tail would fill the 100 places.
+#[test]
+fn top_slots_leave_out_a_tail_under_the_floor() {
+    let aggregator = Aggregator::new(128);
+    let tail = |slot: u16, step: u64| (slot, u32::from(slot % 2), step, step, 0, 0);
+    let before: Vec<Row> = (0..=2000).map(|slot| tail(slot, 0)).collect();
+    let mut after: Vec<Row> = (0..=2000).map(|slot| tail(slot, 10)).collect();
+    after[0] = (0, 0, 100, 100, 0, 0);
+    after[1999].5 = 50;
+    aggregator.observe(snapshot(100, primaries(), &before));
+    let o = aggregator.observe(snapshot(110, primaries(), &after));
+    let top = top_slots(&o, 100);
+    assert!(top.contains(0), "the slot above the floor is kept");
+    assert!(top.contains(1999), "keys have no floor: the fullest slot is kept");
+    assert_eq!(top.len(), 2, "no tail slot is kept");
+}
