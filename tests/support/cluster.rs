@@ -171,7 +171,10 @@ impl ValkeyCluster {
         self.nodes.push(node);
         let id = self.cmd(&addr, &["CLUSTER", "MYID"]).as_str().expect("CLUSTER MYID").to_owned();
         let running: Vec<String> = self.nodes.iter().filter(|n| !n.is_killed()).map(Server::addr).collect();
+        // The newcomer refuses MIGRATE with CLUSTERDOWN until it has learnt who owns
+        // every slot, some time after the others list it.
         wait_for(CONVERGE_TIMEOUT, || {
+            check_state_ok(&addr)?;
             for other in &running {
                 let shards = query(other, &["CLUSTER", "SHARDS"])?;
                 if !format!("{shards:?}").contains(&id) {
