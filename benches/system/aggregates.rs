@@ -69,6 +69,7 @@ impl Variant {
                     snapshot: Arc::new(snapshot),
                     window: Default::default(),
                     totals: Default::default(),
+                    sustained: Default::default(),
                 };
                 render_without_aggregates(Arc::new(bare), self.exposition, Format::Text)
             }

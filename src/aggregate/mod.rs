@@ -21,6 +21,7 @@ pub(crate) mod window;
 
 use crate::snapshot::Snapshot;
 use ledger::{Ledger, Totals};
+use rank::AboveFloor;
 use std::sync::{Arc, Mutex};
 use window::Window;
 
@@ -32,25 +33,39 @@ pub struct Observation {
     pub window: Window,
     /// Monotonic counters and key totals per node and per slot range.
     pub totals: Totals,
+    /// Slots above the `top:N` floor in this window and the one before: the slots that
+    /// stand out by their load rather than by one window's chance.
+    pub sustained: AboveFloor,
 }
 
 /// The running state of one cluster: each new snapshot is folded into it, in order.
 pub struct Aggregator {
     /// Behind a lock only to be shared; the cache folds one snapshot at a time.
-    ledger: Mutex<Ledger>,
+    state: Mutex<State>,
+}
+
+/// What the aggregator carries from one snapshot to the next.
+struct State {
+    ledger: Ledger,
+    /// The slots above the floor in the previous window.
+    above_floor: AboveFloor,
 }
 
 impl Aggregator {
     /// `range_size` slots per `slot_range`; it divides 16384 (checked by the config).
     pub fn new(range_size: u16) -> Self {
-        Aggregator { ledger: Mutex::new(Ledger::new(range_size)) }
+        Aggregator { state: Mutex::new(State { ledger: Ledger::new(range_size), above_floor: AboveFloor::default() }) }
     }
 
     /// Folds `snapshot` into the running state.
     pub fn observe(&self, snapshot: Snapshot) -> Observation {
         let snapshot = Arc::new(snapshot);
-        let mut ledger = self.ledger.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let (totals, window) = ledger.fold(&snapshot);
-        Observation { snapshot, window, totals }
+        let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (totals, window) = state.ledger.fold(&snapshot);
+        let mut observation = Observation { snapshot, window, totals, sustained: AboveFloor::default() };
+        let above_floor = AboveFloor::of(&observation);
+        observation.sustained = above_floor.and(&state.above_floor);
+        state.above_floor = above_floor;
+        observation
     }
 }

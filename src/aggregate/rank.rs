@@ -49,12 +49,18 @@ impl Measure {
 /// slot. Replicas repeat their primary's slots and are left out.
 pub fn ranked(observation: &Observation, measure: Measure) -> Vec<(usize, f64)> {
     let snapshot = &observation.snapshot;
-    let mut ranked: Vec<(usize, f64)> = (0..snapshot.slots.len())
-        .filter(|&p| snapshot.node(&snapshot.slots[p]).role == Role::Primary)
-        .filter_map(|p| measure.of(observation, p).map(|value| (p, value)))
-        .collect();
+    let mut ranked = primary_values(observation, measure);
     ranked.sort_by(|a, b| descending(a.1, b.1).then(snapshot.slots[a.0].slot.cmp(&snapshot.slots[b.0].slot)));
     ranked
+}
+
+/// Positions of the primaries' records that have `measure`, in snapshot order.
+fn primary_values(observation: &Observation, measure: Measure) -> Vec<(usize, f64)> {
+    let snapshot = &observation.snapshot;
+    (0..snapshot.slots.len())
+        .filter(|&p| snapshot.node(&snapshot.slots[p]).role == Role::Primary)
+        .filter_map(|p| measure.of(observation, p).map(|value| (p, value)))
+        .collect()
 }
 
 fn descending(a: f64, b: f64) -> Ordering {
@@ -98,9 +104,24 @@ pub fn hottest_per_node(observation: &Observation, measure: Measure) -> Vec<Hott
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SlotSet([u64; SLOT_COUNT / 64]);
 
+impl Default for SlotSet {
+    fn default() -> Self {
+        SlotSet::empty()
+    }
+}
+
 impl SlotSet {
     pub fn empty() -> Self {
         SlotSet([0; SLOT_COUNT / 64])
+    }
+
+    /// The slots in both.
+    pub fn and(&self, other: &SlotSet) -> SlotSet {
+        let mut both = self.clone();
+        for (word, other) in both.0.iter_mut().zip(other.0) {
+            *word &= other;
+        }
+        both
     }
 
     pub fn insert(&mut self, slot: u16) {
@@ -116,32 +137,69 @@ impl SlotSet {
     }
 }
 
-/// The smallest share of the cluster's CPU or network rate a slot must take to be kept
-/// by a `top:N` profile: 0.1 %, about 16 times an even slot's share.
+/// The smallest share of the cluster's CPU or network rate a slot must take, in this
+/// window and the one before, to be kept by a `top:N` profile: 0.1 %, about 16 times
+/// an even slot's share.
 ///
 /// Why a floor: under an even load the tail of a rate ranking is chance, and each
 /// snapshot drew a different tail. Every newcomer is a new series in Prometheus, which
 /// keeps series for two to three hours: measured with `top:100`, 3,580 new series a
-/// minute and a head that outgrew `all`'s. A slot above the floor stands out by its
-/// load, not by chance, so the slots kept are the same from one snapshot to the next
-/// while the load is. Keys are a gauge without that noise and have no floor.
+/// minute and a head that outgrew `all`'s. Why two windows: on a lightly loaded
+/// cluster one slow command (a page fault, a big `HGETALL`) lifts a quiet slot over
+/// the floor for one window; a slot that stands out by its load does so again. Keys
+/// are a gauge without that noise and have no floor.
 pub const TOP_RATE_FLOOR: f64 = 0.001;
+
+/// Slots at or above [`TOP_RATE_FLOOR`] of the cluster's CPU and of its network rate.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AboveFloor {
+    cpu: SlotSet,
+    network: SlotSet,
+}
+
+impl AboveFloor {
+    /// The slots above the floor in `observation`'s window (none without a window).
+    pub fn of(observation: &Observation) -> AboveFloor {
+        let above = |measure| {
+            let values = primary_values(observation, measure);
+            let floor = values.iter().map(|(_, value)| value).sum::<f64>() * TOP_RATE_FLOOR;
+            let mut set = SlotSet::empty();
+            for (position, _) in values.into_iter().filter(|(_, value)| *value > 0.0 && *value >= floor) {
+                set.insert(observation.snapshot.slots[position].slot);
+            }
+            set
+        };
+        AboveFloor { cpu: above(Measure::Cpu), network: above(Measure::Network) }
+    }
+
+    /// The slots above the floor in both.
+    pub fn and(&self, other: &AboveFloor) -> AboveFloor {
+        AboveFloor { cpu: self.cpu.and(&other.cpu), network: self.network.and(&other.network) }
+    }
+
+    fn contains(&self, measure: Measure, slot: u16) -> bool {
+        match measure {
+            Measure::Cpu => self.cpu.contains(slot),
+            Measure::Network => self.network.contains(slot),
+            _ => true,
+        }
+    }
+}
 
 /// The slots a `top:N` profile keeps: the union of the `n` with the highest CPU rate,
 /// the `n` with the highest network rate and the `n` with the most keys (keys alone
 /// while there are no rates yet). Slots at 0 are not "top" and are left out, and so
-/// are slots under [`TOP_RATE_FLOOR`] of the cluster's CPU or network rate.
+/// are slots not above [`TOP_RATE_FLOOR`] in this window and the previous one
+/// ([`Observation::sustained`]) for CPU or network.
 pub fn top_slots(observation: &Observation, n: usize) -> SlotSet {
     let mut set = SlotSet::empty();
     for measure in [Measure::Cpu, Measure::Network, Measure::Keys] {
-        let ranked = ranked(observation, measure);
-        let floor = match measure.is_rate() {
-            true => ranked.iter().map(|(_, value)| value).sum::<f64>() * TOP_RATE_FLOOR,
-            false => 0.0,
-        };
-        let kept = ranked.into_iter().filter(|(_, value)| *value > 0.0 && *value >= floor);
+        let slot = |position: usize| observation.snapshot.slots[position].slot;
+        let kept = ranked(observation, measure)
+            .into_iter()
+            .filter(|&(position, value)| value > 0.0 && observation.sustained.contains(measure, slot(position)));
         for (position, _) in kept.take(n) {
-            set.insert(observation.snapshot.slots[position].slot);
+            set.insert(slot(position));
         }
     }
     set

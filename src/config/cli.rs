@@ -76,9 +76,10 @@ pub struct Cli {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub include_replicas: Option<bool>,
 
-    /// Per-slot series on /metrics: all, top:N (the N hottest slots by CPU, by network
-    /// and by keys) or none; node, slot-range and hottest-slot series are always there
-    /// [default: all].
+    /// Per-slot series on /metrics: all, top:N (the N hottest slots by CPU and by
+    /// network among those above 0.1% of the cluster's rate two refreshes running, and
+    /// the N with the most keys) or none; node, slot-range and hottest-slot series are
+    /// always there [default: all].
     #[arg(long, global = true, value_name = "PROFILE")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub slot_series: Option<SlotSeries>,
