@@ -1,13 +1,15 @@
 //! The monitoring stack in grafana/, rules/ and deploy/, proven rather than parsed.
 //!
-//! * [`live`]: a real Prometheus, configured from deploy/prometheus/prometheus.yml with
-//!   the rules in rules/, scrapes three exporters, one per `--slot-series` profile
-//!   (all, top:100, none), which read one real Valkey cluster under traffic. Every
-//!   dashboard query (variables substituted as Grafana does, both on "All" and on each
-//!   target), every variable query and every recording rule returns data for each
-//!   profile; every alert expression evaluates; the slot ranges add up exactly to the
-//!   keys written and to the node counters; the slot maps are in slot order; and
-//!   `promtool check metrics` finds nothing in each profile's /metrics.
+//! * [`live`]: one exporter serves three real Valkey clusters under traffic as named
+//!   clusters, one per `--slot-series` profile (all, top:100, none); a real
+//!   Prometheus configured from deploy/prometheus/prometheus-sd.yml finds them through
+//!   the exporter's `/sd` and runs the rules in rules/. Every series carries
+//!   `valkey_cluster`; every dashboard query (variables substituted as Grafana does,
+//!   both on "All" and on each cluster), every variable query and every recording rule
+//!   returns data for each cluster, and only its own when one is picked; every alert
+//!   expression evaluates; the slot ranges add up exactly to the keys written and to
+//!   the node counters; the slot maps are in slot order; and `promtool check metrics`
+//!   finds nothing in each cluster's /metrics.
 //! * [`rules`]: promtool `check rules`; `test rules`, whose tests must show every alert
 //!   both firing and not firing; `check config` on the example scrape configurations;
 //!   alerts have severity and annotations; the PrometheusRule is the rules file.

@@ -31,6 +31,7 @@ fn every_json_and_yaml_file_parses() {
         files::RULE_TESTS,
         files::PROMETHEUS_RULE,
         files::PROMETHEUS_EXAMPLE,
+        files::PROMETHEUS_SD,
         files::PROMETHEUS_COMPOSE,
         files::COMPOSE,
     ] {
@@ -103,14 +104,29 @@ fn dashboard_panels_have_titles_questions_units_and_stable_ids() {
     let provisioned_uid = &provisioned["datasources"][0]["uid"];
     assert_eq!(&datasource["current"]["value"], provisioned_uid, "the default is the provisioned datasource");
     assert_eq!(provisioned["datasources"][0]["type"], "prometheus");
-    for name in ["job", "instance", "node"] {
+    for name in ["job", "instance", "valkey_cluster", "node"] {
         let v = variable(name);
         assert_eq!(v["type"], "query", "${name}");
         assert_eq!(v["datasource"]["uid"].as_str(), Some(datasource_uid), "${name} datasource");
         assert_eq!(v["includeAll"], true, "${name} offers All");
         assert_eq!(v["allValue"], ".*", "${name}: All matches every value, also ones not listed yet");
     }
-    assert_eq!(dashboards::label_values_variables(&dashboard).len(), 3);
+    assert_eq!(dashboards::label_values_variables(&dashboard).len(), 4);
+}
+
+/// One dashboard serves every cluster: each selector in a panel query filters on the
+/// target variables, `$valkey_cluster` included, so choosing a cluster never leaves a
+/// series of another in a panel (the live test checks the data).
+#[test]
+fn every_selector_filters_on_job_instance_and_cluster() {
+    let dashboard = files::json(files::DASHBOARD);
+    for query in dashboards::queries(&dashboard) {
+        for selector in query.expr.split('{').skip(1).map(|rest| rest.split('}').next().unwrap_or_default()) {
+            for filter in ["job=~\"$job\"", "instance=~\"$instance\"", "valkey_cluster=~\"$valkey_cluster\""] {
+                assert!(selector.contains(filter), "panel \"{}\": {{{selector}}} lacks {filter}", query.panel_title);
+            }
+        }
+    }
 }
 
 fn panel_fail(title: &str, what: &str) -> ! {

@@ -1,7 +1,10 @@
-//! Against a real Prometheus: one real cluster under traffic, read by three exporters,
-//! one per `--slot-series` profile (all, top:100, none), all scraped by one
-//! Prometheus with the shipped rules. Every rule and every dashboard query must return
-//! data for each profile's target: the stack may not depend on per-slot series.
+//! Against a real Prometheus: three real clusters under traffic, served by one
+//! exporter as three named clusters, one per `--slot-series` profile (all, top:100,
+//! none), found by a Prometheus configured from the shipped
+//! deploy/prometheus/prometheus-sd.yml (the exporter's `/sd`) with the shipped rules.
+//! Every series carries `valkey_cluster`; every rule and every dashboard query returns
+//! data for each cluster, and only that cluster's when the dashboard picks one: the
+//! stack may depend neither on per-slot series nor on one cluster per exporter.
 
 use crate::exporter_support::{RunningExporter, start_exporter};
 use crate::monitoring_support::checks::{Check, Scope, run_until_all_pass, until_ok};
@@ -26,61 +29,75 @@ const WARM_UP_TIMEOUT: Duration = Duration::from_secs(90);
 /// How long a failing check is retried before the test fails: a scrape in which a
 /// node timed out leaves that node's series missing until the next one.
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(30);
-/// The job name in deploy/prometheus/prometheus.yml.
+/// The job name in deploy/prometheus/prometheus-sd.yml.
 const JOB: &str = "valkey-slot-exporter";
 /// The exporter's default `--slot-range-size`.
 const SLOTS_PER_RANGE: u16 = 128;
-/// The profiles, each run by its own exporter.
-const PROFILES: [&str; 3] = ["all", "top:100", "none"];
-/// The target label naming each exporter's profile. It is the label Prometheus service
-/// discovery will add when one exporter serves several clusters: every rule must keep it.
+/// The exporter's clusters by name, each with its `slot_series` profile.
+const CLUSTERS: [(&str, &str); 3] = [("orders", "all"), ("carts", "top:100"), ("sessions", "none")];
+/// The label service discovery puts on each cluster's series: every rule must keep it.
 const TARGET_LABEL: &str = "valkey_cluster";
 
-/// An exporter and the profile it runs with.
+/// One Valkey cluster, as the exporter names it, and the traffic on it.
 struct Target {
+    name: &'static str,
     profile: &'static str,
-    exporter: RunningExporter,
+    cluster: ValkeyCluster,
+    traffic: Traffic,
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_dashboard_query_and_rule_returns_data_in_every_profile() {
+async fn every_dashboard_query_and_rule_returns_data_for_every_discovered_cluster_and_profile() {
     files::require_tool("prometheus");
     files::require_tool("promtool");
-    let cluster = ValkeyCluster::start(3, 0);
-    let total_keys = fill(&cluster, expected_keys);
-    let mut targets = Vec::new();
-    for profile in PROFILES {
-        // A TTL below the scrape interval: every scrape sees a new snapshot.
-        let flags = ["--nodes", &cluster.seed_url(), "--cache-ttl", "1s", "--slot-series", profile];
-        targets.push(Target { profile, exporter: start_exporter(&flags).await });
-    }
-    let traffic = Traffic::start(&cluster, &Load::steady());
     let dir = tempfile::Builder::new().prefix("monitoring-stack-").tempdir().expect("temp dir");
-    let prometheus = Prometheus::start(&write_test_prometheus_config(dir.path(), &targets), dir.path()).await;
+    let mut targets = Vec::new();
+    let mut total_keys = 0;
+    for (name, profile) in CLUSTERS {
+        let cluster = ValkeyCluster::start(3, 0);
+        total_keys = fill(&cluster, expected_keys);
+        let traffic = Traffic::start(&cluster, &Load::steady());
+        targets.push(Target { name, profile, cluster, traffic });
+    }
+    let exporter = start_exporter(&["--config", &write_exporter_config(dir.path(), &targets)]).await;
+    let config = write_test_prometheus_config(dir.path(), &exporter);
+    let prometheus = Prometheus::start(&config, dir.path()).await;
     let rules = rules();
     wait_for_scrapes_and_rules(&prometheus, &rules).await;
 
     let mut checks = rule_checks(&rules);
-    checks.extend(dashboard_checks(&targets, &cluster.primaries()));
+    checks.extend(dashboard_checks(&exporter, &targets));
     run_until_all_pass(&prometheus, checks, SCRAPE_INTERVAL, SETTLE_TIMEOUT).await;
-    check_each_target_runs_its_profile(&prometheus).await;
+    check_each_cluster_runs_its_profile(&prometheus).await;
     check_slot_ranges_add_up(&prometheus, total_keys).await;
-    check_slot_maps_are_in_slot_order(&prometheus, &targets).await;
-    check_metrics_with_promtool(&targets).await;
+    check_slot_maps_are_in_slot_order(&prometheus, &exporter).await;
+    check_metrics_with_promtool(&exporter).await;
 
-    traffic.stop();
-    // Prometheus first: it holds keep-alive connections that the exporters would wait for.
-    drop(prometheus);
     for target in targets {
-        target.exporter.stop().await;
+        target.traffic.stop();
     }
+    // Prometheus first: it holds keep-alive connections that the exporter would wait for.
+    drop(prometheus);
+    exporter.stop().await;
 }
 
-/// deploy/prometheus/prometheus.yml, as shipped but for the targets (the test's
-/// exporters, each with its profile as a target label besides the example's own),
-/// the intervals (seconds instead of 30s) and the rule file's path.
-fn write_test_prometheus_config(dir: &Path, targets: &[Target]) -> PathBuf {
-    let mut config = files::yaml(files::PROMETHEUS_EXAMPLE);
+/// The exporter's TOML: a cache TTL below the scrape interval (every scrape sees a new
+/// snapshot), and one `[clusters.NAME]` table per target.
+fn write_exporter_config(dir: &Path, targets: &[Target]) -> String {
+    let mut toml = String::from("cache_ttl = \"1s\"\n");
+    for target in targets {
+        let seed = target.cluster.seed_url();
+        toml += &format!("\n[clusters.{}]\nnodes = [\"{seed}\"]\nslot_series = \"{}\"\n", target.name, target.profile);
+    }
+    let path = dir.join("exporter.toml");
+    std::fs::write(&path, toml).expect("write exporter.toml");
+    path.display().to_string()
+}
+
+/// deploy/prometheus/prometheus-sd.yml as shipped, but for the discovery URL (the
+/// test's exporter), the intervals (seconds instead of 30s) and the rule file's path.
+fn write_test_prometheus_config(dir: &Path, exporter: &RunningExporter) -> PathBuf {
+    let mut config = files::yaml(files::PROMETHEUS_SD);
     let interval = format!("{}s", SCRAPE_INTERVAL.as_secs());
     config["global"]["evaluation_interval"] = interval.clone().into();
     config["rule_files"] = vec![repo_path(files::RULES).display().to_string()].into();
@@ -88,17 +105,10 @@ fn write_test_prometheus_config(dir: &Path, targets: &[Target]) -> PathBuf {
     assert_eq!(job["job_name"].as_str(), Some(JOB), "the example's first job scrapes the exporter");
     job["scrape_interval"] = interval.clone().into();
     job["scrape_timeout"] = interval.into();
-    let example = job["static_configs"][0].clone();
-    let static_configs: Vec<serde_norway::Value> = targets
-        .iter()
-        .map(|target| {
-            let mut entry = example.clone();
-            entry["targets"] = vec![target.exporter.addr.to_string()].into();
-            entry["labels"][TARGET_LABEL] = target.profile.into();
-            entry
-        })
-        .collect();
-    job["static_configs"] = static_configs.into();
+    let discovery = &mut job["http_sd_configs"][0];
+    let shipped = discovery["url"].as_str().expect("an http_sd url").to_owned();
+    assert!(shipped.ends_with(":9765/sd"), "the example asks the exporter's /sd: {shipped}");
+    discovery["url"] = format!("http://{}/sd", exporter.addr).into();
     let path = dir.join("prometheus.yml");
     std::fs::write(&path, serde_norway::to_string(&config).expect("serialize YAML")).expect("write prometheus.yml");
     path
@@ -116,8 +126,8 @@ async fn wait_for_scrapes_and_rules(prometheus: &Prometheus, rules: &[Rule]) {
             other => missing.push(format!("three scrapes of each target (have {other:?})")),
         }
         for rule in rules.iter().filter(|r| !r.is_alert) {
-            let profiles = prometheus.query(&rule.name, None).await.map(|r| labels_of(&r, TARGET_LABEL));
-            if !profiles.is_ok_and(|p| p.len() == PROFILES.len()) {
+            let clusters = prometheus.query(&rule.name, None).await.map(|r| labels_of(&r, TARGET_LABEL));
+            if !clusters.is_ok_and(|c| c == names()) {
                 missing.push(rule.name.clone());
             }
         }
@@ -141,9 +151,9 @@ fn labels_of(result: &QueryResult, label: &str) -> BTreeSet<String> {
 }
 
 /// Every recording rule, its expression and its series, has data of its own for each
-/// profile (so it keeps the target label too); every alert expression evaluates.
+/// cluster (so it keeps the target label too); every alert expression evaluates.
 fn rule_checks(rules: &[Rule]) -> Vec<Check> {
-    let each = Scope::Each { label: TARGET_LABEL.into(), values: PROFILES.map(String::from).to_vec() };
+    let each = Scope::Each { label: TARGET_LABEL.into(), values: names().into_iter().collect() };
     let mut checks = Vec::new();
     for rule in rules {
         if rule.is_alert {
@@ -159,26 +169,29 @@ fn rule_checks(rules: &[Rule]) -> Vec<Check> {
 }
 
 /// Every panel query and variable of the dashboard, with the variables on "All" (a query
-/// that keeps the instance label must show every target, whatever its profile), and on
-/// each target in turn (one node): then the data must be that target's only.
-fn dashboard_checks(targets: &[Target], primaries: &[String]) -> Vec<Check> {
+/// that keeps the cluster label must show every cluster, whatever its profile), and on
+/// each cluster in turn (one of its nodes): then the data must be that cluster's only.
+fn dashboard_checks(exporter: &RunningExporter, targets: &[Target]) -> Vec<Check> {
     let dashboard = files::json(files::DASHBOARD);
-    let instances: Vec<String> = targets.iter().map(|t| t.exporter.addr.to_string()).collect();
-    let every = Scope::EachWhereKept { label: "instance".into(), values: instances.clone() };
-    let mut substitutions = vec![(Substitution::all(RATE_INTERVAL), every, "all targets".to_owned())];
+    let instance = exporter.addr.to_string();
+    let every = Scope::EachWhereKept { label: TARGET_LABEL.into(), values: names().into_iter().collect() };
+    let all_primaries: Vec<String> = targets.iter().flat_map(|t| t.cluster.primaries()).collect();
+    let all = (Substitution::all(RATE_INTERVAL), every, names().into_iter().collect(), all_primaries, "all clusters");
+    let mut substitutions = vec![all];
     for target in targets {
-        let instance = target.exporter.addr.to_string();
+        let primaries = target.cluster.primaries();
         let substitution = Substitution {
             job: JOB.into(),
             instance: instance.clone(),
+            valkey_cluster: target.name.into(),
             node: primaries[0].clone(),
             rate_interval: RATE_INTERVAL.into(),
         };
-        let scope = Scope::Only { label: "instance".into(), value: instance };
-        substitutions.push((substitution, scope, format!("the {} target", target.profile)));
+        let scope = Scope::Only { label: TARGET_LABEL.into(), value: target.name.into() };
+        substitutions.push((substitution, scope, vec![target.name.to_owned()], primaries, target.name));
     }
     let mut checks = Vec::new();
-    for (substitution, scope, whose) in substitutions {
+    for (substitution, scope, clusters, primaries, whose) in substitutions {
         for query in dashboards::queries(&dashboard) {
             let name = format!("panel {} \"{}\" query {} on {whose}", query.panel_id, query.panel_title, query.ref_id);
             let expr = substitution.apply(&query.expr);
@@ -192,8 +205,9 @@ fn dashboard_checks(targets: &[Target], primaries: &[String]) -> Vec<Check> {
         for variable in dashboards::label_values_variables(&dashboard) {
             let must_contain = match variable.name.as_str() {
                 "job" => vec![JOB.to_owned()],
-                "instance" => instances.clone(),
-                "node" => primaries.to_vec(),
+                "instance" => vec![instance.clone()],
+                "valkey_cluster" => clusters.clone(),
+                "node" => primaries.clone(),
                 other => panic!("unexpected dashboard variable {other}"),
             };
             let name = format!("variable ${} on {whose}", variable.name);
@@ -204,12 +218,17 @@ fn dashboard_checks(targets: &[Target], primaries: &[String]) -> Vec<Check> {
     checks
 }
 
-/// Each target runs the profile it is named after, so the checks above really saw the
+/// The names of the exporter's clusters.
+fn names() -> BTreeSet<String> {
+    CLUSTERS.iter().map(|(name, _)| (*name).to_owned()).collect()
+}
+
+/// Each cluster runs the profile its table names, so the checks above really saw the
 /// dashboard without per-slot series (none) and with only some (top:100).
-async fn check_each_target_runs_its_profile(prometheus: &Prometheus) {
-    until_ok("a target does not run its profile", SCRAPE_INTERVAL, SETTLE_TIMEOUT, || async {
-        for profile in PROFILES {
-            let selector = format!("{{{TARGET_LABEL}=\"{profile}\"}}");
+async fn check_each_cluster_runs_its_profile(prometheus: &Prometheus) {
+    until_ok("a cluster does not run its profile", SCRAPE_INTERVAL, SETTLE_TIMEOUT, || async {
+        for (name, profile) in CLUSTERS {
+            let selector = format!("{{{TARGET_LABEL}=\"{name}\"}}");
             let served = prometheus.query(&format!("valkey_exporter_slot_series{selector}"), None).await?;
             if labels_of(&served, "profile") != BTreeSet::from([profile.to_owned()]) {
                 return Err(format!("{profile}: valkey_exporter_slot_series is {served:?}"));
@@ -218,7 +237,8 @@ async fn check_each_target_runs_its_profile(prometheus: &Prometheus) {
             let count = first_value(&slots).unwrap_or(0.0);
             let expected = match profile {
                 "all" => count == f64::from(SLOT_COUNT),
-                // The union of three lists of 100: the most keys alone fill one.
+                // The 100 slots with the most keys, and any slot above the floor on
+                // CPU or network (the traffic's hot slots): at most 300.
                 "top:100" => (100.0..=300.0).contains(&count),
                 _ => count == 0.0,
             };
@@ -231,7 +251,7 @@ async fn check_each_target_runs_its_profile(prometheus: &Prometheus) {
     .await;
 }
 
-/// The exporter's slot ranges cover all 16384 slots exactly once, in every profile:
+/// The exporter's slot ranges cover all 16384 slots exactly once, in every cluster:
 /// keys per range equal the keys the test wrote there, and the range counters add up
 /// to the primaries' node counters of the same scrape.
 async fn check_slot_ranges_add_up(prometheus: &Prometheus, total_keys: u64) {
@@ -243,14 +263,14 @@ async fn check_slot_ranges_add_up(prometheus: &Prometheus, total_keys: u64) {
     assert_eq!(expected.values().sum::<f64>(), total_keys as f64);
     until_ok("slot ranges do not add up", SCRAPE_INTERVAL, SETTLE_TIMEOUT, || async {
         let mut problems = Vec::new();
-        for profile in PROFILES {
-            let selector = format!("{TARGET_LABEL}=\"{profile}\"");
+        for (name, _) in CLUSTERS {
+            let selector = format!("{TARGET_LABEL}=\"{name}\"");
             let keys = prometheus.query(&format!("valkey_slot_range_keys{{{selector}}}"), None).await?;
             let actual: BTreeMap<String, f64> =
                 keys.series.iter().map(|s| (s.label("slot_range").to_owned(), s.last())).collect();
             if actual != expected {
                 let wrong: Vec<_> = expected.iter().filter(|(r, k)| actual.get(*r) != Some(k)).take(5).collect();
-                problems.push(format!("{profile}: key ranges differ from the keys written; first wrong: {wrong:?}"));
+                problems.push(format!("{name}: key ranges differ from the keys written; first wrong: {wrong:?}"));
             }
             for counter in ["cpu_seconds_total", "network_receive_bytes_total", "network_transmit_bytes_total"] {
                 let at = Some(unix_now() - 1.0);
@@ -262,7 +282,7 @@ async fn check_slot_ranges_add_up(prometheus: &Prometheus, total_keys: u64) {
                 let nodes = first_value(&prometheus.query(&nodes, at).await?);
                 let agree = matches!((ranges, nodes), (Some(r), Some(n)) if n > 0.0 && ((r - n) / n).abs() < 1e-9);
                 if !agree {
-                    problems.push(format!("{profile} {counter}: ranges add up to {ranges:?}, nodes to {nodes:?}"));
+                    problems.push(format!("{name} {counter}: ranges add up to {ranges:?}, nodes to {nodes:?}"));
                 }
             }
         }
@@ -272,8 +292,8 @@ async fn check_slot_ranges_add_up(prometheus: &Prometheus, total_keys: u64) {
 }
 
 /// The slot maps' queries return the 128 ranges in slot order, as Grafana draws their
-/// rows, on each target.
-async fn check_slot_maps_are_in_slot_order(prometheus: &Prometheus, targets: &[Target]) {
+/// rows, on each cluster.
+async fn check_slot_maps_are_in_slot_order(prometheus: &Prometheus, exporter: &RunningExporter) {
     let dashboard = files::json(files::DASHBOARD);
     let heatmaps: BTreeSet<u64> = dashboards::panels(&dashboard)
         .iter()
@@ -282,12 +302,14 @@ async fn check_slot_maps_are_in_slot_order(prometheus: &Prometheus, targets: &[T
         .collect();
     let in_order: Vec<String> = (0..SLOT_COUNT).step_by(usize::from(SLOTS_PER_RANGE)).map(slot_range_label).collect();
     for query in dashboards::queries(&dashboard).into_iter().filter(|q| heatmaps.contains(&q.panel_id)) {
-        for target in targets {
-            let substitution =
-                Substitution { instance: target.exporter.addr.to_string(), ..Substitution::all(RATE_INTERVAL) };
+        for (name, _) in CLUSTERS {
+            let substitution = Substitution {
+                instance: exporter.addr.to_string(),
+                valkey_cluster: name.into(),
+                ..Substitution::all(RATE_INTERVAL)
+            };
             let expr = substitution.apply(&query.expr);
-            let what =
-                format!("panel \"{}\" on the {} target: rows not in slot order", query.panel_title, target.profile);
+            let what = format!("panel \"{}\" on {name}: rows not in slot order", query.panel_title);
             until_ok(&what, SCRAPE_INTERVAL, SETTLE_TIMEOUT, || async {
                 let result = prometheus.query_range(&expr, Duration::from_secs(60), SCRAPE_INTERVAL).await?;
                 let rows: Vec<&str> = result.series.iter().map(|s| s.label("slot_range")).collect();
@@ -298,23 +320,22 @@ async fn check_slot_maps_are_in_slot_order(prometheus: &Prometheus, targets: &[T
     }
 }
 
-/// `promtool check metrics` finds nothing in a real scrape of each profile. Any
+/// `promtool check metrics` finds nothing in a real scrape of each cluster. Any
 /// finding here must be fixed in the exporter, or explained in docs/monitoring.md
 /// ("promtool check metrics") and listed here.
-async fn check_metrics_with_promtool(targets: &[Target]) {
-    for target in targets {
-        let response = target.exporter.get("/metrics").await;
+async fn check_metrics_with_promtool(exporter: &RunningExporter) {
+    for (name, profile) in CLUSTERS {
+        let response = exporter.get(&format!("/metrics?cluster={name}")).await;
         assert_eq!(response.status, 200);
-        let families: &[&str] = match target.profile {
+        let families: &[&str] = match profile {
             "all" => &["valkey_slot_cpu_seconds_total{", "valkey_node_hottest_slot_share{", "valkey_slot_range_keys{"],
             _ => &["valkey_node_slot_cpu_seconds_total{", "valkey_node_hottest_slot_share{"],
         };
         for family in families {
-            assert!(response.text().contains(family), "{}: {family} missing", target.profile);
+            assert!(response.text().contains(family), "{profile}: {family} missing");
         }
         let output = files::promtool(&["check", "metrics"], &repo_path(""), Some(&response.body[..]));
         let findings = files::output_text(&output);
-        let profile = target.profile;
         assert!(
             output.status.success() && findings.trim().is_empty(),
             "promtool check metrics ({profile}):\n{findings}"

@@ -48,7 +48,7 @@ fn promtool_rule_tests_pass_and_show_every_alert_firing_and_not_firing() {
 
 #[test]
 fn promtool_check_config_accepts_the_example_scrape_configurations() {
-    for config in [files::PROMETHEUS_EXAMPLE, files::PROMETHEUS_COMPOSE] {
+    for config in [files::PROMETHEUS_EXAMPLE, files::PROMETHEUS_SD, files::PROMETHEUS_COMPOSE] {
         // Laid out as documented: the rule file next to the configuration.
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::copy(repo_path(config), dir.path().join("prometheus.yml")).expect("copy config");

@@ -85,6 +85,8 @@ fn parse_label_values(query: &str) -> Option<(String, String)> {
 pub struct Substitution {
     pub job: String,
     pub instance: String,
+    /// The cluster's name, as service discovery labels its series.
+    pub valkey_cluster: String,
     pub node: String,
     /// `$__rate_interval`: Grafana makes it at least four scrape intervals.
     pub rate_interval: String,
@@ -93,7 +95,13 @@ pub struct Substitution {
 impl Substitution {
     /// Every variable on "All", which Grafana sends as the `allValue` `.*`.
     pub fn all(rate_interval: &str) -> Substitution {
-        Substitution { job: ".*".into(), instance: ".*".into(), node: ".*".into(), rate_interval: rate_interval.into() }
+        Substitution {
+            job: ".*".into(),
+            instance: ".*".into(),
+            valkey_cluster: ".*".into(),
+            node: ".*".into(),
+            rate_interval: rate_interval.into(),
+        }
     }
 
     /// `text` with every `$variable` replaced.
@@ -102,6 +110,7 @@ impl Substitution {
             .replace("$__rate_interval", &self.rate_interval)
             .replace("$job", &self.job)
             .replace("$instance", &self.instance)
+            .replace("$valkey_cluster", &self.valkey_cluster)
             .replace("$node", &self.node);
         assert!(!replaced.contains('$'), "unsubstituted variable in {replaced}");
         replaced

@@ -18,6 +18,8 @@ pub const DATASOURCE_PROVISIONING: &str = "grafana/provisioning/datasources/prom
 pub const DASHBOARD_PROVISIONING: &str = "grafana/provisioning/dashboards/valkey-slot-exporter.yml";
 /// The plain-Prometheus example configuration.
 pub const PROMETHEUS_EXAMPLE: &str = "deploy/prometheus/prometheus.yml";
+/// The Prometheus example that finds every cluster through the exporter's `/sd`.
+pub const PROMETHEUS_SD: &str = "deploy/prometheus/prometheus-sd.yml";
 /// The Prometheus configuration of the docker-compose stack.
 pub const PROMETHEUS_COMPOSE: &str = "deploy/compose/prometheus.yml";
 /// The docker-compose stack.
