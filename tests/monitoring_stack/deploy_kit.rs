@@ -38,26 +38,39 @@ fn volume_mounts(service: &Value) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// The compose stack's clusters: init service, nodes, replicas per primary.
+const COMPOSE_CLUSTERS: [(&str, usize, u64); 2] = [("orders", 6, 1), ("sessions", 3, 0)];
+
 #[test]
-fn compose_stack_has_a_cluster_the_exporter_prometheus_and_grafana() {
+fn compose_stack_has_two_clusters_behind_one_exporter_prometheus_and_grafana() {
     let compose = files::yaml_as_json(files::COMPOSE);
     let services = compose["services"].as_object().expect("services");
-    for n in 1..=6 {
-        let node = &services[&format!("valkey-{n}")];
-        let command: Vec<&str> =
-            node["command"].as_array().expect("command").iter().filter_map(Value::as_str).collect();
-        let enabled = command.windows(2).any(|w| w == ["--cluster-slot-stats-enabled", "yes"]);
-        assert!(enabled, "valkey-{n} reports per-slot CPU and network");
+    for (cluster, nodes, replicas) in COMPOSE_CLUSTERS {
+        let names: Vec<String> = (1..=nodes).map(|n| format!("{cluster}-{n}")).collect();
+        for name in &names {
+            let command: Vec<&str> =
+                services[name]["command"].as_array().expect("command").iter().filter_map(Value::as_str).collect();
+            let enabled = command.windows(2).any(|w| w == ["--cluster-slot-stats-enabled", "yes"]);
+            assert!(enabled, "{name} reports per-slot CPU and network");
+        }
+        let init = &services[&format!("{cluster}-init")];
+        assert_eq!(init["restart"], "no", "cluster creation is one-shot");
+        let waits_for: BTreeSet<String> = init["depends_on"].as_object().expect("depends_on").keys().cloned().collect();
+        assert_eq!(waits_for, names.iter().cloned().collect(), "{cluster}-init waits for its nodes");
+        let listed: Vec<&str> = init["environment"]["NODES"].as_str().expect("NODES").split(' ').collect();
+        assert_eq!(listed, names, "{cluster}-init joins its nodes");
+        assert_eq!(init["environment"]["REPLICAS"], replicas.to_string());
+        let script = init["command"][0].as_str().unwrap_or_default();
+        assert!(script.contains("--cluster create") && script.contains("--cluster-replicas $$REPLICAS"));
     }
-    let init = &services["valkey-cluster-init"];
-    assert_eq!(init["restart"], "no", "cluster creation is one-shot");
-    assert_eq!(init["depends_on"].as_object().map(|d| d.len()), Some(6));
-    let script = init["command"][0].as_str().unwrap_or_default();
-    assert!(script.contains("--cluster create") && script.contains("--cluster-replicas 1"), "3 primaries + 3 replicas");
     let exporter = &services["exporter"];
     assert_eq!(exporter["build"]["context"], "..");
     assert!(repo_path(exporter["build"]["dockerfile"].as_str().expect("dockerfile")).is_file());
-    assert_eq!(exporter["depends_on"]["valkey-cluster-init"]["condition"], "service_completed_successfully");
+    for (cluster, _, _) in COMPOSE_CLUSTERS {
+        let condition = &exporter["depends_on"][format!("{cluster}-init")]["condition"];
+        assert_eq!(condition, "service_completed_successfully", "the exporter starts once {cluster} exists");
+    }
+    check_compose_exporter_config(services, exporter);
 
     let deploy = repo_path("deploy");
     for (name, service) in services {
@@ -82,8 +95,36 @@ fn compose_stack_has_a_cluster_the_exporter_prometheus_and_grafana() {
             Some("../rules/valkey-slot-exporter.rules.yml")
         );
     }
-    let target = &config["scrape_configs"][0]["static_configs"][0]["targets"][0];
-    assert_eq!(target, "exporter:9765", "Prometheus scrapes the compose exporter");
+    let discovery = &config["scrape_configs"][0]["http_sd_configs"][0]["url"];
+    assert_eq!(discovery, "http://exporter:9765/sd", "Prometheus finds the clusters through the compose exporter");
+}
+
+/// The exporter's `--config` file is mounted where the flag says, loads with the
+/// exporter's own loader, and names each compose cluster, seeded by its own nodes.
+fn check_compose_exporter_config(services: &serde_json::Map<String, Value>, exporter: &Value) {
+    use valkey_slot_exporter::config::{self, Cli};
+    let command: Vec<&str> =
+        exporter["command"].as_array().expect("command").iter().filter_map(Value::as_str).collect();
+    let path = command.windows(2).find(|w| w[0] == "--config").map(|w| w[1]).expect("--config PATH");
+    let host_path = volume_mounts(exporter).remove(path).expect("the config file is mounted at --config");
+    let file = repo_path("deploy").join(host_path);
+    let cli = <Cli as clap::Parser>::try_parse_from(["valkey-slot-exporter", "--config", file.to_str().unwrap()])
+        .expect("flags parse");
+    let settings = config::load(cli).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    let names: Vec<&str> = settings.clusters.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, COMPOSE_CLUSTERS.map(|(name, _, _)| name), "one table per compose cluster");
+    for cluster in &settings.clusters {
+        for seed in &cluster.seeds {
+            let host = seed.addr.host();
+            assert!(
+                host.starts_with(&format!("{}-", cluster.name)),
+                "{}: seed {seed} is another cluster's",
+                cluster.name
+            );
+            assert!(services.contains_key(host), "{}: seed {seed} is no compose service", cluster.name);
+            assert_eq!(seed.addr.port(), 6379);
+        }
+    }
 }
 
 #[test]
@@ -92,13 +133,19 @@ fn scrape_intervals_match_the_exporter_cache_ttl() {
     let cli = <Cli as clap::Parser>::try_parse_from(["valkey-slot-exporter"]).expect("no flags");
     let defaults = config::load(cli).expect("defaults load");
     let mut configs = Vec::new();
-    for file in [files::PROMETHEUS_EXAMPLE, files::PROMETHEUS_COMPOSE] {
+    for file in [files::PROMETHEUS_EXAMPLE, files::PROMETHEUS_SD, files::PROMETHEUS_COMPOSE] {
         let job = files::yaml_as_json(file)["scrape_configs"][0].clone();
         configs.push((file.to_owned(), job["scrape_interval"].clone(), job["scrape_timeout"].clone()));
     }
     let monitor = kubernetes_objects().remove("ServiceMonitor").expect("ServiceMonitor");
     let endpoint = &monitor["spec"]["endpoints"][0];
     configs.push(("ServiceMonitor".into(), endpoint["interval"].clone(), endpoint["scrapeTimeout"].clone()));
+    let scrape_config = &overlay_file("scrapeconfig.yaml")["spec"];
+    configs.push((
+        "ScrapeConfig".into(),
+        scrape_config["scrapeInterval"].clone(),
+        scrape_config["scrapeTimeout"].clone(),
+    ));
     for (name, interval, timeout) in configs {
         let parse = |v: &Value| humantime::parse_duration(v.as_str().expect("a duration")).expect("a duration");
         let (interval, timeout) = (parse(&interval), parse(&timeout));
@@ -216,6 +263,99 @@ fn kubernetes_manifests_have_the_expected_kinds_and_a_restricted_pod() {
     }
     assert_eq!(monitor["spec"]["endpoints"][0]["port"], service["spec"]["ports"][0]["name"]);
     assert_eq!(monitor["spec"]["endpoints"][0]["path"], "/metrics");
+}
+
+/// A file of the several-clusters overlay, as JSON.
+fn overlay_file(name: &str) -> Value {
+    files::yaml_as_json(&format!("{}/{name}", files::KUBERNETES_SEVERAL_DIR))
+}
+
+/// The overlay for several clusters (rendered with `kubectl kustomize` when it was
+/// written; no kustomize here, so its parts are checked against each other): it builds
+/// on the base, replaces the ServiceMonitor by a ScrapeConfig asking the exporter's
+/// /sd through the base's Service, and gives the exporter a config that loads, whose
+/// every password file is a mounted Secret item.
+#[test]
+fn kubernetes_overlay_for_several_clusters_discovers_them_through_sd() {
+    let kustomization = overlay_file("kustomization.yaml");
+    assert_eq!(kustomization["resources"], serde_json::json!(["../kubernetes", "scrapeconfig.yaml"]));
+    let deleted = kustomization["patches"]
+        .as_array()
+        .expect("patches")
+        .iter()
+        .filter_map(|p| p["patch"].as_str())
+        .map(|text| files::yaml_documents(text, "inline patch").remove(0))
+        .find(|patch| patch.get("$patch").and_then(|v| v.as_str()) == Some("delete"))
+        .expect("a patch deleting the base's ServiceMonitor");
+    let base = kubernetes_objects();
+    assert_eq!(deleted["kind"].as_str(), Some("ServiceMonitor"));
+    assert_eq!(serde_json::to_value(&deleted["metadata"]["name"]).unwrap(), base["ServiceMonitor"]["metadata"]["name"]);
+
+    let service = &base["Service"];
+    let url = format!(
+        "http://{}.valkey.svc:{}/sd",
+        service["metadata"]["name"].as_str().unwrap(),
+        service["spec"]["ports"][0]["port"]
+    );
+    let scrape_config = overlay_file("scrapeconfig.yaml");
+    assert_eq!(scrape_config["kind"], "ScrapeConfig");
+    assert_eq!(scrape_config["spec"]["httpSDConfigs"][0]["url"], url.as_str(), "the base Service's /sd");
+
+    let patch = overlay_file("deployment-patch.yaml");
+    assert_eq!(patch["metadata"]["name"], base["Deployment"]["metadata"]["name"]);
+    let pod = &patch["spec"]["template"]["spec"];
+    let container = &pod["containers"][0];
+    assert_eq!(container["name"], base["Deployment"]["spec"]["template"]["spec"]["containers"][0]["name"]);
+    let mounts: BTreeMap<&str, &str> = container["volumeMounts"]
+        .as_array()
+        .expect("volumeMounts")
+        .iter()
+        .filter_map(|m| Some((m["name"].as_str()?, m["mountPath"].as_str()?)))
+        .collect();
+    let args: Vec<&str> = container["args"].as_array().expect("args").iter().filter_map(Value::as_str).collect();
+    let config_path = args.iter().find_map(|a| a.strip_prefix("--config=")).expect("--config=PATH");
+    assert_eq!(config_path, format!("{}/exporter.toml", mounts["config"]), "the ConfigMap holds the config");
+    assert_eq!(kustomization["configMapGenerator"][0]["files"], serde_json::json!(["exporter.toml"]));
+    let volumes = pod["volumes"].as_array().expect("volumes");
+    let config_volume = volumes.iter().find(|v| v["name"] == "config").expect("config volume");
+    assert_eq!(config_volume["configMap"]["name"], kustomization["configMapGenerator"][0]["name"]);
+
+    // Every cluster's password file is one item of one Secret in the passwords volume.
+    let passwords = volumes.iter().find(|v| v["name"] == "passwords").expect("passwords volume");
+    let items: BTreeSet<String> = passwords["projected"]["sources"]
+        .as_array()
+        .expect("projected sources")
+        .iter()
+        .map(|source| format!("{}/{}", mounts["passwords"], source["secret"]["items"][0]["path"].as_str().unwrap()))
+        .collect();
+    let config = files::read(&format!("{}/exporter.toml", files::KUBERNETES_SEVERAL_DIR));
+    let settings = load_with_password_files(&config, &items);
+    let password_files: BTreeSet<String> = config
+        .lines()
+        .filter_map(|line| line.strip_prefix("password_file = "))
+        .map(|quoted| quoted.trim_matches('"').to_owned())
+        .collect();
+    assert_eq!(password_files, items, "one mounted Secret item per cluster's password_file");
+    assert_eq!(settings.clusters.len(), items.len());
+    assert!(settings.clusters.iter().all(|c| c.password.is_some() && c.username.is_some()));
+}
+
+/// Loads `config` with the exporter's own loader, each of `password_files` replaced by
+/// a file in a temporary folder (they exist only in the pod).
+fn load_with_password_files(config: &str, password_files: &BTreeSet<String>) -> valkey_slot_exporter::config::Settings {
+    use valkey_slot_exporter::config::{self, Cli};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut local = config.to_owned();
+    for (i, path) in password_files.iter().enumerate() {
+        let file = dir.path().join(format!("password-{i}"));
+        std::fs::write(&file, "secret\n").expect("write a password file");
+        local = local.replace(path.as_str(), file.to_str().unwrap());
+    }
+    let toml = dir.path().join("exporter.toml");
+    std::fs::write(&toml, local).expect("write exporter.toml");
+    let cli = <Cli as clap::Parser>::try_parse_from(["valkey-slot-exporter", "--config", toml.to_str().unwrap()])
+        .expect("flags parse");
+    config::load(cli).unwrap_or_else(|e| panic!("exporter.toml: {e}"))
 }
 
 #[test]

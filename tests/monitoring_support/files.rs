@@ -26,6 +26,8 @@ pub const PROMETHEUS_COMPOSE: &str = "deploy/compose/prometheus.yml";
 pub const COMPOSE: &str = "deploy/docker-compose.yml";
 /// The Kubernetes manifests.
 pub const KUBERNETES_DIR: &str = "deploy/kubernetes";
+/// The kustomize overlay for one exporter of several clusters, on top of KUBERNETES_DIR.
+pub const KUBERNETES_SEVERAL_DIR: &str = "deploy/kubernetes-several-clusters";
 /// Folders whose every JSON and YAML file must parse.
 pub const MONITORING_DIRS: [&str; 3] = ["grafana", "deploy", "rules"];
 
