@@ -136,6 +136,20 @@ async fn every_endpoint_picks_its_cluster_by_name_and_credentials_stay_with_thei
     let on_alpha = acl::denials(&alpha);
     assert!(on_alpha.iter().any(|d| d.user == "user-b" && d.reason == "auth"), "{on_alpha:?}");
     assert!(on_alpha.iter().all(|d| d.user == "user-b" && d.reason == "auth"), "{on_alpha:?}");
+    // INFO commandstats counts every AUTH, refused or not: gamma, which has no
+    // credentials, was never sent any; no AUTH failed on beta, nor on alpha but
+    // for the node beta's seeds named.
+    for node in gamma.node_addrs() {
+        assert_eq!(acl::auth_calls(&gamma, &node), (0, 0), "{node} of gamma was sent credentials");
+    }
+    for node in beta.node_addrs() {
+        let (calls, failed) = acl::auth_calls(&beta, &node);
+        assert!(calls > 0 && failed == 0, "{node} of beta: {calls} AUTH, {failed} failed");
+    }
+    for node in alpha.node_addrs().into_iter().filter(|node| *node != alpha_node) {
+        let (calls, failed) = acl::auth_calls(&alpha, &node);
+        assert!(calls > 0 && failed == 0, "{node} of alpha: {calls} AUTH, {failed} failed");
+    }
     exporter.stop().await;
 }
 

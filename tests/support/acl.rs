@@ -59,3 +59,22 @@ pub fn denials(cluster: &ValkeyCluster) -> Vec<Denial> {
     denials.sort();
     denials
 }
+
+/// `AUTH` as `INFO commandstats` counts it on one node: (calls, failed calls).
+/// Unlike `ACL LOG`, it also counts the authentications that succeeded, so it shows
+/// which nodes were ever sent credentials at all.
+pub fn auth_calls(cluster: &ValkeyCluster, addr: &str) -> (u64, u64) {
+    let info = cluster.cmd(addr, &["INFO", "commandstats"]);
+    let text = info.as_str().expect("INFO commandstats is text");
+    let Some(stats) = text.lines().find_map(|line| line.trim_end().strip_prefix("cmdstat_auth:")) else {
+        return (0, 0);
+    };
+    let field = |name: &str| -> u64 {
+        stats
+            .split(',')
+            .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{addr}: no {name} in cmdstat_auth:{stats}"))
+    };
+    (field("calls"), field("failed_calls"))
+}
