@@ -5,10 +5,10 @@
 //! release exporters run side by side: one serving all ten, one serving only the first.
 //! Both are scraped every 5 s (their cache TTL), like Prometheus would, for a minute:
 //! - peak RSS of each, and (ten − one) / 9: what one more cluster costs;
-//! - the first cluster's refresh time in each (`valkey_exporter_refresh_duration`);
-//! - then, in the ten-cluster exporter, `/metrics` latency of clusters 2–10 while
-//!   nothing is wrong, and while every node of cluster 1 is paused (`CLIENT PAUSE`),
-//!   cluster 1 being scraped all along as Prometheus would: the p99 of each cluster,
+//! - the first cluster's (c0) refresh time in each (`valkey_exporter_refresh_duration`);
+//! - then, in the ten-cluster exporter, `/metrics` latency of c1–c9 while
+//!   nothing is wrong, and while every node of c0 is paused (`CLIENT PAUSE`),
+//!   c0 being scraped all along as Prometheus would: the p99 of each cluster,
 //!   normal and paused. The two phases alternate every 5 s, so that the machine's
 //!   other load falls on both alike.
 
@@ -57,7 +57,7 @@ pub struct Figures {
     peak_rss_ten: u64,
     refresh_one_ms: Vec<f64>,
     refresh_ten_ms: Vec<f64>,
-    /// Per cluster 2..10: (p99 ms before, p99 ms while cluster 1 is paused, samples).
+    /// Per cluster c1..c9: (p99 ms before, p99 ms while c0 is paused, samples).
     p99: Vec<(f64, f64, usize)>,
 }
 
@@ -104,7 +104,7 @@ async fn scrape(addr: SocketAddr, index: usize) -> f64 {
 }
 
 /// Latencies of one scrape loop: every `every`, a gzip `/metrics` of `c{index}`,
-/// each sample tagged with whether cluster 1 was paused when it started.
+/// each sample tagged with whether c0 was paused when it started.
 async fn scrape_loop(
     ten: SocketAddr,
     index: usize,
@@ -124,8 +124,8 @@ async fn scrape_loop(
     samples
 }
 
-/// p99 of clusters 2..10, normal and while every node of cluster 1 is paused; the two
-/// phases alternate every 5 s for `seconds`, and cluster 1 is scraped all along.
+/// p99 of c1..c9, normal and while every node of c0 is paused; the two
+/// phases alternate every 5 s for `seconds`, and c0 is scraped all along.
 pub async fn stalled_neighbour(ten: &ExporterBinary, first: &ValkeyCluster, seconds: f64, figures: &mut Figures) {
     let paused = Arc::new(AtomicBool::new(false));
     let until = Instant::now() + Duration::from_secs_f64(seconds);
@@ -192,14 +192,10 @@ impl Figures {
             mb(self.peak_rss_one),
             mb(self.peak_rss_ten)
         );
+        let _ = writeln!(o, "| refresh of c0, median | {one:.1} ms | {ten:.1} ms | {:.2}× | within 10% |", ten / one);
         let _ = writeln!(
             o,
-            "| refresh of cluster 1, median | {one:.1} ms | {ten:.1} ms | {:.2}× | within 10% |",
-            ten / one
-        );
-        let _ = writeln!(
-            o,
-            "\n`/metrics` p99 of each other cluster, normal and while every node of cluster 1 is paused (phases of 5 s, alternating):\n"
+            "\n`/metrics` p99 of each other cluster, normal and while every node of c0 is paused (phases of 5 s, alternating):\n"
         );
         let _ = writeln!(o, "| cluster | p99 normal ms | p99 paused ms | ratio | samples per phase |");
         let _ = writeln!(o, "|---|---:|---:|---:|---:|");
