@@ -501,13 +501,13 @@ async fn basic_auth_alone_guards_every_path_over_plain_http() {
     let exporter = start_exporter(&flags).await;
 
     let right = basic(WEB_USER, WEB_PASSWORD);
-    for target in ["/metrics", "/healthz", "/", "/api/cluster/slot-stats", "/nope"] {
+    for target in ["/metrics", "/healthz", "/", "/ui", "/ui/app.js", "/api/cluster/slot-stats", "/nope"] {
         assert_unauthorized(&exporter.get(target).await);
         assert_unauthorized(&exporter.request("GET", target, &[("authorization", &basic(WEB_USER, "wrong"))]).await);
         assert_unauthorized(&exporter.request("GET", target, &[("authorization", &basic("eve", WEB_PASSWORD))]).await);
         assert_unauthorized(&exporter.request("GET", target, &[("authorization", "Bearer x")]).await);
     }
-    for target in ["/metrics", "/healthz", "/"] {
+    for target in ["/metrics", "/healthz", "/", "/ui", "/ui/app.js"] {
         let response = exporter.request("GET", target, &[("authorization", &right)]).await;
         assert_eq!(response.status, 200, "{target}: {}", response.text());
     }
@@ -576,7 +576,8 @@ async fn https_with_basic_auth_serves_only_tls_clients_with_credentials() {
     assert_unauthorized(&https_get(exporter.addr, trusted.clone(), "/metrics", None).await.unwrap());
     let wrong = basic(WEB_USER, "wrong");
     assert_unauthorized(&https_get(exporter.addr, trusted.clone(), "/metrics", Some(&wrong)).await.unwrap());
-    for target in ["/metrics", "/healthz"] {
+    // The page and what it loads too: a browser sends the same credentials for each.
+    for target in ["/metrics", "/healthz", "/ui", "/ui/app.js"] {
         let response = https_get(exporter.addr, trusted.clone(), target, Some(&right)).await.unwrap();
         assert_eq!(response.status, 200, "{target}: {}", response.text());
     }
