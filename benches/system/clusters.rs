@@ -12,7 +12,7 @@
 //!   normal and paused. The two phases alternate every 5 s, so that the machine's
 //!   other load falls on both alike.
 
-use crate::load::percentile;
+use crate::load::{median, percentile};
 use crate::procs;
 use crate::support::http::Request;
 use crate::support::{ExporterBinary, ValkeyCluster, expected_keys, fill};
@@ -168,12 +168,6 @@ pub async fn stalled_neighbour(ten: &ExporterBinary, first: &ValkeyCluster, seco
             (before, while_paused, n.min(m))
         })
         .collect();
-}
-
-fn median(values: &[f64]) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    sorted.get(sorted.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 impl Figures {

@@ -40,6 +40,13 @@ pub fn percentile<T: Copy + Default>(sorted: &[T], p: f64) -> T {
     sorted[rank - 1]
 }
 
+/// The median of `values` (the upper one of an even count), NaN when there are none.
+pub fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted.get(sorted.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
 /// What to ask for and what must come back.
 #[derive(Clone)]
 pub struct Target {

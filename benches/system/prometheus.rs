@@ -17,6 +17,7 @@
 //! before anything is measured. Every process is killed when the section ends.
 
 use crate::Budget;
+use crate::load::median;
 use crate::monitoring_support::prometheus::Prometheus;
 use crate::monitoring_support::traffic::{HotSlot, Load};
 use crate::support::ExporterBinary;
@@ -259,12 +260,6 @@ fn value(body: &str, name: &str) -> f64 {
 
 fn mean(values: &[f64]) -> f64 {
     values.iter().sum::<f64>() / values.len().max(1) as f64
-}
-
-fn median(values: &[f64]) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    sorted.get(sorted.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 impl Figures {
