@@ -7,6 +7,7 @@
 
 mod cli;
 mod clusters;
+mod http_limits;
 mod node_url;
 mod raw;
 mod secret;
@@ -16,6 +17,7 @@ mod validate;
 pub mod web;
 
 pub use cli::{Cli, Command, PlanArgs, PlanBy, RankBy, TopArgs};
+pub use http_limits::HttpLimits;
 pub use node_url::{NodeUrl, parse_node_url};
 pub use secret::{REDACTED, Secret};
 pub use slot_series::SlotSeries;
@@ -60,6 +62,8 @@ pub struct Settings {
     /// Cap on concurrent HTTP connections, so a flood cannot exhaust memory or file
     /// descriptors.
     pub max_connections: usize,
+    /// Per-connection timeouts and the HTTP/2 stream limit.
+    pub http_limits: HttpLimits,
     /// tracing filter directive.
     pub log_level: String,
     pub log_format: LogFormat,

@@ -45,6 +45,7 @@ pub(super) fn settings(raw: RawConfig, figment: &Figment) -> Result<Settings, Co
         web,
         web_external_address,
         max_connections: raw.max_connections,
+        http_limits: super::HttpLimits::DEFAULT,
         log_level: raw.log_level,
         log_format,
     })

@@ -1,0 +1,43 @@
+//! How long and how much the HTTP endpoint gives each connection, so that clients that
+//! hold connections open, trickle their requests or stop reading cannot lock out
+//! Prometheus or pin memory. The anchors: nginx's `client_header_timeout`,
+//! `keepalive_timeout` and `send_timeout`; Go's `http.Server` `ReadHeaderTimeout`,
+//! `IdleTimeout` and `WriteTimeout`; HTTP/2's `SETTINGS_MAX_CONCURRENT_STREAMS`.
+
+use std::time::Duration;
+
+/// Per-connection bounds of the HTTP server (`http_*` settings).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// From accepting a connection (or finishing the previous answer on it) to a
+    /// complete request head, TLS handshake and protocol sniffing included; a client
+    /// that has sent no complete request by then is closed (`http_header_timeout`).
+    pub header_timeout: Duration,
+    /// How long a keep-alive connection (HTTP/1.1 or HTTP/2) may sit with no request in
+    /// progress before it is closed (`http_idle_timeout`).
+    pub idle_timeout: Duration,
+    /// How long an answer may make no progress towards the client (a write that
+    /// cannot proceed, or an HTTP/2 stream with no flow-control window) before the
+    /// connection is dropped (`http_send_timeout`).
+    pub send_timeout: Duration,
+    /// Requests in progress at once on one HTTP/2 connection
+    /// (`http2_max_concurrent_streams`).
+    pub http2_max_concurrent_streams: u32,
+}
+
+impl HttpLimits {
+    /// Prometheus sends its request right after connecting and scrapes at least once
+    /// a minute; browsers reuse a connection within seconds.
+    pub const DEFAULT: HttpLimits = HttpLimits {
+        header_timeout: Duration::from_secs(10),
+        idle_timeout: Duration::from_secs(60),
+        send_timeout: Duration::from_secs(30),
+        http2_max_concurrent_streams: 16,
+    };
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits::DEFAULT
+    }
+}
