@@ -11,8 +11,8 @@ use crate::cache::{SnapshotCache, SnapshotSource};
 use crate::collect::ClusterCollector;
 use crate::config::{ClusterSettings, NodeUrl, Settings};
 use crate::render::bodies::RenderedBodies;
-use crate::render::json::SlotStatsJson;
 use crate::render::metrics::Exposition;
+use crate::render::slot_entries::SlotStatsJson;
 use std::sync::Arc;
 
 /// One cluster the exporter reports on.

@@ -107,7 +107,7 @@ async fn a_client_trickling_its_headers_is_disconnected() {
     })
     .await
     .unwrap();
-    let limit = valkey_slot_exporter::http::HEADER_READ_TIMEOUT;
+    let limit = valkey_slot_exporter::config::HttpLimits::DEFAULT.header_timeout;
     assert!(closed_after >= limit - Duration::from_secs(1), "closed too early: {closed_after:?} ({answer})");
     assert!(closed_after < limit + Duration::from_secs(5), "still open after {closed_after:?}");
     assert!(!answer.contains("200 OK"), "{answer}");

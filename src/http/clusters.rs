@@ -5,8 +5,9 @@
 //! or a URL, so no request can make the exporter connect anywhere or send a password
 //! to a host of the requester's choosing.
 
+use super::body::Body;
 use super::query::{Query, QueryError};
-use super::routes::{Body, json_response};
+use super::respond::json_response;
 use crate::render::json;
 use crate::target::{Choice, Exporter, Target};
 use hyper::header::HOST;

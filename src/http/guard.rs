@@ -4,7 +4,8 @@
 //! attempt to make the server buffer data) and is refused before anything else.
 
 use super::basic_auth::BasicAuth;
-use super::routes::{Body, json_response};
+use super::body::Body;
+use super::respond::json_response;
 use crate::render::json;
 use hyper::Response;
 use hyper::header::{AUTHORIZATION, CONTENT_LENGTH, HeaderMap, HeaderValue, TRANSFER_ENCODING, WWW_AUTHENTICATE};

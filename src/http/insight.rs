@@ -11,9 +11,10 @@
 //! Nothing here sends Valkey anything: every answer is computed from the cached
 //! observation.
 
+use super::body::Body;
 use super::clusters::{bad_request, choose};
 use super::query::QueryError;
-use super::routes::{Body, json_response, unavailable_response};
+use super::respond::{json_response, unavailable_response};
 use crate::aggregate::Observation;
 use crate::aggregate::rank::Measure;
 use crate::cache::Served;

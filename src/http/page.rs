@@ -1,10 +1,9 @@
 //! Serving the page: `/` to a browser, `/ui` always, and its files under `/ui/`, each
 //! with a Content-Security-Policy that allows nothing but the exporter's own origin.
 
-use super::routes::Body;
+use super::body::Body;
 use crate::render::page::{ASSETS, Asset, CONTENT_SECURITY_POLICY, INDEX};
 use bytes::Bytes;
-use http_body_util::Full;
 use hyper::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderName, HeaderValue};
 use hyper::{Response, StatusCode};
 
@@ -24,7 +23,7 @@ pub(super) fn is_asset(path: &str) -> bool {
 }
 
 fn asset_response(asset: &Asset) -> Response<Body> {
-    let mut response = Response::new(Full::new(Bytes::from_static(asset.body.as_bytes())));
+    let mut response = Response::new(Body::from(Bytes::from_static(asset.body.as_bytes())));
     *response.status_mut() = StatusCode::OK;
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(asset.content_type));

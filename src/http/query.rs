@@ -93,10 +93,12 @@ impl<'a> Query<'a> {
 
 /// Parses the slot-stats query string (without `?`) into an inclusive slot range.
 /// Missing `start_slot` means 0, missing `end_slot` means 16383.
-pub fn parse_slot_range(query: Option<&str>) -> Result<RangeInclusive<u16>, QueryError> {
+#[cfg(test)]
+fn parse_slot_range(query: Option<&str>) -> Result<RangeInclusive<u16>, QueryError> {
     slot_range(&Query::parse(query, &PARAMS)?)
 }
 
+#[cfg(test)]
 const PARAMS: [&str; 2] = ["start_slot", "end_slot"];
 
 /// `start_slot` and `end_slot` of an already parsed query.

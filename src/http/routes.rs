@@ -18,24 +18,21 @@
 //! Every per-cluster path takes `?cluster=NAME` (optional with one cluster configured).
 //! | anything else              | 404 JSON; a known path with another method: 405 |
 
+use super::body::Body;
 use super::clusters;
 use super::query::slot_range;
+use super::respond::{body_response, json_chunks, json_response, not_found, text_response, unavailable_response};
 use super::{insight, page};
-use crate::cache::{Served, Unavailable};
+use crate::cache::Served;
 use crate::render::json;
 use crate::render::negotiate::{Encoding, Format};
 use crate::target::Exporter;
 use bytes::Bytes;
-use http_body_util::Full;
-use hyper::header::{ACCEPT, ALLOW, CACHE_CONTROL, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use hyper::header::{ACCEPT, ACCEPT_ENCODING, ALLOW, CONTENT_ENCODING, CONTENT_TYPE, HeaderValue, VARY};
 use hyper::{Method, Request, Response, StatusCode};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
-
-pub type Body = Full<Bytes>;
-
-const JSON: &str = "application/json";
 const KNOWN_PATHS: [&str; 12] = [
     "/",
     "/api/clusters",
@@ -54,9 +51,8 @@ const KNOWN_PATHS: [&str; 12] = [
 /// Answers one request. Never fails: every problem becomes a JSON error response.
 /// Large JSON and page answers are gzipped for clients that accept it (`/metrics`
 /// brings its own, rendered once per snapshot).
-pub async fn handle<B>(request: Request<B>, exporter: Arc<Exporter>) -> Response<Body> {
-    let encoding =
-        Encoding::negotiate(request.headers().get(hyper::header::ACCEPT_ENCODING).and_then(|v| v.to_str().ok()));
+pub(crate) async fn handle<B>(request: Request<B>, exporter: Arc<Exporter>) -> Response<Body> {
+    let encoding = Encoding::negotiate(request.headers().get(ACCEPT_ENCODING).and_then(|v| v.to_str().ok()));
     let response = route(request, exporter).await;
     compress(response, encoding).await
 }
@@ -65,8 +61,6 @@ pub async fn handle<B>(request: Request<B>, exporter: Arc<Exporter>) -> Response
 const GZIP_MIN_BYTES: usize = 1024;
 
 async fn compress(response: Response<Body>, encoding: Encoding) -> Response<Body> {
-    use http_body_util::BodyExt;
-    use hyper::header::{CONTENT_ENCODING, VARY};
     let compressible = response.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|t| {
         ["application/json", "text/html", "text/javascript", "text/css", "image/svg+xml"]
             .iter()
@@ -76,12 +70,9 @@ async fn compress(response: Response<Body>, encoding: Encoding) -> Response<Body
         return response;
     }
     let (mut parts, body) = response.into_parts();
-    let bytes = match body.collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(never) => match never {},
-    };
+    let bytes = body.into_bytes();
     if bytes.len() < GZIP_MIN_BYTES {
-        return Response::from_parts(parts, Full::new(bytes));
+        return Response::from_parts(parts, Body::from(bytes));
     }
     let zipped = Bytes::from(crate::render::gzip::gzip(&bytes));
     parts.headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
@@ -92,7 +83,7 @@ async fn compress(response: Response<Body>, encoding: Encoding) -> Response<Body
     if let Ok(vary) = HeaderValue::from_str(&vary) {
         parts.headers.insert(VARY, vary);
     }
-    Response::from_parts(parts, Full::new(zipped))
+    Response::from_parts(parts, Body::from(zipped))
 }
 
 async fn route<B>(request: Request<B>, exporter: Arc<Exporter>) -> Response<Body> {
@@ -109,7 +100,7 @@ async fn route<B>(request: Request<B>, exporter: Arc<Exporter>) -> Response<Body
         "/api/cluster/slot-map" => insight::slot_map(&request, &exporter, now).await,
         "/api/cluster/nodes" => insight::nodes(&request, &exporter, now).await,
         _ if path.starts_with("/ui/") => page::asset(path).unwrap_or_else(|| not_found(path, now)),
-        "/healthz" => text_response(StatusCode::OK, "text/plain; charset=utf-8", "ok\n".into()),
+        "/healthz" => text_response(StatusCode::OK, "text/plain; charset=utf-8", "ok\n"),
         "/api/clusters" => clusters::list(&request, &exporter, now),
         "/sd" => clusters::service_discovery(&request, &exporter, now),
         "/metrics" => serve_metrics(&request, &exporter, now).await,
@@ -121,10 +112,6 @@ async fn route<B>(request: Request<B>, exporter: Arc<Exporter>) -> Response<Body
     }
 }
 
-fn not_found(path: &str, now: SystemTime) -> Response<Body> {
-    json_response(json::error(404, "not_found", &format!("no endpoint at {}; see /", short(path)), now))
-}
-
 /// `/` answers by `Accept`: caches must keep the page and the index apart.
 fn with_vary_accept(mut response: Response<Body>) -> Response<Body> {
     response.headers_mut().insert(hyper::header::VARY, HeaderValue::from_static("Accept"));
@@ -132,7 +119,6 @@ fn with_vary_accept(mut response: Response<Body>) -> Response<Body> {
 }
 
 async fn serve_metrics<B>(request: &Request<B>, exporter: &Exporter, now: SystemTime) -> Response<Body> {
-    use hyper::header::{ACCEPT_ENCODING, CONTENT_ENCODING, VARY};
     let header = |name| request.headers().get(name).and_then(|v: &HeaderValue| v.to_str().ok());
     let format = Format::negotiate(header(ACCEPT));
     let encoding = Encoding::negotiate(header(ACCEPT_ENCODING));
@@ -146,7 +132,7 @@ async fn serve_metrics<B>(request: &Request<B>, exporter: &Exporter, now: System
     };
     // Rendered (and compressed) once per snapshot: see RenderedBodies.
     let body = target.metrics_bodies.get(&served.value, target.exposition, format, encoding).await;
-    let mut response = bytes_response(StatusCode::OK, format.content_type(), body);
+    let mut response = body_response(StatusCode::OK, format.content_type(), Body::from(body));
     let headers = response.headers_mut();
     headers.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
     if let Some(coding) = encoding.content_encoding() {
@@ -169,17 +155,20 @@ async fn serve_slot_stats<B>(request: &Request<B>, exporter: &Exporter, now: Sys
         Err(unavailable) => return unavailable_response(unavailable, now),
     };
     let served = Served { value: served.value.snapshot.clone(), cached: served.cached };
-    json_response(target.slot_stats_json.slot_stats(&served, range, now).await)
-}
-
-/// 503 with the error envelope when there is no snapshot to serve yet.
-pub(super) fn unavailable_response(unavailable: Unavailable, now: SystemTime) -> Response<Body> {
-    let code = match unavailable {
-        Unavailable::RefreshInProgress => "refresh_in_progress",
-        Unavailable::RefreshFailed => "refresh_failed",
+    let reply = match json::slot_stats_reply(&served, range, now) {
+        Ok(reply) => reply,
+        Err(error) => return json_response(error),
     };
-    let mut response = json_response(json::error(503, code, &unavailable.to_string(), now));
-    response.headers_mut().insert(RETRY_AFTER, HeaderValue::from_static("1"));
+    let status = reply.status;
+    let accepted = request.headers().get(ACCEPT_ENCODING).and_then(|v| v.to_str().ok());
+    let gzip = Encoding::negotiate(accepted) == Encoding::Gzip;
+    // Shared chunks, already compressed when asked: `compress` leaves them alone.
+    let chunks = target.slot_stats_json.chunks(&served, reply, gzip).await;
+    let mut response = json_chunks(status, Body::from_chunks(chunks));
+    response.headers_mut().insert(VARY, HeaderValue::from_static("Accept-Encoding"));
+    if gzip {
+        response.headers_mut().insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
     response
 }
 
@@ -203,33 +192,9 @@ fn scrape_deadline<B>(request: &Request<B>) -> Option<Instant> {
 
 fn method_not_allowed(path: &str, now: SystemTime) -> Response<Body> {
     if !KNOWN_PATHS.contains(&path) && !page::is_asset(path) {
-        return json_response(json::error(404, "not_found", &format!("no endpoint at {}; see /", short(path)), now));
+        return not_found(path, now);
     }
     let mut response = json_response(json::error(405, "method_not_allowed", "only GET and HEAD are supported", now));
     response.headers_mut().insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
     response
-}
-
-pub(super) fn json_response(reply: json::JsonReply) -> Response<Body> {
-    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    text_response(status, JSON, reply.body)
-}
-
-fn text_response(status: StatusCode, content_type: &'static str, body: String) -> Response<Body> {
-    bytes_response(status, content_type, Bytes::from(body))
-}
-
-fn bytes_response(status: StatusCode, content_type: &'static str, body: Bytes) -> Response<Body> {
-    let mut response = Response::new(Full::new(body));
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-    // Each answer reflects one snapshot; intermediaries must not serve it again.
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
-}
-
-/// Paths are echoed in 404 messages; keep them short.
-fn short(path: &str) -> String {
-    path.chars().take(64).collect()
 }

@@ -1,8 +1,14 @@
 //! gzip for `/metrics` bodies: a whole body at once, or a `fmt::Write` sink that a
 //! render writes straight into, so the uncompressed text never exists whole.
+//!
+//! And gzip assembled from parts ([`deflate_part`], [`gzip_trailer`]): a gzip member is
+//! a header, deflate blocks and a trailer (CRC-32 and length). Deflate output that ends
+//! with a sync flush is byte-aligned and never marked final, so parts compressed
+//! independently can follow one another, as pigz does; CRC-32s combine. Parts that
+//! many answers share are compressed once per snapshot.
 
 use flate2::Compression;
-use flate2::write::GzEncoder;
+use flate2::write::{DeflateEncoder, GzEncoder};
 use std::fmt;
 use std::io::Write;
 
@@ -55,6 +61,34 @@ pub fn gzip(body: &[u8]) -> Vec<u8> {
     encoder.finish().expect("compressing into a Vec")
 }
 
+/// A gzip member header: deflate, no name, no time, unknown OS (RFC 1952).
+pub(crate) const GZIP_HEADER: &[u8] = &[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+
+/// `pieces`, in order, as raw deflate at [`GZIP_LEVEL`]: sync-flushed so that another
+/// part can follow, or finished when `last`.
+pub(crate) fn deflate_part(pieces: &[&[u8]], last: bool) -> Vec<u8> {
+    let size: usize = pieces.iter().map(|p| p.len()).sum();
+    let mut encoder = DeflateEncoder::new(Vec::with_capacity(size / 6 + 64), Compression::new(GZIP_LEVEL));
+    // Writing into a Vec cannot fail.
+    for piece in pieces {
+        encoder.write_all(piece).expect("compressing into a Vec");
+    }
+    if last {
+        return encoder.finish().expect("compressing into a Vec");
+    }
+    encoder.flush().expect("compressing into a Vec");
+    std::mem::take(encoder.get_mut())
+}
+
+/// The gzip trailer for content with checksum `crc` and `length` bytes.
+pub(crate) fn gzip_trailer(crc: &crc32fast::Hasher, length: u64) -> [u8; 8] {
+    let mut trailer = [0; 8];
+    trailer[..4].copy_from_slice(&crc.clone().finalize().to_le_bytes());
+    // ISIZE is the length modulo 2^32.
+    trailer[4..].copy_from_slice(&(length as u32).to_le_bytes());
+    trailer
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -73,5 +107,20 @@ pub(crate) mod tests {
         fmt::Write::write_str(&mut sink, &text).unwrap();
         assert_eq!(gunzip(&sink.finish()), text);
         assert_eq!(gunzip(&gzip(text.as_bytes())), text);
+    }
+
+    #[test]
+    fn independently_compressed_parts_make_one_gzip_member() {
+        let parts = ["{\"head\":[", &"x,".repeat(10_000), "\"tail\"]}"];
+        let mut out = GZIP_HEADER.to_vec();
+        let mut crc = crc32fast::Hasher::new();
+        for (i, part) in parts.iter().enumerate() {
+            out.extend(deflate_part(&[part.as_bytes()], i == parts.len() - 1));
+            let mut own = crc32fast::Hasher::new();
+            own.update(part.as_bytes());
+            crc.combine(&own);
+        }
+        out.extend(gzip_trailer(&crc, parts.iter().map(|p| p.len() as u64).sum()));
+        assert_eq!(gunzip(&out), parts.concat());
     }
 }

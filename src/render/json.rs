@@ -6,19 +6,16 @@
 //! server's raw units (microseconds, bytes); a statistic the server did not send is
 //! left out of its slot entry rather than invented as 0.
 //!
-//! Slot entries are encoded once per snapshot ([`SlotStatsJson`]); a range answer is
-//! the envelope around a slice of that text, so even a full-range answer costs a copy,
-//! not a serialisation of 16,384 objects.
+//! Slot entries are encoded once per snapshot ([`super::slot_entries`]); a range
+//! answer is the envelope around a slice of that text, shared, not copied.
 
-use super::per_snapshot::{PerSnapshot, run_blocking};
+pub use super::slot_entries::EncodedSlots;
 use crate::cache::Served;
 use crate::snapshot::{ClusterState, SlotRecord, Snapshot};
 use serde::Serialize;
 use serde_json::json;
-use std::ops::RangeInclusive;
-use std::sync::Arc;
+use std::ops::{Range, RangeInclusive};
 use std::time::SystemTime;
-use tokio::sync::OnceCell;
 
 /// Text of the `note` for servers without CLUSTER SLOT-STATS.
 pub(crate) const UNSUPPORTED_NOTE: &str = "CLUSTER SLOT-STATS command not supported by this Redis/Valkey version";
@@ -83,7 +80,7 @@ struct FailedNode<'a> {
 
 #[derive(Serialize)]
 struct Data<'a> {
-    /// Always empty here: the entries are spliced in pre-encoded ([`splice_slots`]).
+    /// Always empty here: the entries are put in pre-encoded ([`SlotStatsReply`]).
     slots: [(); 0],
     total_slots: usize,
     start_slot: Option<u16>,
@@ -108,82 +105,54 @@ pub(crate) fn rfc3339_millis(t: SystemTime) -> String {
 }
 
 /// The answer to `GET /api/cluster/slot-stats` for the slots in `range`, encoding the
-/// snapshot's slot entries on the spot. The server uses [`SlotStatsJson`], which
-/// encodes them once per snapshot.
+/// snapshot's slot entries on the spot. The server uses
+/// [`SlotStatsJson`](super::slot_entries::SlotStatsJson), which encodes them once per
+/// snapshot and shares them between answers.
 #[cfg(test)]
 fn slot_stats(served: &Served<Snapshot>, range: RangeInclusive<u16>, now: SystemTime) -> JsonReply {
     slot_stats_from(served, &EncodedSlots::new(&served.value), range, now)
 }
 
-/// Every slot entry of one snapshot as JSON, encoded once: a range answer is then the
-/// envelope around one contiguous slice of this text, with no per-slot work.
-pub struct EncodedSlots {
-    /// Each record's object followed by a comma, in snapshot (slot) order.
-    text: String,
-    /// Where each record's object starts in `text`, plus the end of the text.
-    starts: Vec<u32>,
+/// A slot-stats answer before its slot entries are put in: the envelope up to the
+/// entries, which records of the snapshot go there, and the rest of the envelope.
+#[derive(Debug)]
+pub(crate) struct SlotStatsReply {
+    pub(crate) status: u16,
+    /// Ends with `"slots":[`.
+    pub(crate) before: String,
+    /// Indices into the snapshot's records (and its encoded entries).
+    pub(crate) records: Range<usize>,
+    /// Starts with `]`.
+    pub(crate) after: String,
 }
 
-impl EncodedSlots {
-    pub fn new(snapshot: &Snapshot) -> Self {
-        let mut text = Vec::with_capacity(snapshot.slots.len() * 160);
-        let mut starts = Vec::with_capacity(snapshot.slots.len() + 1);
-        starts.push(0);
-        for record in &snapshot.slots {
-            serde_json::to_writer(&mut text, &entry(snapshot, record)).expect("serializing plain data");
-            text.push(b',');
-            starts.push(u32::try_from(text.len()).expect("slot entries stay far below 4 GiB"));
-        }
-        EncodedSlots { text: String::from_utf8(text).expect("serde_json writes UTF-8"), starts }
-    }
-
-    /// The objects of records `range`, comma-separated.
-    fn joined(&self, range: std::ops::Range<usize>) -> &str {
-        if range.is_empty() {
-            return "";
-        }
-        // Without the comma that follows the last object.
-        &self.text[self.starts[range.start] as usize..self.starts[range.end] as usize - 1]
-    }
-}
-
-/// The encoded slot entries of the latest snapshot, built on the first JSON request for
-/// it (off the async threads; concurrent requests wait for the one build).
-#[derive(Default)]
-pub(crate) struct SlotStatsJson {
-    last: PerSnapshot<Snapshot, OnceCell<Arc<EncodedSlots>>>,
-}
-
-impl SlotStatsJson {
-    /// Like [`slot_stats`], with the entries encoded once per snapshot.
-    pub(crate) async fn slot_stats(
-        &self,
-        served: &Served<Snapshot>,
-        range: RangeInclusive<u16>,
-        now: SystemTime,
-    ) -> JsonReply {
-        let cell = self.last.get(&served.value);
-        let encoded = cell
-            .get_or_init(|| {
-                let snapshot = served.value.clone();
-                run_blocking(move || Arc::new(EncodedSlots::new(&snapshot)))
-            })
-            .await;
-        slot_stats_from(served, encoded, range, now)
-    }
-}
-
-/// The slot-stats answer for `range`, taking the slot entries from `encoded`, which
-/// must have been built from `served.value`.
+/// The slot-stats answer for `range` in one piece, taking the slot entries from
+/// `encoded`, which must have been built from `served.value`.
 pub fn slot_stats_from(
     served: &Served<Snapshot>,
     encoded: &EncodedSlots,
     range: RangeInclusive<u16>,
     now: SystemTime,
 ) -> JsonReply {
+    match slot_stats_reply(served, range, now) {
+        Ok(reply) => {
+            let entries = encoded.joined(reply.records.clone());
+            let body = [reply.before.as_bytes(), &entries, reply.after.as_bytes()].concat();
+            JsonReply { status: reply.status, body: String::from_utf8(body).expect("JSON text is UTF-8") }
+        }
+        Err(error) => error,
+    }
+}
+
+/// The envelope of the slot-stats answer for `range`, or the error answer.
+pub(crate) fn slot_stats_reply(
+    served: &Served<Snapshot>,
+    range: RangeInclusive<u16>,
+    now: SystemTime,
+) -> Result<SlotStatsReply, JsonReply> {
     let snapshot = &served.value;
     if snapshot.nothing_answered() {
-        return error(503, "cluster_unreachable", &unreachable_message(snapshot), now);
+        return Err(error(503, "cluster_unreachable", &unreachable_message(snapshot), now));
     }
     let (records, start_slot, end_slot, note) = match snapshot.state {
         ClusterState::NotCluster => (0..0, None, None, None),
@@ -208,8 +177,13 @@ pub fn slot_stats_from(
         nodes_failed,
         note,
     };
-    let envelope = success(data, now);
-    JsonReply { status: envelope.status, body: splice_slots(&envelope.body, encoded.joined(records)) }
+    let mut envelope = success(data, now);
+    // The envelope's empty `"slots":[]` is the first field of `data`: no value before
+    // it can contain that text.
+    const EMPTY_SLOTS: &str = "\"slots\":[";
+    let at = envelope.body.find(EMPTY_SLOTS).expect("the envelope has a slots field") + EMPTY_SLOTS.len();
+    let after = envelope.body.split_off(at);
+    Ok(SlotStatsReply { status: envelope.status, before: envelope.body, records, after })
 }
 
 /// Indices into `snapshot.slots` of the records whose slot lies in `range` (as
@@ -220,16 +194,9 @@ fn record_indices(snapshot: &Snapshot, range: &RangeInclusive<u16>) -> std::ops:
     start..end
 }
 
-/// Puts the pre-encoded `entries` into the envelope's empty `"slots":[]`, the first
-/// field of `data` (no value before it can contain that text).
-fn splice_slots(envelope: &str, entries: &str) -> String {
-    const EMPTY_SLOTS: &str = "\"slots\":[";
-    let at = envelope.find(EMPTY_SLOTS).expect("the envelope has a slots field") + EMPTY_SLOTS.len();
-    let mut body = String::with_capacity(envelope.len() + entries.len());
-    body.push_str(&envelope[..at]);
-    body.push_str(entries);
-    body.push_str(&envelope[at..]);
-    body
+/// Appends the JSON object of `record` to `out`.
+pub(crate) fn write_entry(out: &mut Vec<u8>, snapshot: &Snapshot, record: &SlotRecord) {
+    serde_json::to_writer(out, &entry(snapshot, record)).expect("serializing plain data");
 }
 
 fn entry<'a>(snapshot: &'a Snapshot, record: &SlotRecord) -> SlotEntry<'a> {

@@ -17,4 +17,5 @@ pub(crate) mod metrics;
 pub(crate) mod negotiate;
 pub(crate) mod page;
 pub(crate) mod per_snapshot;
+pub(crate) mod slot_entries;
 pub(crate) mod tables;
