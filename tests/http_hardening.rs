@@ -115,21 +115,31 @@ async fn a_client_trickling_its_headers_is_disconnected() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn connections_over_the_cap_get_503_and_the_server_keeps_serving() {
-    let exporter = start_exporter(&["--nodes", "redis://127.0.0.1:1", "--max-connections", "3"]).await;
+async fn at_the_cap_idle_connections_make_room_and_only_busy_ones_turn_newcomers_away() {
+    // A "node" that accepts and never answers: every /metrics waits for its refresh.
+    let black_hole = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let node = format!("redis://{}", black_hole.local_addr().unwrap());
+    let exporter = start_exporter(&["--nodes", &node, "--node-timeout", "5s", "--max-connections", "3"]).await;
     let addr = exporter.addr;
     let held: Vec<TcpStream> = (0..3).map(|_| TcpStream::connect(addr).unwrap()).collect();
     tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(exporter.get("/healthz").await.status, 200, "an idle connection made room");
+
+    let waiting: Vec<_> = (0..3).map(|_| tokio::spawn(support::http::request(addr, "GET", "/metrics", &[]))).collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let over = exporter.get("/healthz").await;
-    assert_eq!(over.status, 503);
+    assert_eq!(over.status, 503, "every place has a request in progress");
     assert_eq!(over.json()["error"]["code"], "too_many_connections");
 
     // Many more at once: refused or answered 503, never a crash.
     let flood: Vec<_> = (0..300).filter_map(|_| TcpStream::connect(addr).ok()).collect();
     drop(flood);
     drop(held);
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(exporter.get("/healthz").await.status, 200, "serving again once connections close");
+    for request in waiting {
+        let status = request.await.unwrap().status;
+        assert!(matches!(status, 200 | 503), "answered once the refresh gave up on the node: {status}");
+    }
+    assert_eq!(exporter.get("/healthz").await.status, 200, "serving again once requests finish");
     exporter.stop().await;
 }
 

@@ -50,17 +50,6 @@ async fn two_hundred_concurrent_requests_after_expiry_cause_one_refresh() {
     exporter.stop().await;
 }
 
-/// The resident set size of the exporter process, in KiB.
-fn rss_kib(exporter: &ExporterBinary) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{}/status", exporter.pid())).expect("process status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .expect("VmRSS")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sustained_mixed_load_has_no_errors_and_flat_memory() {
     let cluster = ValkeyCluster::start(3, 0);
@@ -76,9 +65,9 @@ async fn sustained_mixed_load_has_no_errors_and_flat_memory() {
     // Warm up, then measure memory over two equal rounds: a leak shows as growth
     // from the first round's end to the second's.
     run_load(exporter.addr, Duration::from_secs(3)).await.expect("warm-up round");
-    let after_first = rss_kib(&exporter);
+    let after_first = exporter.rss_kib();
     let requests = run_load(exporter.addr, Duration::from_secs(4)).await.expect("no request failed");
-    let after_second = rss_kib(&exporter);
+    let after_second = exporter.rss_kib();
     assert!(requests > 20, "the load ran ({requests} requests)");
     let growth = after_second.saturating_sub(after_first);
     assert!(growth < 16 * 1024, "RSS grew by {growth} KiB ({after_first} -> {after_second} KiB)");

@@ -129,7 +129,7 @@ pub async fn serve(
     tracing::info!("shutting down: draining in-flight requests");
     let _ = stop.send(true);
     drop(alive);
-    if tokio::time::timeout(DRAIN_TIMEOUT + Duration::from_secs(1), all_gone.recv()).await.is_err() {
+    if tokio::time::timeout(DRAIN_TIMEOUT, all_gone.recv()).await.is_err() {
         tracing::warn!("in-flight requests did not finish within {DRAIN_TIMEOUT:?}");
     }
 }

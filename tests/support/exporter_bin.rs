@@ -91,6 +91,17 @@ impl ExporterBinary {
         libc::pid_t::try_from(self.process.pid()).expect("pid fits pid_t")
     }
 
+    /// The process's resident set size, in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).expect("process status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .expect("VmRSS")
+    }
+
     /// Sends `signal` (e.g. `libc::SIGTERM`) to the process.
     pub fn signal(&self, signal: libc::c_int) {
         // SAFETY: kill(2) has no memory-safety preconditions; the pid is our own child,

@@ -21,6 +21,7 @@
 //!   exit status and output); the only place that runs the binary;
 //! * [`http`]: the one HTTP/1.1 client, plain or TLS: [`http::request`],
 //!   [`http::Request`] and [`HttpResponse`];
+//! * [`siege`]: hostile clients: connections held open, answers never read;
 //! * [`process`]: [`spawn`](process::spawn), how every process above is started, and
 //!   the guard that kills it;
 //! * [`free_local_addr`]: a free port on 127.0.0.1, picked by the OS.
@@ -43,6 +44,7 @@ pub mod process;
 pub mod reshard;
 pub mod resp;
 mod server;
+pub mod siege;
 pub mod slots;
 pub mod tls;
 mod topology;

@@ -129,7 +129,8 @@ impl Connection {
                 }
                 _ = self.shutdown.changed(), if !closing => {
                     connection.as_mut().graceful_shutdown();
-                    close_by = Some(Instant::now() + DRAIN_TIMEOUT);
+                    // The server gives up on the drain first, and says so.
+                    close_by = Some(Instant::now() + DRAIN_TIMEOUT + POLITE_CLOSE);
                 }
                 () = tokio::time::sleep_until(close_by.unwrap_or_else(Instant::now)), if closing => return,
             }
