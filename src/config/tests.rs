@@ -162,3 +162,59 @@ fn cli_debug_redacts_password() {
     let c = cli(&["--password", "hunter2"]);
     assert!(!format!("{c:?}").contains("hunter2"));
 }
+
+/// `load` with `vars` as the environment's string settings.
+fn load_env(vars: &[(&str, &str)], flags: &[&str]) -> Result<Settings, ConfigError> {
+    load_with_env(cli(flags), env::RawStrings::from_vars(vars))
+}
+
+/// Values figment's `Env` would parse into something else (7, "spaced", a bool, a
+/// list) or that hold the `=` of `NAME=value`.
+const AWKWARD: [&str; 6] = ["007", " spaced ", "true", "[x]", "a=b=c", "1.5"];
+
+#[test]
+fn passwords_and_user_names_from_the_environment_are_taken_byte_for_byte() {
+    for value in AWKWARD {
+        let vars = [("VALKEY_SLOT_EXPORTER_PASSWORD", value), ("VALKEY_SLOT_EXPORTER_USERNAME", value)];
+        let s = load_env(&vars, &[]).unwrap_or_else(|e| panic!("{value:?}: {e}"));
+        let c = &s.clusters[0];
+        assert_eq!(c.password.as_ref().map(Secret::expose), Some(value), "password {value:?}");
+        assert_eq!(c.username.as_deref(), Some(value), "username {value:?}");
+    }
+}
+
+#[test]
+fn paths_from_the_environment_are_taken_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    for value in AWKWARD {
+        // An absolute path ending in the awkward name: the file's contents prove which
+        // path was opened.
+        let path = dir.path().join(value);
+        std::fs::write(&path, format!("pw-{value}\n")).unwrap();
+        let vars = [("VALKEY_SLOT_EXPORTER_PASSWORD_FILE", path.to_str().unwrap())];
+        let s = load_env(&vars, &[]).unwrap_or_else(|e| panic!("{value:?}: {e}"));
+        assert_eq!(s.clusters[0].password.as_ref().unwrap().expose(), format!("pw-{value}"));
+        // As a relative path that does not exist, the error repeats it unparsed and
+        // names the variable.
+        let e = load_env(&[("VALKEY_SLOT_EXPORTER_PASSWORD_FILE", value)], &[]).unwrap_err().to_string();
+        assert!(e.contains(&format!("password file {value}: ")), "{value:?}: {e}");
+        assert!(e.contains("environment variable VALKEY_SLOT_EXPORTER_PASSWORD_FILE"), "{e}");
+    }
+}
+
+#[test]
+fn other_string_settings_from_the_environment_are_not_trimmed_or_parsed() {
+    let e = load_env(&[("VALKEY_SLOT_EXPORTER_LISTEN", " :9999")], &[]).unwrap_err().to_string();
+    assert!(e.contains("` :9999`") && e.contains("VALKEY_SLOT_EXPORTER_LISTEN"), "{e}");
+    let e = load_env(&[("VALKEY_SLOT_EXPORTER_LOG_FORMAT", "true")], &[]).unwrap_err().to_string();
+    assert!(e.contains("`true`") && e.contains("VALKEY_SLOT_EXPORTER_LOG_FORMAT"), "{e}");
+    let e = load_env(&[("VALKEY_SLOT_EXPORTER_WEB_EXTERNAL_ADDRESS", "[x]")], &[]).unwrap_err().to_string();
+    assert!(e.contains("`[x]`") && e.contains("VALKEY_SLOT_EXPORTER_WEB_EXTERNAL_ADDRESS"), "{e}");
+    // nodes: split on commas, the items never parsed.
+    let s = load_env(&[("VALKEY_SLOT_EXPORTER_NODES", "redis://10.0.0.1:7000,redis://007:1")], &[]).unwrap();
+    let seeds: Vec<&str> = s.clusters[0].seeds.iter().map(|n| n.addr.as_str()).collect();
+    assert_eq!(seeds, ["10.0.0.1:7000", "007:1"]);
+    // Flags still win over the environment.
+    let s = load_env(&[("VALKEY_SLOT_EXPORTER_PASSWORD", "007")], &["--password", "flag"]).unwrap();
+    assert_eq!(s.clusters[0].password.as_ref().unwrap().expose(), "flag");
+}
