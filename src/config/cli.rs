@@ -59,13 +59,13 @@ pub struct Cli {
     pub password_file: Option<PathBuf>,
 
     /// How long a snapshot is served before the next request refreshes it, e.g. 30s,
-    /// 500ms, 2m [default: 30s].
+    /// 2m; at least 1s [default: 30s].
     #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration_flag)]
     #[serde(skip_serializing_if = "Option::is_none", with = "humantime_serde::option")]
     pub cache_ttl: Option<Duration>,
 
-    /// How long one node may take to connect and answer before it is reported down
-    /// [default: 5s].
+    /// How long one node may take to connect and answer before it is reported down;
+    /// at most the cache TTL [default: 5s].
     #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration_flag)]
     #[serde(skip_serializing_if = "Option::is_none", with = "humantime_serde::option")]
     pub node_timeout: Option<Duration>,

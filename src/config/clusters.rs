@@ -197,7 +197,11 @@ const MIN_CACHE_TTL: Duration = Duration::from_secs(1);
 /// A snapshot lives at least [`MIN_CACHE_TTL`], and a refresh (bounded by the node
 /// timeout) never outlasts the snapshot it replaces, so refreshes cannot pile up back to
 /// back. Checked after a table's overrides apply; errors name the key that set each value.
-fn check_ttls(cache_ttl: &Keyed<Duration>, node_timeout: &Keyed<Duration>, figment: &Figment) -> Result<(), ConfigError> {
+fn check_ttls(
+    cache_ttl: &Keyed<Duration>,
+    node_timeout: &Keyed<Duration>,
+    figment: &Figment,
+) -> Result<(), ConfigError> {
     let show = |d: Duration| humantime::format_duration(d).to_string();
     if cache_ttl.value < MIN_CACHE_TTL {
         let message = format!("cache TTL {} is too short (at least {})", show(cache_ttl.value), show(MIN_CACHE_TTL));

@@ -249,7 +249,10 @@ fn a_node_timeout_longer_than_the_cache_ttl_is_refused_naming_both_keys() {
     let e = load_file(table, &[]).unwrap_err().to_string();
     assert!(e.contains("key `clusters.a.node_timeout`") && e.contains("key `cache_ttl` (built-in default)"), "{e}");
     let table = "[clusters.a]\nnodes = \"redis://a:1\"\ncache_ttl = \"2m\"\nnode_timeout = \"1m\"\n";
-    assert_eq!(load_file(table, &[]).expect("a table may raise both").clusters[0].node_timeout, Duration::from_secs(60));
+    assert_eq!(
+        load_file(table, &[]).expect("a table may raise both").clusters[0].node_timeout,
+        Duration::from_secs(60)
+    );
 }
 
 #[test]
@@ -275,7 +278,10 @@ fn http_limits_come_from_every_layer_with_their_defaults() {
     assert_eq!(s.http_limits, expected);
     let file = "http_header_timeout = \"3s\"\nhttp_idle_timeout = \"1h\"\nhttp2_max_concurrent_streams = 1\n";
     let s = load_file(file, &[]).unwrap();
-    assert_eq!((s.http_limits.header_timeout, s.http_limits.idle_timeout), (Duration::from_secs(3), Duration::from_secs(3600)));
+    assert_eq!(
+        (s.http_limits.header_timeout, s.http_limits.idle_timeout),
+        (Duration::from_secs(3), Duration::from_secs(3600))
+    );
     assert_eq!((s.http_limits.send_timeout, s.http_limits.http2_max_concurrent_streams), (Duration::from_secs(30), 1));
 }
 
