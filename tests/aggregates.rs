@@ -104,9 +104,10 @@ async fn sums_equal_the_slots_and_profiles_keep_the_hot_slots() {
     let cluster = ValkeyCluster::start(3, 0);
     fill(&cluster, expected_keys);
     let seed = cluster.seed_url();
-    let all = start_exporter(&["--nodes", &seed, "--cache-ttl", "300ms"]).await;
-    let top = start_exporter(&["--nodes", &seed, "--cache-ttl", "300ms", "--slot-series", "top:3"]).await;
-    let none = start_exporter(&["--nodes", &seed, "--cache-ttl", "300ms", "--slot-series", "none"]).await;
+    let flags = |profile| ["--nodes", &seed, "--cache-ttl", "1s", "--node-timeout", "1s", "--slot-series", profile];
+    let all = start_exporter(&flags("all")).await;
+    let top = start_exporter(&flags("top:3")).await;
+    let none = start_exporter(&flags("none")).await;
     for exporter in [&all, &top, &none] {
         exporter.metrics().await; // the first snapshot: no rates yet
     }
@@ -129,10 +130,10 @@ async fn sums_equal_the_slots_and_profiles_keep_the_hot_slots() {
     };
     // top:N keeps a slot whose rate stands out in two windows running: load twice.
     load();
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     top.metrics().await;
     load();
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
 
     let after = all.metrics().await;
     assert_sums_match_slots(&after);
@@ -208,7 +209,7 @@ fn write_prometheus_config(dir: &std::path::Path, exporter: std::net::SocketAddr
 async fn counters_never_decrease_through_migration_resetstat_failover_and_restart() {
     let mut cluster = ValkeyCluster::start(3, 1);
     // Node and range counters are in every profile; `none` keeps each scrape small.
-    let flags = ["--nodes", &cluster.seed_url(), "--cache-ttl", "300ms", "--slot-series", "none"];
+    let flags = ["--nodes", &cluster.seed_url(), "--cache-ttl", "1s", "--node-timeout", "1s", "--slot-series", "none"];
     let exporter = start_exporter(&flags).await;
     let dir = tempfile::tempdir().expect("temp dir");
     let prometheus = Prometheus::start(&write_prometheus_config(dir.path(), exporter.addr), dir.path()).await;

@@ -22,6 +22,10 @@ fn help_documents_every_flag_and_no_secret() {
         "--config",
         "--log-level",
         "--log-format",
+        "--http-header-timeout",
+        "--http-idle-timeout",
+        "--http-send-timeout",
+        "--http2-max-concurrent-streams",
     ] {
         assert!(help.contains(flag), "--help lacks {flag}");
     }
@@ -44,6 +48,23 @@ fn a_bad_environment_value_names_the_variable() {
     assert_eq!(output.status.code(), Some(2));
     let err = output.stderr;
     assert!(err.contains("VALKEY_SLOT_EXPORTER_NODE_TIMEOUT"), "{err}");
+}
+
+#[test]
+fn ttls_and_http_limits_out_of_range_from_the_environment_name_the_variable() {
+    for (variable, value, why) in [
+        ("VALKEY_SLOT_EXPORTER_CACHE_TTL", "500ms", "at least 1s"),
+        ("VALKEY_SLOT_EXPORTER_NODE_TIMEOUT", "45s", "at most the TTL"),
+        ("VALKEY_SLOT_EXPORTER_HTTP_HEADER_TIMEOUT", "50ms", "out of range"),
+        ("VALKEY_SLOT_EXPORTER_HTTP_IDLE_TIMEOUT", "2h", "out of range"),
+        ("VALKEY_SLOT_EXPORTER_HTTP_SEND_TIMEOUT", "forever", "invalid duration"),
+        ("VALKEY_SLOT_EXPORTER_HTTP2_MAX_CONCURRENT_STREAMS", "0", "out of range"),
+    ] {
+        let output = ExporterBinary::run(&[], &[(variable, value)]);
+        assert_eq!(output.status.code(), Some(2), "{variable}={value}");
+        let err = output.stderr;
+        assert!(err.contains(&format!("environment variable {variable}")) && err.contains(why), "{err}");
+    }
 }
 
 #[test]

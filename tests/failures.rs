@@ -39,7 +39,7 @@ async fn a_dead_primary_is_down_and_its_slots_absent_while_the_rest_is_served() 
     let mut cluster = ValkeyCluster::start(3, 0);
     fill(&cluster, expected_keys);
     let owners = cluster.slot_owners();
-    let exporter = start_exporter(&["--nodes", &cluster.seed_url(), "--cache-ttl", "200ms"]).await;
+    let exporter = start_exporter(&["--nodes", &cluster.seed_url(), "--cache-ttl", "1s", "--node-timeout", "1s"]).await;
     exporter.metrics().await;
     let dead = non_seed_primary(&cluster);
     cluster.kill(&dead);
@@ -72,7 +72,7 @@ async fn a_dead_primary_is_down_and_its_slots_absent_while_the_rest_is_served() 
 async fn after_a_failover_slots_belong_to_the_new_primary_and_never_to_two() {
     let cluster = ValkeyCluster::start(3, 1);
     fill(&cluster, expected_keys);
-    let exporter = start_exporter(&["--nodes", &cluster.seed_url(), "--cache-ttl", "200ms"]).await;
+    let exporter = start_exporter(&["--nodes", &cluster.seed_url(), "--cache-ttl", "1s", "--node-timeout", "1s"]).await;
     let before = exporter.metrics().await;
     let old_owners = cluster.slot_owners();
 
@@ -124,7 +124,7 @@ async fn resharded_slots_show_their_new_owner_keys_and_restarted_counters() {
         .flat_map(|s| (0..200).map(move |_| vec!["GET".to_string(), format!("{{{}}}:0", slot_tag(*s))]))
         .collect();
     conn.pipeline(&commands).unwrap();
-    let exporter = start_exporter(&["--nodes", &cluster.seed_url(), "--cache-ttl", "200ms"]).await;
+    let exporter = start_exporter(&["--nodes", &cluster.seed_url(), "--cache-ttl", "1s", "--node-timeout", "1s"]).await;
     let before = exporter.metrics().await;
     let cpu_before = before.by_slot("valkey_slot_cpu_seconds_total");
 
@@ -153,12 +153,12 @@ async fn a_paused_node_is_reported_down_within_the_node_timeout_and_the_rest_is_
     let cluster = ValkeyCluster::start(3, 0);
     fill(&cluster, expected_keys);
     let owners = cluster.slot_owners();
-    let exporter =
-        start_exporter(&["--nodes", &cluster.seed_url(), "--cache-ttl", "100ms", "--node-timeout", "1s"]).await;
+    let exporter = start_exporter(&["--nodes", &cluster.seed_url(), "--cache-ttl", "1s", "--node-timeout", "1s"]).await;
     exporter.metrics().await;
     let stalled = non_seed_primary(&cluster);
     assert_eq!(cluster.cmd(&stalled, &["CLIENT", "PAUSE", "4000", "ALL"]).as_str(), Some("OK"));
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    // Past the 1 s TTL, with the pause still ahead of the refresh that follows.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
 
     let started = Instant::now();
     let metrics = exporter.metrics().await;
@@ -179,13 +179,14 @@ async fn a_paused_node_is_reported_down_within_the_node_timeout_and_the_rest_is_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scrape_that_triggers_a_slow_refresh_gets_the_previous_snapshot_within_its_timeout() {
     let cluster = ValkeyCluster::start(3, 0);
-    let exporter =
-        start_exporter(&["--nodes", &cluster.seed_url(), "--cache-ttl", "100ms", "--node-timeout", "10s"]).await;
+    let exporter = start_exporter(&["--nodes", &cluster.seed_url(), "--cache-ttl", "4s", "--node-timeout", "4s"]).await;
     let first = exporter.metrics().await;
     let refreshed_at = |m: &Metrics| m.named("valkey_exporter_last_refresh_timestamp_seconds").next().unwrap().value;
     let stalled = non_seed_primary(&cluster);
-    cluster.cmd(&stalled, &["CLIENT", "PAUSE", "5000", "ALL"]);
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    // Once the 4 s TTL has passed, about 2.4 s of pause remain: longer than the hurried
+    // scrape waits (1.275 s), shorter than the node timeout.
+    cluster.cmd(&stalled, &["CLIENT", "PAUSE", "6500", "ALL"]);
+    tokio::time::sleep(Duration::from_millis(4100)).await;
 
     let started = Instant::now();
     let response = exporter.request("GET", "/metrics", &[("x-prometheus-scrape-timeout-seconds", "1.5")]).await;
@@ -197,7 +198,7 @@ async fn a_scrape_that_triggers_a_slow_refresh_gets_the_previous_snapshot_within
     assert_eq!(hurried.named("valkey_node_up").filter(|s| s.value == 1.0).count(), 3);
 
     // The refresh that scrape started was not cut short: it waits for the paused node
-    // (node timeout 10 s) and, once the pause ends, serves a complete newer snapshot.
+    // (node timeout 4 s) and, once the pause ends, serves a complete newer snapshot.
     let after = metrics_until(&exporter, Duration::from_secs(15), |m| refreshed_at(m) > refreshed_at(&first)).await;
     assert_eq!(after.node_value("valkey_node_up", &stalled), Some(1.0), "the paused node answered late, not never");
     assert_eq!(after.by_slot("valkey_slot_keys").len(), 16384);
@@ -208,11 +209,10 @@ async fn a_scrape_that_triggers_a_slow_refresh_gets_the_previous_snapshot_within
 async fn a_paused_seed_does_not_stall_discovery_once_other_nodes_are_known() {
     let cluster = ValkeyCluster::start(3, 0);
     let seed = cluster.seed_url().trim_start_matches("redis://").to_string();
-    let exporter =
-        start_exporter(&["--nodes", &cluster.seed_url(), "--cache-ttl", "100ms", "--node-timeout", "1s"]).await;
+    let exporter = start_exporter(&["--nodes", &cluster.seed_url(), "--cache-ttl", "1s", "--node-timeout", "1s"]).await;
     exporter.metrics().await;
     cluster.cmd(&seed, &["CLIENT", "PAUSE", "3000", "ALL"]);
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     let started = Instant::now();
     let metrics = exporter.metrics().await;
     assert!(started.elapsed() < Duration::from_millis(2500), "took {:?}", started.elapsed());
@@ -230,7 +230,7 @@ async fn a_node_that_restarts_is_read_again_and_a_dead_seed_does_not_matter() {
     // A seed nobody listens on comes first; the real one second.
     let dead_seed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let nodes = format!("redis://{dead_seed},{}", cluster.seed_url());
-    let exporter = start_exporter(&["--nodes", &nodes, "--cache-ttl", "200ms", "--node-timeout", "3s"]).await;
+    let exporter = start_exporter(&["--nodes", &nodes, "--cache-ttl", "3s", "--node-timeout", "3s"]).await;
     let first = exporter.metrics().await;
     let api = exporter.get("/api/cluster/slot-stats?end_slot=0").await.text().to_owned();
     assert_eq!(first.by_slot("valkey_slot_keys").len(), 16384, "the dead seed does not matter: {api}");

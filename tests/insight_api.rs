@@ -75,7 +75,8 @@ fn assert_near(what: &str, got: f64, want: f64, relative: f64) {
 async fn hot_slots_follow_the_traffic_and_balance_matches_the_slots() {
     let cluster = ValkeyCluster::start(3, 0);
     fill(&cluster, expected_keys);
-    let exporter = start_exporter(&["--nodes", &cluster.seed_url(), "--cache-ttl", "1500ms"]).await;
+    let exporter =
+        start_exporter(&["--nodes", &cluster.seed_url(), "--cache-ttl", "1500ms", "--node-timeout", "1s"]).await;
     let before = json(&exporter, "/api/cluster/slot-stats").await;
     let first = json(&exporter, "/api/cluster/hot-slots").await;
     assert!(first["slots"].as_array().unwrap().is_empty(), "no rates from one snapshot");
@@ -164,12 +165,12 @@ async fn a_scale_out_primary_is_listed_and_the_classic_script_moves_a_slot_to_it
     let mut cluster = ValkeyCluster::start(3, 0);
     fill(&cluster, expected_keys);
     let newcomer = cluster.add_empty_primary();
-    let exporter = start_exporter(&["--nodes", &cluster.seed_url(), "--cache-ttl", "300ms"]).await;
+    let exporter = start_exporter(&["--nodes", &cluster.seed_url(), "--cache-ttl", "1s", "--node-timeout", "1s"]).await;
     let balance = json(&exporter, "/api/cluster/balance").await;
     let listed = balance["primaries"].as_array().unwrap().iter().find(|p| p["node"] == newcomer.as_str()).cloned();
     let listed = listed.unwrap_or_else(|| panic!("{newcomer} not in the balance: {balance}"));
     assert_eq!((listed["slots"].as_u64(), listed["keys"].as_u64()), (Some(0), Some(0)));
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     let balance = json(&exporter, "/api/cluster/balance").await;
     let listed = balance["primaries"].as_array().unwrap().iter().find(|p| p["node"] == newcomer.as_str()).unwrap();
     assert_eq!(listed["cpu_usec_per_sec"].as_f64(), Some(0.0), "zero load, not unknown");

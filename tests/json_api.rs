@@ -67,7 +67,7 @@ async fn ranges_return_exactly_the_expected_slots() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cached_flips_within_the_ttl_and_a_new_snapshot_follows_it() {
     let cluster = ValkeyCluster::start(3, 0);
-    let exporter = start_exporter(&["--nodes", &cluster.seed_url(), "--cache-ttl", "1s"]).await;
+    let exporter = start_exporter(&["--nodes", &cluster.seed_url(), "--cache-ttl", "1s", "--node-timeout", "1s"]).await;
     let path = "/api/cluster/slot-stats?start_slot=0&end_slot=0";
 
     let (_, first) = get_json(&exporter, path).await;
@@ -87,7 +87,7 @@ async fn cached_flips_within_the_ttl_and_a_new_snapshot_follows_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_requests_after_expiry_cause_one_refresh() {
     let cluster = ValkeyCluster::start(3, 0);
-    let exporter = start_exporter(&["--nodes", &cluster.seed_url(), "--cache-ttl", "3s"]).await;
+    let exporter = start_exporter(&["--nodes", &cluster.seed_url(), "--cache-ttl", "3s", "--node-timeout", "1s"]).await;
     exporter.get("/metrics").await;
     // A refresh may split a node's slots over a few SLOT-STATS commands; one refresh
     // is however many the first one took.

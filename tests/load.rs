@@ -54,8 +54,16 @@ async fn two_hundred_concurrent_requests_after_expiry_cause_one_refresh() {
 async fn sustained_mixed_load_has_no_errors_and_flat_memory() {
     let cluster = ValkeyCluster::start(3, 0);
     fill(&cluster, expected_keys);
-    let exporter =
-        ExporterBinary::start(&["--nodes", &cluster.seed_url(), "--cache-ttl", "300ms", "--log-level", "warn"]);
+    let exporter = ExporterBinary::start(&[
+        "--nodes",
+        &cluster.seed_url(),
+        "--cache-ttl",
+        "1s",
+        "--node-timeout",
+        "1s",
+        "--log-level",
+        "warn",
+    ]);
     let deadline = Instant::now() + Duration::from_secs(10);
     while request_ok(exporter.addr, "/healthz").await.is_err() {
         assert!(Instant::now() < deadline, "exporter did not start");

@@ -71,7 +71,7 @@ async fn traffic_to_one_slot_raises_only_its_counters() {
     let cluster = ValkeyCluster::start(3, 0);
     fill(&cluster, expected_keys);
     let owners = cluster.slot_owners();
-    let exporter = start_exporter(&["--nodes", &cluster.seed_url(), "--cache-ttl", "300ms"]).await;
+    let exporter = start_exporter(&["--nodes", &cluster.seed_url(), "--cache-ttl", "1s", "--node-timeout", "1s"]).await;
     let before = exporter.metrics().await;
 
     let hot: u16 = 4242;
@@ -82,7 +82,7 @@ async fn traffic_to_one_slot_raises_only_its_counters() {
         .collect();
     conn.pipeline(&commands).expect("traffic to the hot slot");
 
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     let after = exporter.metrics().await;
     for family in SLOT_FAMILIES_WITH_USAGE {
         let (b, a) = (before.by_slot(family)[&hot].1, after.by_slot(family)[&hot].1);

@@ -55,7 +55,7 @@ async fn every_endpoint_picks_its_cluster_by_name_and_credentials_stay_with_thei
     let alpha_node = alpha.primaries()[0].clone();
     let beta_seeds = seeds(&beta).replacen('[', &format!("[\"redis://{alpha_node}\", "), 1);
     let toml = format!(
-        "cache_ttl = \"500ms\"\n\
+        "cache_ttl = \"1s\"\nnode_timeout = \"1s\"\n\
          [clusters.alpha]\nnodes = {}\nusername = \"user-a\"\npassword_file = \"DIR/alpha.pw\"\n\
          [clusters.beta]\nnodes = {beta_seeds}\nusername = \"user-b\"\npassword_file = \"DIR/beta.pw\"\n\
          [clusters.gamma]\nnodes = {}\nslot_series = \"none\"\n",
@@ -179,8 +179,8 @@ async fn a_stalled_or_dead_cluster_never_delays_or_changes_another() {
     let mut beta = ValkeyCluster::start(3, 0);
     let dir = tempfile::tempdir().unwrap();
     let toml = format!(
-        "cache_ttl = \"300ms\"\nnode_timeout = \"1s\"\n\
-         [clusters.alpha]\nnodes = {}\n[clusters.beta]\nnodes = {}\nnode_timeout = \"8s\"\n",
+        "cache_ttl = \"1s\"\nnode_timeout = \"1s\"\n\
+         [clusters.alpha]\nnodes = {}\n[clusters.beta]\nnodes = {}\ncache_ttl = \"5s\"\nnode_timeout = \"5s\"\n",
         seeds(&alpha),
         seeds(&beta)
     );
@@ -188,11 +188,13 @@ async fn a_stalled_or_dead_cluster_never_delays_or_changes_another() {
     let healthy = metrics_of(&exporter, "alpha").await;
     metrics_of(&exporter, "beta").await;
 
-    // Every beta node stalls: beta's refresh now takes up to its 8 s node timeout.
+    // Every beta node stalls: beta's refresh now takes up to its 5 s node timeout. Once
+    // beta's 5 s TTL has passed, about 3.4 s of pause remain: longer than the alpha
+    // scrapes below, shorter than the node timeout.
     for addr in beta.primaries() {
-        beta.cmd(&addr, &["CLIENT", "PAUSE", "6000", "ALL"]);
+        beta.cmd(&addr, &["CLIENT", "PAUSE", "8500", "ALL"]);
     }
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    tokio::time::sleep(Duration::from_millis(5100)).await;
     let stalled = tokio::spawn({
         let exporter = exporter.clone();
         async move { metrics_of(&exporter, "beta").await }
@@ -211,7 +213,7 @@ async fn a_stalled_or_dead_cluster_never_delays_or_changes_another() {
     // A dead beta node: beta reports it down, alpha is unchanged.
     let dead = beta.primaries()[1].clone();
     beta.kill(&dead);
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    tokio::time::sleep(Duration::from_millis(5100)).await;
     let beta_now = metrics_of(&exporter, "beta").await;
     assert_eq!(beta_now.node_value("valkey_node_up", &dead), Some(0.0));
     let alpha_now = metrics_of(&exporter, "alpha").await;

@@ -110,7 +110,7 @@ fn the_page_shows_the_hot_slot_the_balance_and_a_dead_primary_without_reloading(
     let (hot_node, victim) = (owners[usize::from(HOT)].clone(), owners[usize::from(VICTIM_PROBE)].clone());
     assert!(hot_node == owners[usize::from(WARM)] && hot_node == owners[usize::from(COLD)] && hot_node != victim);
     let seeds: Vec<String> = cluster.primaries().iter().map(|p| format!("redis://{p}")).collect();
-    let exporter = ExporterBinary::start(&["--nodes", &seeds.join(","), "--cache-ttl", "1s"]);
+    let exporter = ExporterBinary::start(&["--nodes", &seeds.join(","), "--cache-ttl", "1s", "--node-timeout", "1s"]);
     let stop = Arc::new(AtomicBool::new(false));
     let load = traffic(hot_node.clone(), vec![(HOT, 2000), (WARM, 100)], stop.clone());
 
@@ -235,7 +235,7 @@ fn index_bodies(exporter: &ExporterBinary) -> Vec<bytes::Bytes> {
 }
 
 /// Two clusters, neither reachable: `prod` on port 1, `staging` on port 2.
-const TWO_CLUSTERS: &str = "cache_ttl = \"1s\"\n\
+const TWO_CLUSTERS: &str = "cache_ttl = \"1s\"\nnode_timeout = \"1s\"\n\
     [clusters.prod]\nnodes = [\"redis://127.0.0.1:1\"]\n\
     [clusters.staging]\nnodes = [\"redis://127.0.0.1:2\"]\n";
 

@@ -107,7 +107,7 @@ async fn the_printed_migrateslots_plan_evens_out_cpu_as_predicted_on_valkey_9() 
     let routes = weights.iter().map(|&(s, _)| (s, owners[usize::from(s)].clone())).collect();
     let traffic = Traffic::start(weights.clone(), routes);
     let ttl = format!("{}ms", TTL.as_millis());
-    let exporter = start_exporter(&["--nodes", &cluster.seed_url(), "--cache-ttl", &ttl]).await;
+    let exporter = start_exporter(&["--nodes", &cluster.seed_url(), "--cache-ttl", &ttl, "--node-timeout", &ttl]).await;
 
     let before = balance_after_a_clean_window(&exporter).await;
     let plan = data(&exporter, "/api/cluster/rebalance-plan?by=cpu&target=1.1").await;

@@ -59,7 +59,8 @@ async fn hostile_scrape_timeouts_never_poison_the_shared_snapshot() {
 async fn hostile_scrape_timeouts_right_after_expiry_never_poison_the_shared_snapshot() {
     let cluster = ValkeyCluster::start(3, 0);
     let ttl = Duration::from_millis(1500);
-    let exporter = ExporterBinary::start(&["--nodes", &cluster.seed_url(), "--cache-ttl", "1500ms"]);
+    let exporter =
+        ExporterBinary::start(&["--nodes", &cluster.seed_url(), "--cache-ttl", "1500ms", "--node-timeout", "1500ms"]);
     assert_complete(&exporter, &cluster, "start").await;
     for timeout in HOSTILE {
         tokio::time::sleep(ttl).await;

@@ -146,7 +146,9 @@ async fn a_wrong_password_marks_every_node_down_with_authentication_failed_and_i
         "--log-level",
         "trace",
         "--cache-ttl",
-        "100ms",
+        "1s",
+        "--node-timeout",
+        "1s",
     ]);
 
     let metrics_body = http::request(exporter.addr, "GET", "/metrics", &[]).await.text().to_owned();
@@ -329,9 +331,9 @@ async fn a_server_certificate_from_another_ca_is_refused_with_no_plain_text_fall
         "--tls-ca-file",
         path(&pki.other_ca_cert),
         "--node-timeout",
-        "2s",
+        "1s",
         "--cache-ttl",
-        "100ms",
+        "1s",
     ])
     .await;
     for _ in 0..3 {
@@ -339,7 +341,7 @@ async fn a_server_certificate_from_another_ca_is_refused_with_no_plain_text_fall
         let message = error["message"].as_str().unwrap();
         assert!(message.contains(&format!("{}: tls error", server.tls_addr())), "{error}");
         assert!(message.contains("server certificate not trusted: unknown issuer"), "a sentence: {error}");
-        tokio::time::sleep(Duration::from_millis(150)).await;
+        tokio::time::sleep(Duration::from_millis(1100)).await;
     }
     let metrics = exporter.metrics().await;
     assert_eq!(metrics.node_value("valkey_node_up", &server.tls_addr()), Some(0.0));

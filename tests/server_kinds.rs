@@ -53,7 +53,7 @@ async fn starting_with_no_reachable_node_serves_health_and_recovers_by_itself() 
     // has never seen the cluster, so nothing at all is reachable.
     cluster.kill(&seed);
     let exporter =
-        start_exporter(&["--nodes", &format!("redis://{seed}"), "--cache-ttl", "200ms", "--node-timeout", "1s"]).await;
+        start_exporter(&["--nodes", &format!("redis://{seed}"), "--cache-ttl", "1s", "--node-timeout", "1s"]).await;
 
     assert_eq!(exporter.get("/healthz").await.status, 200);
     let metrics = exporter.metrics().await;

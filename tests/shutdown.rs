@@ -39,11 +39,11 @@ async fn sigterm_finishes_the_request_in_flight_refuses_new_connections_and_exit
     let cluster = ValkeyCluster::start(1, 0);
     let node = cluster.node_addrs()[0].clone();
     let mut exporter =
-        ExporterBinary::start(&["--nodes", &cluster.seed_url(), "--node-timeout", "5s", "--cache-ttl", "100ms"]);
-    // Warm up: the exporter is serving and connected, and its snapshot expires at once.
+        ExporterBinary::start(&["--nodes", &cluster.seed_url(), "--node-timeout", "4s", "--cache-ttl", "4s"]);
+    // Warm up: the exporter is serving and connected; then its snapshot expires.
     let warm = http::request(exporter.addr, "GET", "/api/cluster/slot-stats", &[]).await;
     assert_eq!(warm.status, 200, "{}", warm.text());
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    tokio::time::sleep(Duration::from_millis(4100)).await;
 
     let millis = PAUSE.as_millis().to_string();
     expect_ok(cluster.cmd(&node, &["CLIENT", "PAUSE", &millis, "ALL"]), "CLIENT PAUSE");
@@ -83,7 +83,8 @@ async fn sigterm_finishes_the_request_in_flight_refuses_new_connections_and_exit
 async fn sigterm_gives_up_on_a_stuck_request_after_the_drain_timeout_and_still_exits_0() {
     let server = Standalone::valkey();
     // The node timeout is longer than the drain timeout: the request would not end by itself.
-    let mut exporter = ExporterBinary::start(&["--nodes", &server.url(), "--node-timeout", "60s"]);
+    let mut exporter =
+        ExporterBinary::start(&["--nodes", &server.url(), "--node-timeout", "60s", "--cache-ttl", "60s"]);
     assert_eq!(http::request(exporter.addr, "GET", "/healthz", &[]).await.status, 200);
     expect_ok(server.cmd(&["CLIENT", "PAUSE", "30000", "ALL"]), "CLIENT PAUSE");
     let addr = exporter.addr;

@@ -161,7 +161,7 @@ fn main() {
     }
     if runs("serving") {
         eprintln!("== serving");
-        let exporter = start_exporter(&seed, "1h", false);
+        let exporter = start_exporter(&seed, "1h", "5s", false);
         let serving = runtime.block_on(measure_serving(&exporter, dir.path(), &budget));
         report.serving(&serving);
     }
@@ -203,9 +203,12 @@ fn finish(report: Report) {
 
 /// The exporter binary cargo built for this benchmark (same release profile), as users
 /// run it, serving `seed` on a fresh port.
-fn start_exporter(seed: &str, ttl: &str, include_replicas: bool) -> ExporterBinary {
+fn start_exporter(seed: &str, ttl: &str, node_timeout: &str, include_replicas: bool) -> ExporterBinary {
     let replicas = if include_replicas { "true" } else { "false" };
-    ExporterBinary::start(&["--nodes", seed, "--cache-ttl", ttl, "--include-replicas", replicas, "--log-level", "warn"])
+    let timeouts = ["--cache-ttl", ttl, "--node-timeout", node_timeout];
+    ExporterBinary::start(
+        &[&timeouts[..], &["--nodes", seed, "--include-replicas", replicas, "--log-level", "warn"]].concat(),
+    )
 }
 
 /// Median of durations, in milliseconds.
@@ -373,10 +376,10 @@ async fn measure_serving(exporter: &ExporterBinary, dir: &Path, budget: &Budget)
     Serving { identity_len: identity.len(), gzip_len: gzip.len(), rows, nginx_workers: workers }
 }
 
-/// Peak RSS of an exporter process that refreshes every 500 ms for `seconds` while
-/// being scraped in every format and encoding and asked for the full JSON range.
+/// Peak RSS of an exporter process that refreshes every second (the shortest TTL) for
+/// `seconds` while being scraped in every format and encoding and asked for the full JSON range.
 async fn peak_rss(seed: &str, replicas: bool, seconds: f64) -> (u64, u64) {
-    let exporter = start_exporter(seed, "500ms", replicas);
+    let exporter = start_exporter(seed, "1s", "1s", replicas);
     let until = Instant::now() + Duration::from_secs_f64(seconds);
     while Instant::now() < until {
         let scrapes = [

@@ -95,6 +95,8 @@ pub async fn measure(dir: &Path, seed: &str, budget: &Budget) -> Figures {
                 seed,
                 "--cache-ttl",
                 TTL,
+                "--node-timeout",
+                TTL,
                 "--log-level",
                 "warn",
                 "--slot-series",

@@ -59,13 +59,13 @@ pub struct Cli {
     pub password_file: Option<PathBuf>,
 
     /// How long a snapshot is served before the next request refreshes it, e.g. 30s,
-    /// 500ms, 2m [default: 30s].
+    /// 2m; at least 1s [default: 30s].
     #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration_flag)]
     #[serde(skip_serializing_if = "Option::is_none", with = "humantime_serde::option")]
     pub cache_ttl: Option<Duration>,
 
-    /// How long one node may take to connect and answer before it is reported down
-    /// [default: 5s].
+    /// How long one node may take to connect and answer before it is reported down;
+    /// at most the cache TTL [default: 5s].
     #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration_flag)]
     #[serde(skip_serializing_if = "Option::is_none", with = "humantime_serde::option")]
     pub node_timeout: Option<Duration>,
@@ -116,6 +116,29 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "N")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_connections: Option<usize>,
+
+    /// How long a client has, from connecting (or from the end of its previous
+    /// answer), to send a complete request head, TLS handshake included [default: 10s].
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration_flag)]
+    #[serde(skip_serializing_if = "Option::is_none", with = "humantime_serde::option")]
+    pub http_header_timeout: Option<Duration>,
+
+    /// How long a keep-alive connection (HTTP/1.1 or HTTP/2) may stay open with no
+    /// request in progress [default: 60s].
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration_flag)]
+    #[serde(skip_serializing_if = "Option::is_none", with = "humantime_serde::option")]
+    pub http_idle_timeout: Option<Duration>,
+
+    /// How long an answer may make no progress towards a client that does not read it
+    /// before the connection is dropped [default: 30s].
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration_flag)]
+    #[serde(skip_serializing_if = "Option::is_none", with = "humantime_serde::option")]
+    pub http_send_timeout: Option<Duration>,
+
+    /// Requests in progress at once on one HTTP/2 connection, 1-1000 [default: 16].
+    #[arg(long, global = true, value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http2_max_concurrent_streams: Option<u32>,
 
     /// host:port Prometheus should scrape, as /sd announces it [default: the Host
     /// header of the /sd request].

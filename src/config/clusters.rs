@@ -23,7 +23,7 @@ pub(super) struct ClusterInput<'a> {
     password_file: Keyed<Option<&'a PathBuf>>,
     tls_files: [Keyed<Option<&'a PathBuf>>; 3],
     include_replicas: bool,
-    cache_ttl: Duration,
+    cache_ttl: Keyed<Duration>,
     node_timeout: Keyed<Duration>,
     slot_series: SlotSeries,
 }
@@ -52,7 +52,7 @@ impl<'a> ClusterInput<'a> {
             password_file: keyed(raw.password_file.as_ref(), "password_file"),
             tls_files: std::array::from_fn(|i| keyed(files[i].as_ref(), TLS_KEYS[i])),
             include_replicas: raw.include_replicas,
-            cache_ttl: raw.cache_ttl,
+            cache_ttl: keyed(raw.cache_ttl, "cache_ttl"),
             node_timeout: keyed(raw.node_timeout, "node_timeout"),
             slot_series: raw.slot_series,
         }
@@ -72,7 +72,10 @@ impl<'a> ClusterInput<'a> {
                 None => self.tls_files[i].clone(),
             }),
             include_replicas: table.include_replicas.unwrap_or(self.include_replicas),
-            cache_ttl: table.cache_ttl.unwrap_or(self.cache_ttl),
+            cache_ttl: match table.cache_ttl {
+                Some(ttl) => keyed(ttl, key("cache_ttl")),
+                None => self.cache_ttl.clone(),
+            },
             node_timeout: match table.node_timeout {
                 Some(timeout) => keyed(timeout, key("node_timeout")),
                 None => self.node_timeout.clone(),
@@ -172,21 +175,52 @@ fn cluster(
         (None, Some(path)) => Some(read_password_file(path).map_err(|m| err(&input.password_file.key, m))?),
         (None, None) => None,
     };
-    if input.node_timeout.value.is_zero() {
-        return Err(err(&input.node_timeout.key, "must be greater than zero".into()));
-    }
+    check_ttls(&input.cache_ttl, &input.node_timeout, figment)?;
     Ok(ClusterSettings {
         name: name.to_string(),
         seeds,
         valkey_tls,
         username: input.username.filter(|u| !u.is_empty()).cloned(),
         password,
-        cache_ttl: input.cache_ttl,
+        cache_ttl: input.cache_ttl.value,
         node_timeout: input.node_timeout.value,
         include_replicas: input.include_replicas,
         slot_series: input.slot_series,
         slot_range_size,
     })
+}
+
+/// The shortest snapshot lifetime: below it, nearly every request would start a round
+/// of SLOT-STATS on every node (about 22 calls per primary).
+const MIN_CACHE_TTL: Duration = Duration::from_secs(1);
+
+/// A snapshot lives at least [`MIN_CACHE_TTL`], and a refresh (bounded by the node
+/// timeout) never outlasts the snapshot it replaces, so refreshes cannot pile up back to
+/// back. Checked after a table's overrides apply; errors name the key that set each value.
+fn check_ttls(
+    cache_ttl: &Keyed<Duration>,
+    node_timeout: &Keyed<Duration>,
+    figment: &Figment,
+) -> Result<(), ConfigError> {
+    let show = |d: Duration| humantime::format_duration(d).to_string();
+    if cache_ttl.value < MIN_CACHE_TTL {
+        let message = format!("cache TTL {} is too short (at least {})", show(cache_ttl.value), show(MIN_CACHE_TTL));
+        return Err(error_at(figment, &cache_ttl.key, message));
+    }
+    if node_timeout.value.is_zero() {
+        return Err(error_at(figment, &node_timeout.key, "must be greater than zero"));
+    }
+    if node_timeout.value > cache_ttl.value {
+        return Err(ConfigError(format!(
+            "node timeout {} ({}) is longer than the cache TTL {} ({}); it must be at most the TTL, so that a \
+             refresh ends before the snapshot it replaces expires",
+            show(node_timeout.value),
+            source_of(figment, &node_timeout.key),
+            show(cache_ttl.value),
+            source_of(figment, &cache_ttl.key)
+        )));
+    }
+    Ok(())
 }
 
 /// Builds the Valkey client TLS config when the seeds ask for TLS, and refuses TLS

@@ -7,6 +7,7 @@
 
 mod cli;
 mod clusters;
+mod env;
 mod http_limits;
 mod node_url;
 mod raw;
@@ -24,7 +25,7 @@ pub use slot_series::SlotSeries;
 pub use web::WebConfig;
 
 use clap::Parser;
-use figment::providers::{Env, Format, Serialized, Toml};
+use figment::providers::{Format, Serialized, Toml};
 use figment::value::{Dict, Map};
 use figment::{Figment, Metadata, Profile, Provider};
 use raw::RawConfig;
@@ -151,12 +152,17 @@ pub fn load_from_env() -> Result<(Settings, Option<Command>), ConfigError> {
 /// Merges defaults, the file named by `cli.config`, the environment and `cli`, then
 /// validates the result.
 pub fn load(cli: Cli) -> Result<Settings, ConfigError> {
-    let figment = build_figment(&cli)?;
+    load_with_env(cli, env::RawStrings::from_process())
+}
+
+/// [`load`] with the string settings of the environment taken from `env`.
+fn load_with_env(cli: Cli, env: env::RawStrings) -> Result<Settings, ConfigError> {
+    let figment = build_figment(&cli, env)?;
     let raw: RawConfig = figment.extract().map_err(describe_figment_error)?;
     validate::settings(raw, &figment)
 }
 
-fn build_figment(cli: &Cli) -> Result<Figment, ConfigError> {
+fn build_figment(cli: &Cli, env: env::RawStrings) -> Result<Figment, ConfigError> {
     let mut figment = Figment::from(defaults_layer());
     if let Some(path) = &cli.config {
         // `Toml::file` silently skips a missing file; a file the user named must exist.
@@ -169,7 +175,8 @@ fn build_figment(cli: &Cli) -> Result<Figment, ConfigError> {
         }
         figment = figment.merge(Toml::file_exact(path));
     }
-    Ok(figment.merge(Env::prefixed(ENV_PREFIX).ignore(&["config"])).merge(flags_layer(cli)))
+    // Numbers, booleans and durations through figment's parsing; strings raw.
+    Ok(figment.merge(env::typed_layer()).merge(env).merge(flags_layer(cli)))
 }
 
 /// Turns every error figment collected into one line each, naming the key the way

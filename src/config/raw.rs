@@ -3,7 +3,7 @@
 //! into typed values (or an error that says what was expected).
 
 use super::cli::parse_duration;
-use super::{DEFAULT_PORT, Secret, SlotSeries};
+use super::{DEFAULT_PORT, HttpLimits, Secret, SlotSeries};
 use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -39,6 +39,17 @@ pub(super) struct RawConfig {
     #[serde(default)]
     pub(super) web_config_file: Option<PathBuf>,
     pub(super) max_connections: usize,
+    /// [`super::HttpLimits::header_timeout`]; ranges are checked in `http_limits.rs`.
+    #[serde(deserialize_with = "duration", serialize_with = "humantime_serde::serialize")]
+    pub(super) http_header_timeout: Duration,
+    /// [`super::HttpLimits::idle_timeout`].
+    #[serde(deserialize_with = "duration", serialize_with = "humantime_serde::serialize")]
+    pub(super) http_idle_timeout: Duration,
+    /// [`super::HttpLimits::send_timeout`].
+    #[serde(deserialize_with = "duration", serialize_with = "humantime_serde::serialize")]
+    pub(super) http_send_timeout: Duration,
+    /// [`super::HttpLimits::http2_max_concurrent_streams`].
+    pub(super) http2_max_concurrent_streams: u32,
     pub(super) log_level: String,
     pub(super) log_format: String,
     /// `host:port` that `/sd` hands Prometheus as the target, instead of the request's
@@ -101,6 +112,10 @@ impl Default for RawConfig {
             tls_client_key_file: None,
             web_config_file: None,
             max_connections: 256,
+            http_header_timeout: HttpLimits::DEFAULT.header_timeout,
+            http_idle_timeout: HttpLimits::DEFAULT.idle_timeout,
+            http_send_timeout: HttpLimits::DEFAULT.send_timeout,
+            http2_max_concurrent_streams: HttpLimits::DEFAULT.http2_max_concurrent_streams,
             log_level: "info".into(),
             log_format: "text".into(),
             web_external_address: None,

@@ -23,9 +23,9 @@ fn flags_override_and_parse() {
         "--nodes",
         "redis://a:1,valkey://b:2",
         "--cache-ttl",
-        "500ms",
-        "--node-timeout",
         "2m",
+        "--node-timeout",
+        "1500ms",
         "--include-replicas",
         "--listen",
         ":9999",
@@ -34,8 +34,8 @@ fn flags_override_and_parse() {
     assert_eq!(s.listen.to_string(), "0.0.0.0:9999");
     let s = &s.clusters[0];
     assert_eq!(s.seeds.len(), 2);
-    assert_eq!(s.cache_ttl, Duration::from_millis(500));
-    assert_eq!(s.node_timeout, Duration::from_secs(120));
+    assert_eq!(s.cache_ttl, Duration::from_secs(120));
+    assert_eq!(s.node_timeout, Duration::from_millis(1500));
     assert!(s.include_replicas);
 }
 
@@ -95,7 +95,7 @@ slot_series = "top:50"
 nodes = ["redis://a1:7000", "redis://a2:7000"]
 username = "exporter"
 password = "secret-a"
-cache_ttl = "2s"
+cache_ttl = "20s"
 [clusters.b_2]
 nodes = "redis://b1:7000"
 password_file = "PW_B"
@@ -109,7 +109,7 @@ fn cluster_tables_override_the_top_level_defaults() {
     let names: Vec<&str> = s.clusters.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(names, ["b_2", "prod-a"], "in name order");
     let (b, a) = (&s.clusters[0], &s.clusters[1]);
-    assert_eq!((a.cache_ttl, a.slot_series, a.include_replicas), (Duration::from_secs(2), SlotSeries::Top(50), false));
+    assert_eq!((a.cache_ttl, a.slot_series, a.include_replicas), (Duration::from_secs(20), SlotSeries::Top(50), false));
     assert_eq!((b.cache_ttl, b.slot_series, b.include_replicas), (Duration::from_secs(10), SlotSeries::None, true));
     assert_eq!(a.seeds.len(), 2);
     assert_eq!(a.password.as_ref().unwrap().expose(), "secret-a");
@@ -161,4 +161,144 @@ fn the_sd_address_must_be_host_and_port() {
 fn cli_debug_redacts_password() {
     let c = cli(&["--password", "hunter2"]);
     assert!(!format!("{c:?}").contains("hunter2"));
+}
+
+/// `load` with `vars` as the environment's string settings.
+fn load_env(vars: &[(&str, &str)], flags: &[&str]) -> Result<Settings, ConfigError> {
+    load_with_env(cli(flags), env::RawStrings::from_vars(vars))
+}
+
+/// Values figment's `Env` would parse into something else (7, "spaced", a bool, a
+/// list) or that hold the `=` of `NAME=value`.
+const AWKWARD: [&str; 6] = ["007", " spaced ", "true", "[x]", "a=b=c", "1.5"];
+
+#[test]
+fn passwords_and_user_names_from_the_environment_are_taken_byte_for_byte() {
+    for value in AWKWARD {
+        let vars = [("VALKEY_SLOT_EXPORTER_PASSWORD", value), ("VALKEY_SLOT_EXPORTER_USERNAME", value)];
+        let s = load_env(&vars, &[]).unwrap_or_else(|e| panic!("{value:?}: {e}"));
+        let c = &s.clusters[0];
+        assert_eq!(c.password.as_ref().map(Secret::expose), Some(value), "password {value:?}");
+        assert_eq!(c.username.as_deref(), Some(value), "username {value:?}");
+    }
+}
+
+#[test]
+fn paths_from_the_environment_are_taken_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    for value in AWKWARD {
+        // An absolute path ending in the awkward name: the file's contents prove which
+        // path was opened.
+        let path = dir.path().join(value);
+        std::fs::write(&path, format!("pw-{value}\n")).unwrap();
+        let vars = [("VALKEY_SLOT_EXPORTER_PASSWORD_FILE", path.to_str().unwrap())];
+        let s = load_env(&vars, &[]).unwrap_or_else(|e| panic!("{value:?}: {e}"));
+        assert_eq!(s.clusters[0].password.as_ref().unwrap().expose(), format!("pw-{value}"));
+        // As a relative path that does not exist, the error repeats it unparsed and
+        // names the variable.
+        let e = load_env(&[("VALKEY_SLOT_EXPORTER_PASSWORD_FILE", value)], &[]).unwrap_err().to_string();
+        assert!(e.contains(&format!("password file {value}: ")), "{value:?}: {e}");
+        assert!(e.contains("environment variable VALKEY_SLOT_EXPORTER_PASSWORD_FILE"), "{e}");
+    }
+}
+
+#[test]
+fn other_string_settings_from_the_environment_are_not_trimmed_or_parsed() {
+    let e = load_env(&[("VALKEY_SLOT_EXPORTER_LISTEN", " :9999")], &[]).unwrap_err().to_string();
+    assert!(e.contains("` :9999`") && e.contains("VALKEY_SLOT_EXPORTER_LISTEN"), "{e}");
+    let e = load_env(&[("VALKEY_SLOT_EXPORTER_LOG_FORMAT", "true")], &[]).unwrap_err().to_string();
+    assert!(e.contains("`true`") && e.contains("VALKEY_SLOT_EXPORTER_LOG_FORMAT"), "{e}");
+    let e = load_env(&[("VALKEY_SLOT_EXPORTER_WEB_EXTERNAL_ADDRESS", "[x]")], &[]).unwrap_err().to_string();
+    assert!(e.contains("`[x]`") && e.contains("VALKEY_SLOT_EXPORTER_WEB_EXTERNAL_ADDRESS"), "{e}");
+    // nodes: split on commas, the items never parsed.
+    let s = load_env(&[("VALKEY_SLOT_EXPORTER_NODES", "redis://10.0.0.1:7000,redis://007:1")], &[]).unwrap();
+    let seeds: Vec<&str> = s.clusters[0].seeds.iter().map(|n| n.addr.as_str()).collect();
+    assert_eq!(seeds, ["10.0.0.1:7000", "007:1"]);
+    // Flags still win over the environment.
+    let s = load_env(&[("VALKEY_SLOT_EXPORTER_PASSWORD", "007")], &["--password", "flag"]).unwrap();
+    assert_eq!(s.clusters[0].password.as_ref().unwrap().expose(), "flag");
+}
+
+#[test]
+fn a_cache_ttl_below_one_second_is_refused_naming_the_key() {
+    let e = load(cli(&["--cache-ttl", "999ms", "--node-timeout", "100ms"])).unwrap_err().to_string();
+    assert!(e.contains("--cache-ttl") && e.contains("at least 1s"), "{e}");
+    let e = load_env(&[], &["--cache-ttl", "0s"]).unwrap_err().to_string();
+    assert!(e.contains("--cache-ttl"), "{e}");
+    let e = load_file("cache_ttl = \"500ms\"\nnode_timeout = \"100ms\"\n", &[]).unwrap_err().to_string();
+    assert!(e.contains("key `cache_ttl` in TOML file"), "{e}");
+    let table = "node_timeout = \"100ms\"\n[clusters.a]\nnodes = \"redis://a:1\"\ncache_ttl = \"200ms\"\n";
+    let e = load_file(table, &[]).unwrap_err().to_string();
+    assert!(e.contains("key `clusters.a.cache_ttl` in TOML file"), "{e}");
+    let s = load(cli(&["--cache-ttl", "1s", "--node-timeout", "1s"])).expect("1s and a node timeout equal to it");
+    assert_eq!((s.clusters[0].cache_ttl, s.clusters[0].node_timeout), (Duration::from_secs(1), Duration::from_secs(1)));
+}
+
+#[test]
+fn a_node_timeout_longer_than_the_cache_ttl_is_refused_naming_both_keys() {
+    let e = load(cli(&["--cache-ttl", "10s", "--node-timeout", "11s"])).unwrap_err().to_string();
+    assert!(e.contains("--node-timeout") && e.contains("--cache-ttl") && e.contains("at most the TTL"), "{e}");
+    // The default 30s TTL against a flag.
+    let e = load(cli(&["--node-timeout", "31s"])).unwrap_err().to_string();
+    assert!(e.contains("--node-timeout") && e.contains("key `cache_ttl` (built-in default)"), "{e}");
+    // A table's TTL over the top-level node timeout: checked after the overrides apply.
+    let table = "node_timeout = \"5s\"\n[clusters.a]\nnodes = \"redis://a:1\"\ncache_ttl = \"2s\"\n";
+    let e = load_file(table, &[]).unwrap_err().to_string();
+    assert!(e.contains("key `node_timeout` in TOML file") && e.contains("key `clusters.a.cache_ttl`"), "{e}");
+    let table = "[clusters.a]\nnodes = \"redis://a:1\"\nnode_timeout = \"31s\"\n";
+    let e = load_file(table, &[]).unwrap_err().to_string();
+    assert!(e.contains("key `clusters.a.node_timeout`") && e.contains("key `cache_ttl` (built-in default)"), "{e}");
+    let table = "[clusters.a]\nnodes = \"redis://a:1\"\ncache_ttl = \"2m\"\nnode_timeout = \"1m\"\n";
+    assert_eq!(
+        load_file(table, &[]).expect("a table may raise both").clusters[0].node_timeout,
+        Duration::from_secs(60)
+    );
+}
+
+#[test]
+fn http_limits_come_from_every_layer_with_their_defaults() {
+    assert_eq!(load(cli(&[])).unwrap().http_limits, HttpLimits::DEFAULT);
+    let flags = [
+        "--http-header-timeout",
+        "2s",
+        "--http-idle-timeout",
+        "5m",
+        "--http-send-timeout",
+        "100ms",
+        "--http2-max-concurrent-streams",
+        "1000",
+    ];
+    let s = load(cli(&flags)).unwrap();
+    let expected = HttpLimits {
+        header_timeout: Duration::from_secs(2),
+        idle_timeout: Duration::from_secs(300),
+        send_timeout: Duration::from_millis(100),
+        http2_max_concurrent_streams: 1000,
+    };
+    assert_eq!(s.http_limits, expected);
+    let file = "http_header_timeout = \"3s\"\nhttp_idle_timeout = \"1h\"\nhttp2_max_concurrent_streams = 1\n";
+    let s = load_file(file, &[]).unwrap();
+    assert_eq!(
+        (s.http_limits.header_timeout, s.http_limits.idle_timeout),
+        (Duration::from_secs(3), Duration::from_secs(3600))
+    );
+    assert_eq!((s.http_limits.send_timeout, s.http_limits.http2_max_concurrent_streams), (Duration::from_secs(30), 1));
+}
+
+#[test]
+fn http_limits_out_of_range_are_refused_naming_the_key() {
+    for (flag, value) in [
+        ("--http-header-timeout", "99ms"),
+        ("--http-idle-timeout", "61m"),
+        ("--http-send-timeout", "0s"),
+        ("--http2-max-concurrent-streams", "0"),
+        ("--http2-max-concurrent-streams", "1001"),
+    ] {
+        let e = load(cli(&[flag, value])).unwrap_err().to_string();
+        assert!(e.contains(flag) && e.contains("out of range"), "{flag} {value}: {e}");
+    }
+    let e = load_file("http_send_timeout = \"2h\"\n", &[]).unwrap_err().to_string();
+    assert!(e.contains("key `http_send_timeout` in TOML file") && e.contains("100ms to 1h"), "{e}");
+    let e = load_file("http_idle_timeout = 60\n", &[]).unwrap_err().to_string();
+    assert!(e.contains("http_idle_timeout") && e.contains("with a unit"), "{e}");
 }

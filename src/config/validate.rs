@@ -3,6 +3,7 @@
 //! where its value came from.
 
 use super::clusters::{self, ClusterInput};
+use super::http_limits;
 use super::raw::RawConfig;
 use super::{ConfigError, DEFAULT_PORT, LogFormat, Settings, WebConfig, source_of, web};
 use figment::Figment;
@@ -38,6 +39,7 @@ pub(super) fn settings(raw: RawConfig, figment: &Figment) -> Result<Settings, Co
         .as_deref()
         .map(|a| external_address(a).map_err(|m| error_at(figment, "web_external_address", m)))
         .transpose()?;
+    let http_limits = http_limits::from_raw(&raw, figment)?;
     let clusters = clusters::all(&raw, figment, ClusterInput::defaults(&raw))?;
     Ok(Settings {
         listen,
@@ -45,7 +47,7 @@ pub(super) fn settings(raw: RawConfig, figment: &Figment) -> Result<Settings, Co
         web,
         web_external_address,
         max_connections: raw.max_connections,
-        http_limits: super::HttpLimits::DEFAULT,
+        http_limits,
         log_level: raw.log_level,
         log_format,
     })

@@ -84,7 +84,7 @@ async fn every_dashboard_query_and_rule_returns_data_for_every_discovered_cluste
 /// The exporter's TOML: a cache TTL below the scrape interval (every scrape sees a new
 /// snapshot), and one `[clusters.NAME]` table per target.
 fn write_exporter_config(dir: &Path, targets: &[Target]) -> String {
-    let mut toml = String::from("cache_ttl = \"1s\"\n");
+    let mut toml = String::from("cache_ttl = \"1s\"\nnode_timeout = \"1s\"\n");
     for target in targets {
         let seed = target.cluster.seed_url();
         toml += &format!("\n[clusters.{}]\nnodes = [\"{seed}\"]\nslot_series = \"{}\"\n", target.name, target.profile);

@@ -56,13 +56,19 @@ impl ExporterBinary {
     /// Starts the binary with `flags` plus `--listen 127.0.0.1:<free port>` and waits
     /// until it accepts connections.
     pub fn start(flags: &[&str]) -> ExporterBinary {
+        ExporterBinary::start_with_env(flags, &[])
+    }
+
+    /// [`ExporterBinary::start`] with the exporter's environment variables `env`, for
+    /// settings that must come from the environment (a password, as the README advises).
+    pub fn start_with_env(flags: &[&str], env: &[(&str, &str)]) -> ExporterBinary {
         let dir = temp_dir();
         let addr = free_local_addr();
         let listen = addr.to_string();
         let mut args: Vec<&str> = flags.to_vec();
         args.extend(["--listen", &listen]);
         let process =
-            process::spawn_command(command(&args, &[]), dir.path(), LABEL).expect("spawn the exporter binary");
+            process::spawn_command(command(&args, env), dir.path(), LABEL).expect("spawn the exporter binary");
         let mut exporter = ExporterBinary { addr, process, dir };
         let deadline = Instant::now() + READY_TIMEOUT;
         while TcpStream::connect(addr).is_err() {
