@@ -199,14 +199,16 @@ impl hyper::body::Body for Tracked {
     }
 }
 
-/// hyper's builder with the bounds of `limits` (hyper's timers work only with a timer
-/// set, so one is, for both protocols).
+/// hyper's builder with the bounds of `limits` that hyper enforces itself.
 fn builder(limits: &HttpLimits) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
+    // hyper's own HTTP/1 header timeout also runs while a keep-alive connection waits
+    // for its next request, which would cut the idle timeout short: the watchdog
+    // bounds the first request head, the idle timeout the wait for the next one.
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_timeout)
+        .header_read_timeout(None)
         .max_headers(MAX_HEADERS)
         .max_buf_size(MAX_HEADER_BYTES);
     builder
