@@ -100,6 +100,9 @@ pub enum FailureKind {
     ClusterDisabled,
     /// The server answered something the exporter could not make sense of.
     Protocol,
+    /// The topology names the node but `allowed_nodes` does not: it was never
+    /// contacted, so it never saw the credentials.
+    NotAllowed,
     Other,
 }
 
@@ -114,6 +117,7 @@ impl FailureKind {
             FailureKind::Unsupported => "command not supported",
             FailureKind::ClusterDisabled => "cluster mode disabled",
             FailureKind::Protocol => "protocol error",
+            FailureKind::NotAllowed => "not allowed",
             FailureKind::Other => "error",
         }
     }

@@ -25,6 +25,17 @@ pub(crate) fn server_error(text: &str) -> NodeFailure {
     NodeFailure { kind: kind_of(&ErrorKind::Unknown, text), detail: describe(text) }
 }
 
+/// A node the topology names outside `allowed_nodes`. `slots_claimed` is said in the
+/// detail because those slots are attributed to no node: an operator should know a
+/// node they do not trust claims part of the cluster.
+pub(crate) fn not_allowed(slots_claimed: u32) -> NodeFailure {
+    let mut detail = "address not in allowed_nodes: never contacted".to_string();
+    if slots_claimed > 0 {
+        detail.push_str(&format!("; claims {slots_claimed} slots, attributed to no node"));
+    }
+    NodeFailure { kind: FailureKind::NotAllowed, detail }
+}
+
 /// rustls errors as fred's I/O errors print them, lowercased: an untrusted or
 /// mismatched server certificate, a client certificate the server refused, or a peer
 /// that does not speak TLS.

@@ -3,9 +3,11 @@
 //! This is where a slot is attributed to a node: a record is kept only if the
 //! topology says the reporting node serves that slot, so a node with a stale view
 //! (still answering for a slot that has moved) cannot put a slot under two primaries.
+//! A node outside `allowed_nodes` was never asked, and the slots it claims are
+//! attributed to no node: the topology's word is not enough for a node not trusted.
 
 use super::topology::Topology;
-use crate::snapshot::{MAX_SLOT, NodeFailure, NodeStatus, ServerVersion, SlotRecord, SlotStats};
+use crate::snapshot::{FailureKind, MAX_SLOT, NodeFailure, NodeStatus, ServerVersion, SlotRecord, SlotStats};
 use std::time::Duration;
 
 /// What one queried node gave.
@@ -42,7 +44,10 @@ pub fn merge(topology: &Topology, answers: Vec<NodeAnswer>) -> Merged {
     let mut position_of = vec![None; topology.nodes.len()];
     for answer in answers {
         let position = nodes.len() as u32;
-        position_of[answer.index] = Some(position);
+        let trusted = !matches!(&answer.result, Err(f) if f.kind == FailureKind::NotAllowed);
+        if trusted {
+            position_of[answer.index] = Some(position);
+        }
         let node = &topology.nodes[answer.index];
         let (failure, slot_stats_enabled) = match answer.result {
             Ok(rows) => {
@@ -62,7 +67,7 @@ pub fn merge(topology: &Topology, answers: Vec<NodeAnswer>) -> Merged {
             addr: node.addr.clone(),
             node_id: node.node_id.clone(),
             role: node.role,
-            slots_served: topology.slots_served(answer.index),
+            slots_served: if trusted { topology.slots_served(answer.index) } else { 0 },
             failure,
             duration: answer.duration,
             slot_stats_enabled,
@@ -147,5 +152,25 @@ mod tests {
         assert_eq!(slots.len(), 1);
         assert_eq!(nodes[slots[0].node as usize].addr.as_str(), "b:1");
         assert_eq!(owners[100], Some(0), "a dead primary still owns its slots, without records");
+    }
+
+    #[test]
+    fn a_node_outside_allowed_nodes_is_listed_but_owns_nothing() {
+        let t = topology();
+        let answers = vec![
+            NodeAnswer {
+                index: 0,
+                duration: Duration::ZERO,
+                version: None,
+                result: Err(crate::collect::failure::not_allowed(t.slots_served(0))),
+            },
+            NodeAnswer { index: 2, duration: Duration::ZERO, version: None, result: Ok(vec![(10, keys(1))]) },
+        ];
+        let Merged { nodes, owners, .. } = merge(&t, answers);
+        let b = nodes.iter().find(|n| n.addr.as_str() == "b:1").expect("b is listed");
+        assert_eq!(b.failure.as_ref().map(|f| f.kind), Some(FailureKind::NotAllowed));
+        assert!(b.failure.as_ref().unwrap().detail.contains("claims 10 slots"), "{:?}", b.failure);
+        assert_eq!(b.slots_served, 0);
+        assert_eq!((owners[0], owners[9], owners[10]), (None, None, Some(0)), "b's claimed slots have no owner");
     }
 }

@@ -76,7 +76,7 @@ impl ClusterCollector {
             seeds: settings.seeds.clone(),
             include_replicas: settings.include_replicas,
             node_timeout: settings.node_timeout,
-            pool: Arc::new(NodePool::new(options)),
+            pool: Arc::new(NodePool::new(options).allowing(settings.allowed_nodes.clone())),
             known_nodes: Mutex::new(Vec::new()),
             shards_refused: AtomicBool::new(false),
         }
@@ -144,10 +144,17 @@ impl ClusterCollector {
     /// Sends `INFO server` and SLOT-STATS (for the slots each serves) to every target at
     /// once, pipelined on each node's connection; each answer carries its own timing.
     /// Each node's reply is parsed in that node's task, so the decoding of several large
-    /// replies is spread over the runtime's threads.
+    /// replies is spread over the runtime's threads. A target outside `allowed_nodes` is
+    /// not asked: its answer is the failure that says so.
     async fn ask_slot_stats(&self, topology: &Topology, targets: &[usize]) -> Vec<NodeAnswer> {
         let mut tasks = JoinSet::new();
+        let mut refused = Vec::new();
         for &index in targets {
+            if !self.pool.allows(&topology.nodes[index].addr) {
+                let result = Err(failure::not_allowed(topology.slots_served(index)));
+                refused.push(NodeAnswer { index, duration: std::time::Duration::ZERO, result, version: None });
+                continue;
+            }
             let pool = self.pool.clone();
             let addr = topology.nodes[index].addr.clone();
             let mut requests = vec![info_server_request()];
@@ -169,7 +176,9 @@ impl ClusterCollector {
                 NodeAnswer { index, duration: started.elapsed(), result, version }
             });
         }
-        tasks.join_all().await
+        let mut answers = tasks.join_all().await;
+        answers.append(&mut refused);
+        answers
     }
 
     /// Asks every seed (and a few nodes from the last topology) for CLUSTER SLOTS at
@@ -205,15 +214,20 @@ impl ClusterCollector {
         let mut seen = HashSet::new();
         let seeds = self.seeds.iter().map(|seed| seed.addr.clone());
         let known = self.known_nodes.lock().expect("known nodes lock").clone();
-        seeds.chain(known.into_iter().take(EXTRA_TOPOLOGY_CANDIDATES)).filter(|a| seen.insert(a.clone())).collect()
+        seeds
+            .chain(known.into_iter().take(EXTRA_TOPOLOGY_CANDIDATES))
+            .filter(|a| self.pool.allows(a) && seen.insert(a.clone()))
+            .collect()
     }
 
-    /// Keeps the topology's addresses for the next discovery and lets go of clients
-    /// for nodes that left the cluster.
+    /// Keeps the topology's allowed addresses for the next discovery and lets go of
+    /// clients for nodes that left the cluster.
     fn remember(&self, topology: &Topology) {
-        let mut addrs: Vec<NodeAddr> =
-            topology.nodes.iter().filter(|n| n.role == Role::Primary).map(|n| n.addr.clone()).collect();
-        addrs.extend(topology.nodes.iter().filter(|n| n.role == Role::Replica).map(|n| n.addr.clone()));
+        let of_role = |role: Role| {
+            topology.nodes.iter().filter(move |n| n.role == role && self.pool.allows(&n.addr)).map(|n| n.addr.clone())
+        };
+        let mut addrs: Vec<NodeAddr> = of_role(Role::Primary).collect();
+        addrs.extend(of_role(Role::Replica));
         let mut keep: HashSet<NodeAddr> = addrs.iter().cloned().collect();
         keep.extend(self.seeds.iter().map(|seed| seed.addr.clone()));
         self.pool.retain(&keep);

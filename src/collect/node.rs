@@ -7,7 +7,7 @@
 
 use super::failure::{classify, server_error};
 use crate::addr::NodeAddr;
-use crate::config::{Secret, ValkeyTls};
+use crate::config::{AllowedNodes, Secret, ValkeyTls};
 use crate::snapshot::{FailureKind, NodeFailure};
 use fred::interfaces::ClientLike;
 use fred::prelude::{Builder, Client, Config, ServerConfig};
@@ -51,11 +51,31 @@ pub struct NodePool {
     /// When the current refresh must be done by. Refreshes of one pool never overlap
     /// (the cache lets one run at a time), so one deadline per pool is enough.
     refresh_deadline: Mutex<Option<Instant>>,
+    /// The only hosts a connection may be opened to: checked here, where every
+    /// connection starts, so no caller can send the credentials past it.
+    allowed: AllowedNodes,
 }
 
 impl NodePool {
     pub fn new(options: ConnectOptions) -> Self {
-        NodePool { options, clients: Mutex::new(HashMap::new()), refresh_deadline: Mutex::new(None) }
+        NodePool {
+            options,
+            clients: Mutex::new(HashMap::new()),
+            refresh_deadline: Mutex::new(None),
+            allowed: AllowedNodes::default(),
+        }
+    }
+
+    /// Connects only to hosts `allowed` admits; others fail with
+    /// [`FailureKind::NotAllowed`] before any connection is opened.
+    pub fn allowing(mut self, allowed: AllowedNodes) -> Self {
+        self.allowed = allowed;
+        self
+    }
+
+    /// Whether a connection to `addr` may be opened.
+    pub fn allows(&self, addr: &NodeAddr) -> bool {
+        self.allowed.allows(addr.host())
     }
 
     /// Runs one command on the node at `addr`, connecting first if needed, all within
@@ -174,6 +194,9 @@ impl NodePool {
     }
 
     async fn connect(&self, addr: &NodeAddr) -> Result<NodeClient, NodeFailure> {
+        if !self.allows(addr) {
+            return Err(super::failure::not_allowed(0));
+        }
         let client = self.build_client(addr)?;
         let task = client.init().await.map_err(|e| classify(&e))?;
         Ok(NodeClient { client, task })

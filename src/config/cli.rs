@@ -43,6 +43,14 @@ pub struct Cli {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nodes: Option<Vec<String>>,
 
+    /// The only nodes the exporter may contact, and so send the credentials to:
+    /// comma-separated CIDRs (10.0.0.0/8, fd00::/8), IP addresses, host names and
+    /// *.domain patterns. Nodes the topology names elsewhere are reported as
+    /// not_allowed and never contacted [default: empty, any node].
+    #[arg(long, global = true, value_name = "ENTRY[,ENTRY...]", value_delimiter = ',')]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed_nodes: Option<Vec<String>>,
+
     /// ACL user name for Valkey.
     #[arg(long, global = true, value_name = "NAME")]
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -7,6 +7,7 @@
 //! or `password_file` next to `[clusters.*]` is an error, so a password can never be
 //! meant for one cluster and sent to another's nodes.
 
+use super::allowed_nodes::{self, AllowedNodes};
 use super::raw::{RawCluster, RawConfig};
 use super::validate::error_at;
 use super::{ClusterSettings, ConfigError, NodeUrl, Secret, SlotSeries, ValkeyTls, parse_node_url, source_of, tls};
@@ -26,6 +27,7 @@ pub(super) struct ClusterInput<'a> {
     cache_ttl: Keyed<Duration>,
     node_timeout: Keyed<Duration>,
     slot_series: SlotSeries,
+    allowed_nodes: Keyed<&'a [String]>,
 }
 
 /// A value and the configuration key it came from.
@@ -55,6 +57,7 @@ impl<'a> ClusterInput<'a> {
             cache_ttl: keyed(raw.cache_ttl, "cache_ttl"),
             node_timeout: keyed(raw.node_timeout, "node_timeout"),
             slot_series: raw.slot_series,
+            allowed_nodes: keyed(&raw.allowed_nodes[..], "allowed_nodes"),
         }
     }
 
@@ -81,6 +84,10 @@ impl<'a> ClusterInput<'a> {
                 None => self.node_timeout.clone(),
             },
             slot_series: table.slot_series.unwrap_or(self.slot_series),
+            allowed_nodes: match &table.allowed_nodes {
+                Some(list) => keyed(&list[..], key("allowed_nodes")),
+                None => self.allowed_nodes.clone(),
+            },
         }
     }
 }
@@ -163,6 +170,7 @@ fn cluster(
         return Err(err(&input.nodes.key, message.into()));
     }
     let valkey_tls = valkey_tls(&input.tls_files, tls, flat, figment)?;
+    let allowed_nodes = allowed_nodes(input, &seeds, figment)?;
     let password = match (input.password.value, input.password_file.value) {
         (Some(_), Some(_)) => {
             return Err(ConfigError(format!(
@@ -187,6 +195,7 @@ fn cluster(
         include_replicas: input.include_replicas,
         slot_series: input.slot_series,
         slot_range_size,
+        allowed_nodes,
     })
 }
 
@@ -221,6 +230,22 @@ fn check_ttls(
         )));
     }
     Ok(())
+}
+
+/// The cluster's allow-list, which must admit its seeds: the exporter could not even
+/// ask a seed outside it for the topology.
+fn allowed_nodes(input: &ClusterInput<'_>, seeds: &[NodeUrl], figment: &Figment) -> Result<AllowedNodes, ConfigError> {
+    let key = &input.allowed_nodes.key;
+    let allowed = AllowedNodes::parse(input.allowed_nodes.value).map_err(|m| error_at(figment, key, m))?;
+    match allowed_nodes::seeds_outside(&allowed, seeds).as_slice() {
+        [] => Ok(allowed),
+        outside => Err(ConfigError(format!(
+            "seed node(s) {} ({}) are not in allowed_nodes ({}): the exporter may not contact them",
+            outside.join(", "),
+            source_of(figment, &input.nodes.key),
+            source_of(figment, key)
+        ))),
+    }
 }
 
 /// Builds the Valkey client TLS config when the seeds ask for TLS, and refuses TLS

@@ -5,6 +5,7 @@
 //! names the key and the layer it came from (flag, variable, file or default). The rest
 //! of the program only ever sees a validated [`Settings`].
 
+mod allowed_nodes;
 mod cli;
 mod clusters;
 mod env;
@@ -17,6 +18,7 @@ pub mod tls;
 mod validate;
 pub mod web;
 
+pub use allowed_nodes::AllowedNodes;
 pub use cli::{Cli, Command, PlanArgs, PlanBy, RankBy, TopArgs};
 pub use http_limits::HttpLimits;
 pub use node_url::{NodeUrl, parse_node_url};
@@ -96,6 +98,9 @@ pub struct ClusterSettings {
     pub slot_series: SlotSeries,
     /// Slots per `slot_range` series; divides 16384.
     pub slot_range_size: u16,
+    /// The nodes the exporter may contact (and send the credentials to); the seeds are
+    /// among them. Nodes the topology names outside it are reported, never contacted.
+    pub allowed_nodes: AllowedNodes,
 }
 
 impl Settings {

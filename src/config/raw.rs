@@ -60,6 +60,9 @@ pub(super) struct RawConfig {
     /// describe one cluster, `default`.
     #[serde(default)]
     pub(super) clusters: BTreeMap<String, RawCluster>,
+    /// Where nodes may be, for every cluster without its own list; empty: anywhere.
+    #[serde(default, deserialize_with = "super::allowed_nodes::list")]
+    pub(super) allowed_nodes: Vec<String>,
 }
 
 /// One `[clusters.NAME]` table: its nodes and credentials, and the shared settings it
@@ -89,6 +92,9 @@ pub(super) struct RawCluster {
     pub(super) node_timeout: Option<Duration>,
     #[serde(default)]
     pub(super) slot_series: Option<SlotSeries>,
+    /// Where this cluster's nodes may be, instead of the top-level list.
+    #[serde(default, deserialize_with = "super::allowed_nodes::optional_list")]
+    pub(super) allowed_nodes: Option<Vec<String>>,
 }
 
 /// Slots per `slot_range` by default: 128 ranges, a 128x128 map of the slot space.
@@ -120,6 +126,7 @@ impl Default for RawConfig {
             log_format: "text".into(),
             web_external_address: None,
             clusters: BTreeMap::new(),
+            allowed_nodes: Vec::new(),
         }
     }
 }

@@ -163,7 +163,14 @@ impl ValkeyCluster {
     /// no slots, as when an operator scales out. Returns its "127.0.0.1:P" once every
     /// node lists it as an online primary in `CLUSTER SHARDS`.
     pub fn add_empty_primary(&mut self) -> String {
-        let node = server::launch(self.kind, self.dir.path());
+        self.add_empty_primary_on("127.0.0.1")
+    }
+
+    /// [`add_empty_primary`](Self::add_empty_primary) with the node bound to another
+    /// loopback address (`127.0.0.2`): a node that joins from a host of its own, as one
+    /// joined by anyone who reaches a cluster-bus port would. Its "host:P" is returned.
+    pub fn add_empty_primary_on(&mut self, host: &'static str) -> String {
+        let node = server::launch_on(self.kind, self.dir.path(), host);
         let addr = node.addr();
         let seed_port = self.nodes[0].port().to_string();
         expect_simple_ok(self.cmd(&addr, &["CLUSTER", "MEET", "127.0.0.1", &seed_port]))

@@ -93,14 +93,14 @@ impl ServerKind {
         }
     }
 
-    /// Command line: loopback only, no persistence, logs in `dir`, and the
-    /// cluster options for cluster kinds.
-    fn args(self, port: u16, dir: &Path) -> Vec<String> {
+    /// Command line: loopback only (`host`), no persistence, logs in `dir`, and
+    /// the cluster options for cluster kinds.
+    fn args(self, host: &str, port: u16, dir: &Path) -> Vec<String> {
         let mut args = vec![
             "--port".to_owned(),
             port.to_string(),
             "--bind".to_owned(),
-            "127.0.0.1".to_owned(),
+            host.to_owned(),
             "--dir".to_owned(),
             dir.display().to_string(),
             "--save".to_owned(),
@@ -114,6 +114,11 @@ impl ServerKind {
         ];
         if self != ServerKind::ValkeyStandalone {
             args.extend(["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"].map(str::to_owned));
+        }
+        if host != "127.0.0.1" {
+            // Outgoing cluster-bus connections otherwise leave from 127.0.0.1, and the
+            // other nodes would take that for the node's address.
+            args.extend(["--bind-source-addr".to_owned(), host.to_owned()]);
         }
         if matches!(self, ServerKind::ValkeyClusterNode | ServerKind::Valkey9ClusterNode) {
             args.extend(
@@ -144,6 +149,9 @@ impl ServerKind {
 pub struct Server {
     /// What was started, so that [`Server::restart`] can start it again.
     kind: ServerKind,
+    /// The loopback address it binds: 127.0.0.1, or another 127.x.y.z for a node
+    /// that must look like a different host.
+    host: &'static str,
     port: u16,
     dir: PathBuf,
     process: ChildGuard,
@@ -151,9 +159,9 @@ pub struct Server {
 }
 
 impl Server {
-    /// "127.0.0.1:P".
+    /// "127.0.0.1:P" (or the other loopback host it binds).
     pub fn addr(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        format!("{}:{}", self.host, self.port)
     }
 
     /// The client port.
@@ -178,7 +186,7 @@ impl Server {
         assert!(self.killed, "restart: {} is still running", self.addr());
         let program = self.kind.executable();
         let parent = self.dir.parent().expect("a server directory has a parent").to_path_buf();
-        let fresh = try_launch(self.kind, &program, &parent, self.port)
+        let fresh = try_launch(self.kind, &program, &parent, self.host, self.port)
             .unwrap_or_else(|error| panic!("restart {}: {error}", self.addr()));
         *self = fresh;
     }
@@ -210,11 +218,17 @@ impl Server {
 /// Starts a `kind` server in a new directory under `parent_dir`, retrying on
 /// fresh ports; panics with every attempt's error if none comes up.
 pub fn launch(kind: ServerKind, parent_dir: &Path) -> Server {
+    launch_on(kind, parent_dir, "127.0.0.1")
+}
+
+/// [`launch`] bound to another loopback address (`127.0.0.2`, ...), so that the
+/// server is a different host to anyone who filters by address.
+pub fn launch_on(kind: ServerKind, parent_dir: &Path, host: &'static str) -> Server {
     let program = kind.executable();
     let mut failures = Vec::new();
     for _ in 0..LAUNCH_ATTEMPTS {
         let port = ports::next_free_port();
-        match try_launch(kind, &program, parent_dir, port) {
+        match try_launch(kind, &program, parent_dir, host, port) {
             Ok(server) => return server,
             Err(error) => failures.push(format!("port {port}: {error}")),
         }
@@ -222,12 +236,18 @@ pub fn launch(kind: ServerKind, parent_dir: &Path) -> Server {
     panic!("could not start {} after {LAUNCH_ATTEMPTS} attempts:\n{}", kind.program(), failures.join("\n"));
 }
 
-fn try_launch(kind: ServerKind, program: &Path, parent_dir: &Path, port: u16) -> Result<Server, String> {
-    let dir = parent_dir.join(format!("{}-{port}", kind.label()));
+fn try_launch(
+    kind: ServerKind,
+    program: &Path,
+    parent_dir: &Path,
+    host: &'static str,
+    port: u16,
+) -> Result<Server, String> {
+    let dir = parent_dir.join(format!("{}-{host}-{port}", kind.label()));
     std::fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
-    let process = process::spawn(program, &kind.args(port, &dir), &dir, "server")
+    let process = process::spawn(program, &kind.args(host, port, &dir), &dir, "server")
         .map_err(|e| format!("spawn {}: {e}", program.display()))?;
-    let mut server = Server { kind, port, dir, process, killed: false };
+    let mut server = Server { kind, host, port, dir, process, killed: false };
     // On error `server` is dropped here, which kills the half-started process.
     server.wait_ready()?;
     Ok(server)
