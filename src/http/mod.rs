@@ -88,8 +88,8 @@ pub async fn serve(
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let stream = match accepted {
-                    Ok((stream, _)) => stream,
+                let (stream, peer) = match accepted {
+                    Ok(accepted) => accepted,
                     Err(e) => {
                         // Usually out of file descriptors: back off instead of spinning.
                         tracing::warn!(error = %e, "accept failed");
@@ -108,6 +108,7 @@ pub async fn serve(
                     exporter: exporter.clone(),
                     basic_auth: options.basic_auth.clone(),
                     admission,
+                    client: peer.ip(),
                 };
                 tokio::spawn(connection.run(stream, tls.clone(), graceful.watcher()));
             }
@@ -132,6 +133,8 @@ struct Connection {
     exporter: Arc<Exporter>,
     basic_auth: Option<Arc<BasicAuth>>,
     admission: Admission,
+    /// The peer's address: basic auth queues at most one bcrypt run per address.
+    client: std::net::IpAddr,
 }
 
 impl Connection {
@@ -170,7 +173,7 @@ impl Connection {
             response.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
             return response;
         }
-        if let Some(refusal) = guard::refusal(request.headers(), self.basic_auth.as_deref()).await {
+        if let Some(refusal) = guard::refusal(request.headers(), self.basic_auth.as_deref(), self.client).await {
             return refusal;
         }
         routes::handle(request, self.exporter.clone()).await
