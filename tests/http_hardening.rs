@@ -167,7 +167,9 @@ async fn every_kind_of_bad_slot_parameter_gets_400_naming_it() {
 async fn both_answers_at_the_root_vary_by_accept() {
     let exporter = start_exporter(&NO_CLUSTER).await;
     let browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
-    let cases: [(&[(&str, &str)], &str, &str); 4] = [
+    // Request headers, the answer's content type, its Vary.
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+    let cases: [Case; 4] = [
         (&[("accept", browser)], "text/html", "Accept"),
         (&[("accept", browser), ("accept-encoding", "gzip")], "text/html", "Accept, Accept-Encoding"),
         (&[("accept", "application/json")], "application/json", "Accept"),

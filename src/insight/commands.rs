@@ -310,7 +310,10 @@ mod tests {
             assert!(out.lines.iter().any(|l| l.contains(B)), "{version}: the valid move stays");
         }
         let migrateslots = commands(&moves, &cluster_with_ids("9.1.2", [A, B, crafted]), false);
-        assert_eq!(migrateslots.lines, [format!("valkey-cli -h 10.0.0.1 -p 7001 CLUSTER MIGRATESLOTS SLOTSRANGE 1 1 NODE {B}")]);
+        assert_eq!(
+            migrateslots.lines,
+            [format!("valkey-cli -h 10.0.0.1 -p 7001 CLUSTER MIGRATESLOTS SLOTSRANGE 1 1 NODE {B}")]
+        );
     }
 
     #[test]

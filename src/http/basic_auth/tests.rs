@@ -86,8 +86,7 @@ async fn the_scheme_name_is_case_insensitive() {
 #[tokio::test]
 async fn a_password_may_contain_colons() {
     let hash = bcrypt::hash("a:b:c", 4).expect("hash");
-    let auth =
-        BasicAuth::with_capacity(HashMap::from([(USER.to_string(), hash)]), CACHE_CAPACITY).expect("checker");
+    let auth = BasicAuth::with_capacity(HashMap::from([(USER.to_string(), hash)]), CACHE_CAPACITY).expect("checker");
     assert!(passes(&auth, Some(&basic(USER, "a:b:c"))).await);
     assert!(!passes(&auth, Some(&basic(USER, "a:b"))).await);
 }
