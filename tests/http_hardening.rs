@@ -170,3 +170,27 @@ async fn every_kind_of_bad_slot_parameter_gets_400_naming_it() {
     }
     exporter.stop().await;
 }
+
+/// `/` answers a browser with the page and anyone else with the JSON index: a cache in
+/// between must keep them apart, so both carry `Vary: Accept` (and gzip adds its own).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_answers_at_the_root_vary_by_accept() {
+    let exporter = start_exporter(&NO_CLUSTER).await;
+    let browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+    // Request headers, the answer's content type, its Vary.
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+    let cases: [Case; 4] = [
+        (&[("accept", browser)], "text/html", "Accept"),
+        (&[("accept", browser), ("accept-encoding", "gzip")], "text/html", "Accept, Accept-Encoding"),
+        (&[("accept", "application/json")], "application/json", "Accept"),
+        (&[], "application/json", "Accept"),
+    ];
+    for (headers, content_type, vary) in cases {
+        let answer = exporter.request("GET", "/", headers).await;
+        assert_eq!(answer.status, 200, "{headers:?}");
+        let got = answer.header("content-type").unwrap_or_default();
+        assert!(got.starts_with(content_type), "{headers:?}: {got}");
+        assert_eq!(answer.header("vary"), Some(vary), "{headers:?}");
+    }
+    exporter.stop().await;
+}

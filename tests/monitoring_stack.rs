@@ -19,6 +19,8 @@
 //! * [`deploy_kit`]: Grafana provisioning, docker-compose mounts files that exist, the
 //!   scrape intervals suit the exporter's cache, the Kubernetes manifests are
 //!   restricted, the Dockerfile is multi-stage and non-root.
+//! * [`deploy_basic_auth`]: the Kubernetes overlay for basic auth probes without
+//!   credentials (tcpSocket) and scrapes with credentials from a Secret.
 
 mod exporter_support;
 mod monitoring_support;
@@ -26,6 +28,8 @@ mod support;
 
 #[path = "monitoring_stack/dashboard.rs"]
 mod dashboard;
+#[path = "monitoring_stack/deploy_basic_auth.rs"]
+mod deploy_basic_auth;
 #[path = "monitoring_stack/deploy_kit.rs"]
 mod deploy_kit;
 #[path = "monitoring_stack/live.rs"]

@@ -36,6 +36,12 @@ pub(crate) fn not_allowed(slots_claimed: u32) -> NodeFailure {
     NodeFailure { kind: FailureKind::NotAllowed, detail }
 }
 
+/// A reply without the shape its parser expects (`CLUSTER SLOTS`, `SLOT-STATS`): the
+/// parser's message, which may quote what the server sent, bounded like every detail.
+pub(crate) fn protocol(error: impl std::error::Error) -> NodeFailure {
+    NodeFailure { kind: FailureKind::Protocol, detail: bounded(&error.to_string()) }
+}
+
 /// rustls errors as fred's I/O errors print them, lowercased: an untrusted or
 /// mismatched server certificate, a client certificate the server refused, or a peer
 /// that does not speak TLS.
@@ -75,7 +81,13 @@ fn kind_of(kind: &ErrorKind, raw: &str) -> FailureKind {
 /// fred's own messages) as its first line.
 pub(crate) fn describe(raw: &str) -> String {
     let sentence = tls_sentence(raw).or_else(|| io_sentence(raw)).unwrap_or_else(|| first_line(raw));
-    sentence.chars().take(MAX_DETAIL_CHARS).collect()
+    bounded(&sentence)
+}
+
+/// The first line of `text`, at most [`MAX_DETAIL_CHARS`] long: what every detail is
+/// cut to, whatever made it.
+fn bounded(text: &str) -> String {
+    first_line(text).chars().take(MAX_DETAIL_CHARS).collect()
 }
 
 fn tls_sentence(raw: &str) -> Option<String> {
@@ -243,5 +255,25 @@ mod tests {
         let long = format!("ERR {}\nsecond line", "x".repeat(500));
         let failure = server_error(&long);
         assert!(failure.detail.chars().count() <= MAX_DETAIL_CHARS && !failure.detail.contains('\n'));
+    }
+
+    /// A parser error quoting a long, multi-line server value.
+    #[derive(Debug)]
+    struct LongParseError;
+
+    impl std::fmt::Display for LongParseError {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "unexpected host {}\nsecond line", "é".repeat(500))
+        }
+    }
+
+    impl std::error::Error for LongParseError {}
+
+    #[test]
+    fn protocol_errors_are_one_bounded_line_too() {
+        let failure = protocol(LongParseError);
+        assert_eq!(failure.kind, FailureKind::Protocol);
+        assert_eq!(failure.detail.chars().count(), MAX_DETAIL_CHARS);
+        assert!(failure.detail.starts_with("unexpected host éé") && !failure.detail.contains('\n'));
     }
 }

@@ -169,7 +169,7 @@ impl ClusterCollector {
                             version = frame.ok().and_then(|f| info::parse_info_frame(&f));
                             return Ok(());
                         }
-                        reply::parse_slot_stats_into(&frame?, &mut rows).map_err(protocol_failure)
+                        reply::parse_slot_stats_into(&frame?, &mut rows).map_err(failure::protocol)
                     })
                     .await
                     .map(|()| rows);
@@ -236,16 +236,12 @@ impl ClusterCollector {
 }
 
 fn parse_topology(value: fred::types::Value, addr: &NodeAddr) -> Result<Topology, NodeFailure> {
-    Topology::from_cluster_slots(value, addr.host()).map_err(protocol_failure)
+    Topology::from_cluster_slots(value, addr.host()).map_err(failure::protocol)
 }
 
 /// Nodes without any slot: what discovery knows when it found no cluster.
 fn merged(nodes: Vec<NodeStatus>) -> merge::Merged {
     merge::Merged { nodes, slots: Vec::new(), owners: Vec::new() }
-}
-
-fn protocol_failure(error: impl std::error::Error) -> NodeFailure {
-    NodeFailure { kind: FailureKind::Protocol, detail: error.to_string() }
 }
 
 /// A seed seen only during discovery: its node id and role are unknown, since no

@@ -4,7 +4,11 @@
 //!
 //! - bcrypt, slow on purpose (tens of milliseconds at cost 10), runs on tokio's blocking
 //!   pool, never on the threads that serve requests, and one verification at a time:
-//!   a flood of guesses takes at most one core and queues behind itself;
+//!   a flood of guesses takes at most one core;
+//! - each client address has at most one verification queued or running
+//!   ([`in_flight`]); another credential from it meanwhile gets [`Verdict::Busy`] (a
+//!   429) at once, so a flood from one address delays a scraper elsewhere by one bcrypt
+//!   run, not by one run per guess;
 //! - every outcome is remembered under an HMAC of user and password, so a repeated
 //!   guess, or a scraper's credentials, cost bcrypt once; neither the password nor the
 //!   header is kept;
@@ -21,12 +25,15 @@ use ring::hmac;
 use ring::rand::SystemRandom;
 use std::collections::HashMap;
 use std::fmt;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::OwnedMutexGuard;
 
+mod in_flight;
 mod outcomes;
 
+use in_flight::{Claim, InFlight};
 use outcomes::Outcomes;
 
 /// Outcomes remembered of each kind. Scrapers present a handful of credentials, so the
@@ -63,6 +70,24 @@ impl fmt::Display for BasicAuthError {
 
 impl std::error::Error for BasicAuthError {}
 
+/// What a request's credentials are worth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// A configured user's, verified now or before.
+    Accepted,
+    /// Missing, malformed, an unknown user or a wrong password.
+    Refused,
+    /// Not verified: the client's address already has another credential waiting for
+    /// or in a bcrypt run. Worth a retry once that one is done.
+    Busy,
+}
+
+impl From<bool> for Verdict {
+    fn from(accepted: bool) -> Verdict {
+        if accepted { Verdict::Accepted } else { Verdict::Refused }
+    }
+}
+
 /// The credential checker every request goes through when `basic_auth_users` is set.
 pub struct BasicAuth {
     /// User name to bcrypt hash, from `basic_auth_users`: what credentials must match.
@@ -80,6 +105,8 @@ pub struct BasicAuth {
     /// at a time. An owned guard, moved into the blocking task, so that a request
     /// dropped mid-verification does not let another bcrypt start alongside.
     bcrypt_turn: Arc<tokio::sync::Mutex<()>>,
+    /// The credential each client address has queued for bcrypt: one at most.
+    in_flight: InFlight,
     /// bcrypt runs so far, so that tests can tell a cached answer from a verified one.
     verifications: Arc<AtomicU64>,
 }
@@ -102,22 +129,28 @@ impl BasicAuth {
             digest_key,
             outcomes: Arc::new(Mutex::new(Outcomes::new(capacity))),
             bcrypt_turn: Arc::new(tokio::sync::Mutex::new(())),
+            in_flight: InFlight::default(),
             verifications: Arc::new(AtomicU64::new(0)),
         })
     }
 
-    /// Whether an `Authorization` header value carries the credentials of a configured
-    /// user. Only a well-formed `Basic` header ever reaches bcrypt.
-    pub(crate) async fn check(&self, authorization: Option<&str>) -> bool {
-        let Some(credentials) = authorization.and_then(Credentials::from_header) else { return false };
+    /// Whether an `Authorization` header value, sent from `client`, carries the
+    /// credentials of a configured user. Only a well-formed `Basic` header ever reaches
+    /// bcrypt, and only if `client` has no other credential queued for it.
+    pub(crate) async fn check(&self, authorization: Option<&str>, client: IpAddr) -> Verdict {
+        let Some(credentials) = authorization.and_then(Credentials::from_header) else { return Verdict::Refused };
         let digest = self.digest(&credentials);
         if let Some(accepted) = self.remembered(&digest) {
-            return accepted;
+            return accepted.into();
         }
-        self.verify(credentials, digest).await
+        let Some(claim) = self.in_flight.claim(client, &digest) else {
+            tracing::debug!(%client, "basic auth: a verification is already queued for this client");
+            return Verdict::Busy;
+        };
+        self.verify(credentials, digest, claim).await.into()
     }
 
-    async fn verify(&self, credentials: Credentials, digest: CredentialDigest) -> bool {
+    async fn verify(&self, credentials: Credentials, digest: CredentialDigest, claim: Claim) -> bool {
         let turn = self.bcrypt_turn.clone().lock_owned().await;
         // The same credentials may have been verified while this request waited its turn.
         if let Some(accepted) = self.remembered(&digest) {
@@ -131,6 +164,7 @@ impl BasicAuth {
             digest,
             outcomes: self.outcomes.clone(),
             verifications: self.verifications.clone(),
+            _claim: claim,
             _turn: turn,
         };
         // A bcrypt that panicked is a refusal, not a dropped connection.
@@ -206,6 +240,9 @@ struct Verification {
     outcomes: Arc<Mutex<Outcomes>>,
     /// Counted where the run happens, so that every run counts, finished request or not.
     verifications: Arc<AtomicU64>,
+    /// The client's claim, released when the run is over, not when the request is
+    /// gone: a client that hangs up cannot get a second run queued beside this one.
+    _claim: Claim,
     /// Released only when `run` returns, after the outcome is recorded, so that a
     /// request waiting with the same credentials finds it.
     _turn: OwnedMutexGuard<()>,
@@ -224,146 +261,4 @@ impl Verification {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const USER: &str = "prom";
-    const PASSWORD: &str = "s3cret";
-
-    /// bcrypt's lowest cost keeps the tests fast; nothing here depends on the cost.
-    fn auth_with_capacity(capacity: usize) -> BasicAuth {
-        let hash = bcrypt::hash(PASSWORD, 4).expect("hash");
-        BasicAuth::with_capacity(HashMap::from([(USER.to_string(), hash)]), capacity).expect("checker")
-    }
-
-    fn auth() -> BasicAuth {
-        auth_with_capacity(CACHE_CAPACITY)
-    }
-
-    fn basic(user: &str, password: &str) -> String {
-        format!("Basic {}", STANDARD.encode(format!("{user}:{password}")))
-    }
-
-    fn verifications(auth: &BasicAuth) -> u64 {
-        auth.verifications.load(Ordering::Relaxed)
-    }
-
-    #[tokio::test]
-    async fn the_right_credentials_pass_and_are_verified_once() {
-        let auth = auth();
-        for _ in 0..3 {
-            assert!(auth.check(Some(&basic(USER, PASSWORD))).await);
-        }
-        assert_eq!(verifications(&auth), 1);
-    }
-
-    #[tokio::test]
-    async fn a_repeated_wrong_password_fails_and_is_verified_once() {
-        let auth = auth();
-        for _ in 0..3 {
-            assert!(!auth.check(Some(&basic(USER, "wrong"))).await);
-        }
-        assert_eq!(verifications(&auth), 1);
-    }
-
-    #[tokio::test]
-    async fn an_unknown_user_fails_after_a_bcrypt_run_like_a_wrong_password() {
-        let auth = auth();
-        // Even with the password of the dummy hash, or of a real user.
-        for password in [PASSWORD, DUMMY_PASSWORD, PASSWORD] {
-            assert!(!auth.check(Some(&basic("eve", password))).await);
-        }
-        assert_eq!(verifications(&auth), 2);
-    }
-
-    #[tokio::test]
-    async fn the_dummy_hash_costs_as_much_as_the_costliest_user() {
-        let users = HashMap::from([
-            ("cheap".to_string(), bcrypt::hash("a", 4).expect("hash")),
-            ("dear".to_string(), bcrypt::hash("b", 5).expect("hash")),
-        ]);
-        let auth = BasicAuth::with_capacity(users, CACHE_CAPACITY).expect("checker");
-        assert_eq!(bcrypt_cost(&auth.dummy_hash), Some(5));
-    }
-
-    #[tokio::test]
-    async fn the_scheme_name_is_case_insensitive() {
-        let auth = auth();
-        let encoded = STANDARD.encode(format!("{USER}:{PASSWORD}"));
-        for scheme in ["basic", "Basic", "BASIC", "bAsIc"] {
-            assert!(auth.check(Some(&format!("{scheme} {encoded}"))).await, "{scheme}");
-        }
-        assert!(auth.check(Some(&format!("Basic   {encoded}  "))).await, "extra spaces");
-    }
-
-    #[tokio::test]
-    async fn a_password_may_contain_colons() {
-        let hash = bcrypt::hash("a:b:c", 4).expect("hash");
-        let auth =
-            BasicAuth::with_capacity(HashMap::from([(USER.to_string(), hash)]), CACHE_CAPACITY).expect("checker");
-        assert!(auth.check(Some(&basic(USER, "a:b:c"))).await);
-        assert!(!auth.check(Some(&basic(USER, "a:b"))).await);
-    }
-
-    #[tokio::test]
-    async fn malformed_headers_fail_without_a_bcrypt_run() {
-        let auth = auth();
-        let no_colon = format!("Basic {}", STANDARD.encode(format!("{USER}{PASSWORD}")));
-        let unpadded = format!("Basic {}", STANDARD.encode("prom:s3cre").trim_end_matches('='));
-        for header in ["", "Basic", "Basic ", "Bearer x", "Basic !!!!", "Basic ****", "Basicx cHJvbTpzM2NyZXQ="] {
-            assert!(!auth.check(Some(header)).await, "{header:?}");
-        }
-        assert!(!auth.check(Some(&no_colon)).await);
-        assert!(!auth.check(Some(&unpadded)).await);
-        assert!(!auth.check(None).await);
-        assert_eq!(verifications(&auth), 0);
-    }
-
-    #[tokio::test]
-    async fn non_utf8_credentials_are_an_unknown_user_or_a_wrong_password() {
-        let auth = auth();
-        let header = |bytes: &[u8]| format!("Basic {}", STANDARD.encode(bytes));
-        assert!(!auth.check(Some(&header(b"\xff\xfe:s3cret"))).await);
-        assert!(!auth.check(Some(&header(b"prom:\xff\xfe"))).await);
-        assert_eq!(verifications(&auth), 2);
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn concurrent_identical_credentials_are_verified_once() {
-        let auth = Arc::new(auth());
-        let checks: Vec<_> = (0..8)
-            .map(|_| {
-                let auth = auth.clone();
-                tokio::spawn(async move { auth.check(Some(&basic(USER, "wrong"))).await })
-            })
-            .collect();
-        for check in checks {
-            assert!(!check.await.expect("check task"));
-        }
-        assert_eq!(verifications(&auth), 1);
-    }
-
-    #[tokio::test]
-    async fn caches_stay_bounded_and_guesses_never_evict_a_success() {
-        let auth = auth_with_capacity(4);
-        assert!(auth.check(Some(&basic(USER, PASSWORD))).await);
-        for i in 0..10 {
-            assert!(!auth.check(Some(&basic(USER, &format!("guess-{i}")))).await);
-            assert!(!auth.check(Some(&basic(&format!("user-{i}"), "guess"))).await);
-        }
-        assert_eq!(auth.outcomes.lock().expect("outcomes").sizes(), (1, 4));
-        assert_eq!(verifications(&auth), 21);
-        assert!(auth.check(Some(&basic(USER, PASSWORD))).await);
-        assert_eq!(verifications(&auth), 21, "the success is still remembered");
-        // The oldest guess was forgotten: it costs bcrypt again, and is refused again.
-        assert!(!auth.check(Some(&basic(USER, "guess-0"))).await);
-        assert_eq!(verifications(&auth), 22);
-    }
-
-    #[test]
-    fn only_bcrypt_hashes_have_a_cost() {
-        assert_eq!(bcrypt_cost(&bcrypt::hash("x", 4).expect("hash")), Some(4));
-        assert_eq!(bcrypt_cost("hunter2"), None);
-        assert_eq!(bcrypt_cost("$2y$99$QOauhQNbBCuQDKes6eFzPeMqBSjb7Mr5DUmpZ/VcEd00UAV/LDeSi"), None);
-    }
-}
+mod tests;

@@ -95,8 +95,8 @@ pub async fn serve(
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let stream = match accepted {
-                    Ok((stream, _)) => stream,
+                let (stream, peer) = match accepted {
+                    Ok(accepted) => accepted,
                     Err(e) => {
                         // Usually out of file descriptors: back off instead of spinning.
                         tracing::warn!(error = %e, "accept failed");
@@ -113,6 +113,7 @@ pub async fn serve(
                     shared: shared.clone(),
                     place,
                     activity,
+                    client: peer.ip(),
                     shutdown: stopped.clone(),
                     _alive: alive.clone(),
                 };

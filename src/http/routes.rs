@@ -94,7 +94,7 @@ async fn route<B>(request: Request<B>, exporter: Arc<Exporter>) -> Response<Body
     }
     let accept = request.headers().get(ACCEPT).and_then(|v| v.to_str().ok());
     match path {
-        "/" if page::prefers_html(accept) => page::index(),
+        "/" if page::prefers_html(accept) => with_vary_accept(page::index()),
         "/" => with_vary_accept(json_response(json::index(now))),
         "/ui" => page::index(),
         "/api/cluster/slot-map" => insight::slot_map(&request, &exporter, now).await,

@@ -9,6 +9,12 @@
 //!   NODE` on every primary.
 //!
 //! No credential is ever written: the lines say where to add them.
+//!
+//! Node IDs come from the servers, and whoever can reach a cluster bus port can join a
+//! node with an ID of its choosing. An ID is written into a command only if it is what
+//! Valkey makes (40 hexadecimal characters), so no ID can carry shell syntax into a
+//! pasted line; a move whose source or target has another ID is left out of the
+//! commands, with the reason in [`Commands::left_out`].
 
 use super::plan::Move;
 use crate::snapshot::{NodeStatus, Role, Snapshot};
@@ -38,15 +44,56 @@ impl Kind {
 /// Command lines for a plan.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Commands {
+    /// Which form `lines` take.
     pub kind: Kind,
+    /// The commands (or script lines), ready to review and run.
     pub lines: Vec<String>,
+    /// Moves of the plan that `lines` do not carry out, and why: shown beside the
+    /// commands so that the operator knows the plan was not carried out whole.
+    pub left_out: Vec<LeftOut>,
+}
+
+/// A planned move kept out of the commands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeftOut {
+    /// The slot the move would have moved.
+    pub slot: u16,
+    /// Why, naming the node by its address (never echoing the odd ID itself).
+    pub reason: String,
+}
+
+/// Length of a Valkey node ID: the hex of 20 random bytes.
+const NODE_ID_LEN: usize = 40;
+
+/// Whether `id` looks like an ID Valkey made, and so is safe to write into a command.
+fn is_node_id(id: &str) -> bool {
+    id.len() == NODE_ID_LEN && id.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Why `m` cannot go into the commands, if it cannot.
+fn left_out(m: &Move, snapshot: &Snapshot) -> Option<LeftOut> {
+    let odd = [m.from, m.to].into_iter().map(|n| &snapshot.nodes[n]).find(|n| !is_node_id(&n.node_id))?;
+    let reason = format!(
+        "node {} reports an ID that is not {NODE_ID_LEN} hexadecimal characters; move left out of the commands",
+        odd.addr.as_str()
+    );
+    Some(LeftOut { slot: m.slot, reason })
 }
 
 /// The commands for `moves` on the cluster of `snapshot`; `tls` adds `--tls` to
 /// every `valkey-cli`.
 pub fn commands(moves: &[Move], snapshot: &Snapshot, tls: bool) -> Commands {
+    let mut left = Vec::new();
+    let mut kept = Vec::new();
+    for m in moves {
+        match left_out(m, snapshot) {
+            Some(reason) => left.push(reason),
+            None => kept.push(*m),
+        }
+    }
+    let moves = &kept[..];
     if moves.is_empty() {
-        return Commands { kind: Kind::Nothing, lines: Vec::new() };
+        return Commands { kind: Kind::Nothing, lines: Vec::new(), left_out: left };
     }
     let atomic = moves
         .iter()
@@ -54,9 +101,9 @@ pub fn commands(moves: &[Move], snapshot: &Snapshot, tls: bool) -> Commands {
         .all(|n| snapshot.nodes[n].version.as_ref().is_some_and(|v| v.has_atomic_slot_migration()));
     let cli = if tls { "valkey-cli --tls" } else { "valkey-cli" };
     if atomic {
-        Commands { kind: Kind::MigrateSlots, lines: migrateslots(moves, snapshot, cli) }
+        Commands { kind: Kind::MigrateSlots, lines: migrateslots(moves, snapshot, cli), left_out: left }
     } else {
-        Commands { kind: Kind::ClassicScript, lines: classic_script(moves, snapshot, cli) }
+        Commands { kind: Kind::ClassicScript, lines: classic_script(moves, snapshot, cli), left_out: left }
     }
 }
 
@@ -176,16 +223,24 @@ mod tests {
     use crate::aggregate::test_support::{node, snapshot};
     use crate::snapshot::ServerVersion;
 
-    fn cluster(version: &str) -> Snapshot {
+    const A: &str = "0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a";
+    const B: &str = "0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b";
+    const C: &str = "0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c";
+
+    fn cluster_with_ids(version: &str, ids: [&str; 3]) -> Snapshot {
         let mut nodes = vec![
-            node("10.0.0.1:7001", "AAA", Role::Primary, true),
-            node("10.0.0.2:7002", "BBB", Role::Primary, true),
-            node("10.0.0.3:7003", "CCC", Role::Primary, true),
+            node("10.0.0.1:7001", ids[0], Role::Primary, true),
+            node("10.0.0.2:7002", ids[1], Role::Primary, true),
+            node("10.0.0.3:7003", ids[2], Role::Primary, true),
         ];
         for n in &mut nodes {
             n.version = Some(ServerVersion { server: "valkey".into(), version: version.into() });
         }
         snapshot(0, nodes, &[])
+    }
+
+    fn cluster(version: &str) -> Snapshot {
+        cluster_with_ids(version, [A, B, C])
     }
 
     fn moved(slot: u16, from: usize, to: usize) -> Move {
@@ -200,10 +255,13 @@ mod tests {
         assert_eq!(
             out.lines,
             vec![
-                "valkey-cli -h 10.0.0.1 -p 7001 CLUSTER MIGRATESLOTS SLOTSRANGE 3 5 NODE BBB SLOTSRANGE 9 9 NODE CCC",
-                "valkey-cli -h 10.0.0.2 -p 7002 CLUSTER MIGRATESLOTS SLOTSRANGE 20 20 NODE CCC",
+                format!(
+                    "valkey-cli -h 10.0.0.1 -p 7001 CLUSTER MIGRATESLOTS SLOTSRANGE 3 5 NODE {B} SLOTSRANGE 9 9 NODE {C}"
+                ),
+                format!("valkey-cli -h 10.0.0.2 -p 7002 CLUSTER MIGRATESLOTS SLOTSRANGE 20 20 NODE {C}"),
             ]
         );
+        assert!(out.left_out.is_empty());
         assert!(commands(&moves, &cluster("9.1.2"), true).lines[0].starts_with("valkey-cli --tls -h"));
     }
 
@@ -215,10 +273,56 @@ mod tests {
         let call = out.lines.last().unwrap();
         assert_eq!(
             call,
-            "migrate_slot 7 10.0.0.1 7001 AAA 10.0.0.3 7003 CCC 10.0.0.1 7001 10.0.0.2 7002 10.0.0.3 7003  # 2 keys"
+            &format!(
+                "migrate_slot 7 10.0.0.1 7001 {A} 10.0.0.3 7003 {C} 10.0.0.1 7001 10.0.0.2 7002 10.0.0.3 7003  # 2 keys"
+            )
         );
         assert!(out.lines.iter().any(|l| l.contains("GETKEYSINSLOT")));
         assert!(commands(&[], &cluster("8.0.1"), false).lines.is_empty());
+    }
+
+    #[test]
+    fn only_ids_of_exactly_40_hex_characters_are_node_ids() {
+        assert!(is_node_id(A));
+        assert!(is_node_id(&A.to_uppercase()));
+        for odd in ["", "BBB", &A[1..], &format!("{A}0"), &format!("{}g", &A[1..]), &format!("{}$(x)", &A[4..])] {
+            assert!(!is_node_id(odd), "{odd:?}");
+        }
+        // 40 bytes, but not 40 ASCII hex characters.
+        assert!(!is_node_id(&format!("{}é", &A[2..])));
+    }
+
+    #[test]
+    fn a_move_touching_an_odd_id_is_left_out_with_the_reason_in_either_form() {
+        let crafted = "$(touch /tmp/pwned)0123456789abcdef01234";
+        let moves = [moved(1, 0, 1), moved(2, 0, 2), moved(3, 2, 0)];
+        for version in ["9.1.2", "8.0.1"] {
+            let out = commands(&moves, &cluster_with_ids(version, [A, B, crafted]), false);
+            assert_eq!(out.left_out.iter().map(|l| l.slot).collect::<Vec<_>>(), [2, 3], "{version}");
+            for left in &out.left_out {
+                assert_eq!(
+                    left.reason,
+                    "node 10.0.0.3:7003 reports an ID that is not 40 hexadecimal characters; \
+                     move left out of the commands"
+                );
+            }
+            assert!(out.lines.iter().all(|l| !l.contains("pwned")), "{version}: {:?}", out.lines);
+            assert!(out.lines.iter().any(|l| l.contains(B)), "{version}: the valid move stays");
+        }
+        let migrateslots = commands(&moves, &cluster_with_ids("9.1.2", [A, B, crafted]), false);
+        assert_eq!(
+            migrateslots.lines,
+            [format!("valkey-cli -h 10.0.0.1 -p 7001 CLUSTER MIGRATESLOTS SLOTSRANGE 1 1 NODE {B}")]
+        );
+    }
+
+    #[test]
+    fn when_every_move_is_left_out_there_are_no_commands() {
+        let out = commands(&[moved(1, 0, 1)], &cluster_with_ids("9.1.2", [A, "BBB", C]), false);
+        assert_eq!(out.kind, Kind::Nothing);
+        assert!(out.lines.is_empty());
+        assert_eq!(out.left_out.len(), 1);
+        assert!(out.left_out[0].reason.starts_with("node 10.0.0.2:7002 "), "{:?}", out.left_out);
     }
 
     #[test]

@@ -186,6 +186,15 @@ impl From<Imbalance> for Prediction {
     }
 }
 
+/// A move left out of the commands, and why.
+#[derive(Serialize)]
+struct LeftOutEntry<'a> {
+    /// The slot of the move, as in `moves`.
+    slot_id: u16,
+    /// Why it was left out.
+    reason: &'a str,
+}
+
 #[derive(Serialize)]
 struct PlanData<'a> {
     by: &'static str,
@@ -198,6 +207,10 @@ struct PlanData<'a> {
     stop_reason: &'static str,
     commands_kind: &'static str,
     commands: &'a [String],
+    /// Moves `commands` do not carry out (an odd node ID), so that nobody takes the
+    /// commands for the whole plan; absent when every move is in them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    commands_left_out: Vec<LeftOutEntry<'a>>,
     #[serde(flatten)]
     basis: Basis,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -239,6 +252,11 @@ pub(crate) fn plan(
         stop_reason: plan.stop.as_str(),
         commands_kind: commands.kind.as_str(),
         commands: &commands.lines,
+        commands_left_out: commands
+            .left_out
+            .iter()
+            .map(|l| LeftOutEntry { slot_id: l.slot, reason: &l.reason })
+            .collect(),
         basis: basis(observation, cached),
         note: no_rates.then_some(NO_WINDOW_NOTE),
     };

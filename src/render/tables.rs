@@ -191,12 +191,53 @@ pub fn plan(observation: &Observation, request: &PlanRequest, plan: &Plan, comma
     for line in &commands.lines {
         let _ = writeln!(out, "  {line}");
     }
+    if !commands.left_out.is_empty() {
+        out.push_str("Left out of the commands:\n");
+    }
+    for left in &commands.left_out {
+        let _ = writeln!(out, "  slot {}: {}", left.slot, left.reason);
+    }
     out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn moves_left_out_of_the_commands_are_listed_in_the_text_and_the_json() {
+        use crate::aggregate::Aggregator;
+        use crate::aggregate::test_support::{node, snapshot};
+        use crate::insight::commands::commands;
+        use crate::insight::plan::{Move, Stop};
+        use crate::snapshot::Role;
+        let good = "0123456789abcdef0123456789abcdef01234567";
+        let nodes = vec![
+            node("10.0.0.1:7001", good, Role::Primary, true),
+            node("10.0.0.2:7002", "x; rm -rf ~", Role::Primary, true),
+        ];
+        let observation = Aggregator::new(128).observe(snapshot(100, nodes, &[(7, 0, 5, 5, 5, 3)]));
+        let moves = vec![Move { slot: 7, from: 0, to: 1, keys: 3, load: 3.0 }];
+        let plan = Plan {
+            moves,
+            before: Imbalance::default(),
+            after: Imbalance::default(),
+            keys_to_migrate: 3,
+            stop: Stop::MaxMoves,
+        };
+        let request = PlanRequest { measure: Measure::Keys, target: 1.1, max_moves: 1 };
+        let commands = commands(&plan.moves, &observation.snapshot, false);
+        let reason = "node 10.0.0.2:7002 reports an ID that is not 40 hexadecimal characters; move left out of the \
+                      commands";
+        let text = super::plan(&observation, &request, &plan, &commands);
+        assert!(text.contains(&format!("Left out of the commands:\n  slot 7: {reason}\n")), "{text}");
+        assert!(!text.contains("rm -rf"), "{text}");
+        let reply =
+            crate::render::insight::plan(&observation, &request, &plan, &commands, false, std::time::SystemTime::now());
+        let json: serde_json::Value = serde_json::from_str(&reply.body).expect("JSON");
+        assert_eq!(json["data"]["commands_kind"], "none");
+        assert_eq!(json["data"]["commands_left_out"], serde_json::json!([{"slot_id": 7, "reason": reason}]));
+    }
 
     #[test]
     fn units_read_like_a_person_writes_them() {

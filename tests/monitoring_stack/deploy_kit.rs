@@ -160,7 +160,7 @@ fn scrape_intervals_match_the_exporter_cache_ttl() {
 }
 
 /// Every object in deploy/kubernetes, by kind (each kind appears once).
-fn kubernetes_objects() -> BTreeMap<String, Value> {
+pub(crate) fn kubernetes_objects() -> BTreeMap<String, Value> {
     let mut objects = BTreeMap::new();
     for file in files::files_under(files::KUBERNETES_DIR) {
         for document in files::yaml_documents(&files::read(&file), &file) {

@@ -23,6 +23,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use registry::Place;
 use std::convert::Infallible;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -65,6 +66,8 @@ pub(crate) struct Connection {
     pub(crate) place: Option<Place>,
     /// What the watchdog watches; the registry's entry when `place` is set.
     pub(crate) activity: Arc<Activity>,
+    /// The peer's address: basic auth queues at most one bcrypt run per address.
+    pub(crate) client: IpAddr,
     /// The server's stop signal: finish what is in progress, then close.
     pub(crate) shutdown: watch::Receiver<bool>,
     /// Dropped when the connection ends; the server's drain waits for all of them.
@@ -93,7 +96,8 @@ impl Connection {
     {
         let activity = self.activity.clone();
         let limits = self.shared.limits;
-        let answers = Arc::new(Answers { shared: self.shared.clone(), busy: self.place.is_none() });
+        let answers =
+            Arc::new(Answers { shared: self.shared.clone(), busy: self.place.is_none(), client: self.client });
         let service = service_fn(move |request| {
             let (answers, activity) = (answers.clone(), activity.clone());
             async move {
@@ -155,6 +159,8 @@ struct Answers {
     shared: Arc<Shared>,
     /// Over the connection cap with nothing to shed: every request gets a 503.
     busy: bool,
+    /// The peer's address, for basic auth's per-address queue.
+    client: IpAddr,
 }
 
 impl Answers {
@@ -165,7 +171,7 @@ impl Answers {
             response.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
             return response;
         }
-        if let Some(refusal) = guard::refusal(request.headers(), self.shared.basic_auth.as_deref()).await {
+        if let Some(refusal) = guard::refusal(request.headers(), self.shared.basic_auth.as_deref(), self.client).await {
             return refusal;
         }
         routes::handle(request, self.shared.exporter.clone()).await
