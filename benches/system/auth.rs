@@ -8,7 +8,7 @@
 //! worst case) and one repeated (remembered after its first run). Then unknown-user and
 //! known-user requests alternate, with passwords never sent before, so both pay bcrypt.
 //!
-//! [`cold_credential_during_flood`] times what a scraper whose credential is not yet
+//! [`cold_credential_during_flood`] (reported by the siege section) times what a scraper whose credential is not yet
 //! cached (after a restart or a rotation) waits for its 200 while many clients flood
 //! distinct wrong passwords from another address: one bcrypt run per guess before each
 //! address was held to one queued verification (8.1 s with 128 clients).
@@ -33,10 +33,8 @@ const PASSWORD: &str = "bench-pw-4Hq9";
 /// What `htpasswd -nBC 10` gives, and what the figures in the issue were measured with.
 pub const COST: u32 = 10;
 const FLOOD_CLIENTS: usize = 32;
-/// Clients flooding during [`cold_credential_during_flood`] in this section, as in the issue.
-const COLD_FLOOD_CLIENTS: usize = 128;
 /// Cold credentials timed (one flood each); the median is reported.
-const COLD_RUNS: usize = 5;
+pub const COLD_RUNS: usize = 5;
 /// How long each flood runs before the cold credential is sent: every client connected
 /// and guessing.
 const COLD_FLOOD_WARM_UP: Duration = Duration::from_millis(500);
@@ -72,8 +70,6 @@ pub struct AuthFigures {
     unknown_user: Vec<Duration>,
     known_user: Vec<Duration>,
     flood_seconds: f64,
-    /// [`cold_credential_during_flood`] with [`COLD_FLOOD_CLIENTS`].
-    cold_credential: Duration,
     /// The gzip body of `/metrics`, in bytes.
     body_len: usize,
 }
@@ -102,8 +98,6 @@ pub async fn measure(addr: SocketAddr, budget: &Budget) -> AuthFigures {
         tokio::join!(flood(addr, Guesses::Repeated, flood_time), load::run(&scrape, 1, flood_time));
     eprintln!("   unknown user against known user");
     let (unknown_user, known_user) = probe_users(addr, budget.auth_probes).await;
-    eprintln!("   a cold credential during a flood of {COLD_FLOOD_CLIENTS} clients");
-    let cold_credential = cold_credential_during_flood(COLD_FLOOD_CLIENTS).await;
     AuthFigures {
         quiet,
         during_distinct,
@@ -113,7 +107,6 @@ pub async fn measure(addr: SocketAddr, budget: &Budget) -> AuthFigures {
         unknown_user,
         known_user,
         flood_seconds: budget.flood_seconds,
-        cold_credential,
         body_len: scrape.expected_len,
     }
 }
@@ -300,18 +293,6 @@ impl AuthFigures {
             "| unknown user / known user | {} | {unknown:.1} | {known:.1} | {:.2} |",
             self.known_user.len(),
             unknown / known
-        );
-        let _ = writeln!(o);
-        let _ = writeln!(
-            o,
-            "| a correct credential not yet cached, from another address | flooding clients at one address | \
-             runs | median ms (aim <= 2000) |"
-        );
-        let _ = writeln!(o, "|---|---:|---:|---:|");
-        let _ = writeln!(
-            o,
-            "| during a flood of distinct wrong passwords | {COLD_FLOOD_CLIENTS} | {COLD_RUNS} | {:.0} |",
-            self.cold_credential.as_secs_f64() * 1e3
         );
         let _ = writeln!(o);
         o

@@ -14,6 +14,9 @@
 //! - growth: refresh time and peak RSS for 3, 6 and 12 primaries;
 //! - auth: an authorized scrape's latency while 32 clients flood wrong passwords, and
 //!   an unknown user's answer time against a known user's ([`auth`]);
+//! - siege: scrapes answered while connections are held open, memory under unread
+//!   answers, `/metrics` under the costliest answers, a cold credential during a
+//!   password flood, each beside the quiet run ([`siege`]);
 //! - prometheus: what the aggregates cost the exporter (refresh and render with them
 //!   against without, [`aggregates`]), and what the exporter costs Prometheus: the
 //!   shipped rules' evaluation time against the rules at 538d7e6, and samples per
@@ -35,6 +38,7 @@ mod floor;
 mod load;
 mod procs;
 mod prometheus;
+mod siege;
 
 use clap::Parser as _;
 use std::fmt::Write as _;
@@ -73,7 +77,7 @@ fn main() {
         return;
     }
     let quick = std::env::args().any(|a| a == "--quick");
-    // `--only=memory` (or refresh, serving, growth, auth, clusters, prometheus) runs one section.
+    // `--only=memory` (or refresh, serving, growth, auth, siege, clusters, prometheus) runs one section.
     let only = std::env::args().find_map(|a| a.strip_prefix("--only=").map(str::to_string));
     let runs = |section: &str| only.as_deref().is_none_or(|o| o == section);
     let budget = if quick {
@@ -114,6 +118,17 @@ fn main() {
         report.append(&figures.markdown());
     }
     if only.as_deref() == Some("auth") {
+        return finish(report);
+    }
+    if runs("siege") {
+        eprintln!("== siege: starting 3 primaries, {} keys", support::EXPECTED_KEYS_TOTAL);
+        let cluster = ValkeyCluster::start(3, 0);
+        fill(&cluster, expected_keys);
+        let (scrapes, seconds) = if quick { (10, 5.0) } else { (25, 15.0) };
+        let figures = runtime.block_on(siege::measure(&cluster.seed_url(), scrapes, seconds));
+        report.append(&figures.markdown());
+    }
+    if only.as_deref() == Some("siege") {
         return finish(report);
     }
     if runs("clusters") {
