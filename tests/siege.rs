@@ -12,9 +12,11 @@ use support::siege::{Holder, Holders, time_to_close, unread_answers};
 use support::{ExporterBinary, ValkeyCluster};
 
 /// A scrape as Prometheus makes it: a fresh connection, the request sent at once, and
-/// a 3 s timeout.
+/// a 3 s timeout; from 127.0.0.2, as Prometheus runs on another host than the
+/// neighbour holding connections (127.0.0.1).
 async fn scrape(addr: SocketAddr) -> bool {
-    let answer = Request::get("/metrics").timeout(Duration::from_secs(3)).try_send(addr).await;
+    let prometheus = [127, 0, 0, 2].into();
+    let answer = Request::get("/metrics").from(prometheus).timeout(Duration::from_secs(3)).try_send(addr).await;
     answer.is_ok_and(|response| response.status == 200)
 }
 

@@ -104,8 +104,11 @@ pub async fn serve(
                         continue;
                     }
                 };
-                let (place, activity, permit) = match registry.admit() {
-                    Admission::Serve(place) => { let activity = place.activity.clone(); (Some(place), activity, None) }
+                let (place, activity, permit) = match registry.admit(peer.ip()) {
+                    Admission::Serve(place) => {
+                        let activity = place.activity.clone();
+                        (Some(place), activity, None)
+                    }
                     Admission::Busy(permit) => (None, Activity::new(), Some(permit)),
                     Admission::Drop => continue, // dropping the stream closes it
                 };

@@ -76,12 +76,14 @@ pub struct Request<'a> {
     tls: Option<Arc<rustls::ClientConfig>>,
     timeout: Option<Duration>,
     body: Bytes,
+    /// The local address to connect from (another loopback address is another host).
+    from: Option<std::net::IpAddr>,
 }
 
 impl<'a> Request<'a> {
     /// `method` (e.g. "GET", "HEAD", "POST") for `target` (path and query).
     pub fn new(method: &'a str, target: &'a str) -> Request<'a> {
-        Request { method, target, headers: Vec::new(), tls: None, timeout: None, body: Bytes::new() }
+        Request { method, target, headers: Vec::new(), tls: None, timeout: None, body: Bytes::new(), from: None }
     }
 
     pub fn get(target: &'a str) -> Request<'a> {
@@ -111,6 +113,12 @@ impl<'a> Request<'a> {
         self
     }
 
+    /// Connects from `local` (e.g. 127.0.0.2, to come from another host than the rest).
+    pub fn from(mut self, local: std::net::IpAddr) -> Request<'a> {
+        self.from = Some(local);
+        self
+    }
+
     /// Gives up (with an error) if the whole exchange takes longer than `limit`.
     pub fn timeout(mut self, limit: Duration) -> Request<'a> {
         self.timeout = Some(limit);
@@ -136,7 +144,15 @@ impl<'a> Request<'a> {
     }
 
     async fn exchange(&self, addr: SocketAddr) -> Result<HttpResponse, String> {
-        let tcp = TcpStream::connect(addr).await.map_err(|e| format!("connect: {e}"))?;
+        let tcp = match self.from {
+            None => TcpStream::connect(addr).await,
+            Some(local) => {
+                let socket = tokio::net::TcpSocket::new_v4().map_err(|e| format!("socket: {e}"))?;
+                socket.bind(SocketAddr::new(local, 0)).map_err(|e| format!("bind {local}: {e}"))?;
+                socket.connect(addr).await
+            }
+        }
+        .map_err(|e| format!("connect: {e}"))?;
         match &self.tls {
             None => self.over(tcp, addr).await,
             Some(config) => {

@@ -28,8 +28,8 @@ pub(crate) enum Expiry {
 }
 
 impl Expiry {
-    /// Whether the connection may be closed politely (GOAWAY, or closing between
-    /// requests); one that does not read would never take a polite close.
+    /// Whether the bound is one a connection draining for shutdown may still break
+    /// harmlessly: idle and silent connections are closed by the drain itself.
     pub(crate) fn graceful(self) -> bool {
         self != Expiry::NotReading
     }
@@ -58,6 +58,10 @@ pub(crate) struct Activity {
     /// Whether a request was ever started: before the first one, the shorter header
     /// timeout applies instead of the idle timeout.
     served_any: AtomicBool,
+    /// Whether the connection has been read and found with nothing to read: a client
+    /// holding it open, not one whose request simply has not been read yet. Those are
+    /// shed first, so a newcomer is never shed before its request is even looked at.
+    pub(super) waited: AtomicBool,
     /// Set once when the accept loop chooses this connection to make room.
     shed: AtomicBool,
     /// Wakes the connection task when it is shed.
@@ -75,6 +79,7 @@ impl Activity {
             last_write: AtomicU64::new(0),
             write_blocked_since: AtomicU64::new(0),
             served_any: AtomicBool::new(false),
+            waited: AtomicBool::new(false),
             shed: AtomicBool::new(false),
             shed_signal: Notify::new(),
         })
@@ -84,12 +89,19 @@ impl Activity {
         u64::try_from(self.born.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
-    /// Whether the connection has a request in progress (not to be shed).
+    /// Whether the connection has a request in progress or an answer still on its way
+    /// out (its body handed over, but the client's window full): not idle, not to be
+    /// shed, not to be closed without finishing.
     pub(crate) fn busy(&self) -> bool {
-        self.in_progress.load(Ordering::Acquire) > 0
+        self.in_progress.load(Ordering::Acquire) > 0 || self.write_blocked_since.load(Ordering::Acquire) > 0
     }
 
-    /// Asks the connection to close (politely) to make room for a newcomer. Returns
+    /// Whether the connection was found waiting for its client (see `waited`).
+    pub(crate) fn waited(&self) -> bool {
+        self.waited.load(Ordering::Acquire)
+    }
+
+    /// Asks the connection to close to make room for a newcomer. Returns
     /// false if it was already asked.
     pub(crate) fn shed(&self) -> bool {
         if self.shed.swap(true, Ordering::AcqRel) {
@@ -153,7 +165,7 @@ impl Activity {
             let progress = self.last_write.load(Ordering::Acquire).max(self.sending_since.load(Ordering::Acquire));
             rule(progress, limits.send_timeout, Expiry::NotReading)?;
         }
-        if !self.busy() {
+        if self.in_progress.load(Ordering::Acquire) == 0 {
             let since = self.idle_since.load(Ordering::Acquire);
             if self.served_any.load(Ordering::Acquire) {
                 rule(since, limits.idle_timeout, Expiry::Idle)?;
@@ -214,7 +226,11 @@ impl<I> Watched<I> {
 
 impl<I: AsyncRead + Unpin> AsyncRead for Watched<I> {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_read(cx, buf)
+        let read = Pin::new(&mut self.io).poll_read(cx, buf);
+        if read.is_pending() {
+            self.activity.waited.store(true, Ordering::Release);
+        }
+        read
     }
 }
 

@@ -34,8 +34,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
-/// How long a connection asked to close politely (idle, shed) may take before it is
-/// dropped: enough to send an HTTP/2 GOAWAY, not enough to matter.
+/// How long past the drain timeout a connection may take to close after shutdown.
 const POLITE_CLOSE: Duration = Duration::from_secs(1);
 /// How often the watchdog looks again at a connection with no deadline in sight.
 const WATCH_INTERVAL: Duration = Duration::from_secs(1);
@@ -119,17 +118,22 @@ impl Connection {
                     }
                     return;
                 }
+                // Idle, silent or shed connections have nothing in progress: closing them
+                // at once loses nothing, where a polite close would wait on a client
+                // that may never answer (an HTTP/2 handshake it never finishes).
                 expiry = watchdog(&self.activity, &limits, closing) => {
                     tracing::debug!(?expiry, "closing connection");
-                    if !expiry.graceful() {
-                        return;
-                    }
-                    connection.as_mut().graceful_shutdown();
-                    close_by = Some(Instant::now() + POLITE_CLOSE);
+                    return;
                 }
                 () = self.activity.shed_requested(), if !closing => {
+                    tracing::debug!("closing an idle connection to make room");
+                    if !self.activity.busy() {
+                        return;
+                    }
+                    // It was idle when chosen, but an answer is still going out: finish
+                    // it, within the send timeout, then close.
                     connection.as_mut().graceful_shutdown();
-                    close_by = Some(Instant::now() + POLITE_CLOSE);
+                    close_by = Some(Instant::now() + limits.send_timeout);
                 }
                 _ = self.shutdown.changed(), if !closing => {
                     connection.as_mut().graceful_shutdown();
@@ -142,8 +146,8 @@ impl Connection {
     }
 }
 
-/// Completes when the connection breaks one of its bounds. Once it is closing politely
-/// only a client that stopped reading still matters (it would never take the close).
+/// Completes when the connection breaks one of its bounds. Once it is draining for
+/// shutdown, only a client that stopped reading still matters (it would hold the drain).
 async fn watchdog(activity: &Activity, limits: &HttpLimits, closing: bool) -> Expiry {
     loop {
         match activity.check(limits) {
