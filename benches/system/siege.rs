@@ -74,7 +74,7 @@ pub async fn measure(seed: &str, scrapes: usize, seconds: f64) -> Figures {
     assert_eq!(full.status, 200);
     let _ = scrape(exporter.addr).await;
     let warm = exporter.rss_kib();
-    let unread = unread_answers(exporter.addr, everything, 200, 100).await;
+    let unread = unread_answers(exporter.addr, everything, 200, 1, 100).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let under = exporter.rss_kib();
     let unread_scrape = scrape(exporter.addr).await;

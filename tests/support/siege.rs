@@ -185,11 +185,23 @@ pub fn time_to_close(stream: &mut TcpStream, limit: Duration) -> Option<Duration
 }
 
 /// Clients that ask for `target` and never read the answer: `http1` connections with a
-/// small receive buffer, and one HTTP/2 connection with a zero stream window and
-/// `h2_streams` requests. Returned so that the caller decides when they go.
-pub async fn unread_answers(addr: SocketAddr, target: &str, http1: usize, h2_streams: usize) -> Vec<TcpStream> {
+/// small receive buffer, each sending `pipelined` requests at once, and one HTTP/2
+/// connection with a zero stream window and `h2_streams` requests. Returned so that the
+/// caller decides when they go.
+///
+/// One answer of a few MB may fit whole in the kernel's buffers (the server's send
+/// buffer grows to 4 MB), and then the server is done with it; several pipelined answers
+/// cannot, so the server's writes stall, as with a client far away that stopped reading.
+pub async fn unread_answers(
+    addr: SocketAddr,
+    target: &str,
+    http1: usize,
+    pipelined: usize,
+    h2_streams: usize,
+) -> Vec<TcpStream> {
     let mut streams = Vec::with_capacity(http1 + 1);
-    let request = format!("GET {target} HTTP/1.1\r\nHost: siege\r\nAccept-Encoding: identity\r\n\r\n");
+    let request =
+        format!("GET {target} HTTP/1.1\r\nHost: siege\r\nAccept-Encoding: identity\r\n\r\n").repeat(pipelined);
     for _ in 0..http1 {
         let socket = tokio::net::TcpSocket::new_v4().expect("socket");
         socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
