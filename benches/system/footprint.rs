@@ -135,8 +135,10 @@ impl Figures {
 
 /// Adds one primary's exporter commands to `commands`; returns their server time, µs.
 fn read_primary(cluster: &ValkeyCluster, addr: &str, commands: &mut BTreeMap<String, CommandCost>) -> u64 {
-    // Read first: INFO is counted once it has run, and SLOWLOG GET would be too.
-    let stats = commandstats(&cluster.cmd(addr, &["INFO", "commandstats"]).as_str().expect("INFO is text").to_string());
+    // INFO first: a command is counted once it has run, so this INFO is not in its own
+    // answer (the slowlog read next holds it, and it is skipped there).
+    let info = cluster.cmd(addr, &["INFO", "commandstats"]);
+    let stats = commandstats(info.as_str().expect("INFO is text"));
     let slowlog = cluster.cmd(addr, &["SLOWLOG", "GET", "-1"]);
     let mut logged: BTreeMap<String, Vec<u64>> = BTreeMap::new();
     for entry in slowlog.as_array().expect("SLOWLOG GET is an array") {
