@@ -20,7 +20,9 @@
 //! - prometheus: what the aggregates cost the exporter (refresh and render with them
 //!   against without, [`aggregates`]), and what the exporter costs Prometheus: the
 //!   shipped rules' evaluation time against the rules at 538d7e6, and samples per
-//!   scrape, head series and memory per `--slot-series` profile ([`prometheus`]).
+//!   scrape, head series and memory per `--slot-series` profile ([`prometheus`]);
+//! - footprint: what the exporter costs the cluster, per primary per refresh, for 3 and
+//!   12 primaries: calls, server time and the longest call ([`footprint`]).
 //!
 //! Everything runs on 127.0.0.1, bounded in time, and every process started is killed
 //! on the way out. The report goes to stdout and to `target/bench-report.md`.
@@ -35,6 +37,7 @@ mod aggregates;
 mod auth;
 mod clusters;
 mod floor;
+mod footprint;
 mod load;
 mod procs;
 mod prometheus;
@@ -77,7 +80,7 @@ fn main() {
         return;
     }
     let quick = std::env::args().any(|a| a == "--quick");
-    // `--only=memory` (or refresh, serving, growth, auth, siege, clusters, prometheus) runs one section.
+    // `--only=memory` (or refresh, serving, growth, auth, siege, clusters, prometheus, footprint) runs one section.
     let only = std::env::args().find_map(|a| a.strip_prefix("--only=").map(str::to_string));
     let runs = |section: &str| only.as_deref().is_none_or(|o| o == section);
     let budget = if quick {
@@ -129,6 +132,19 @@ fn main() {
         report.append(&figures.markdown());
     }
     if only.as_deref() == Some("siege") {
+        return finish(report);
+    }
+    if runs("footprint") {
+        let mut figures = footprint::Figures::default();
+        for primaries in footprint::PRIMARIES {
+            eprintln!("== footprint: starting {primaries} primaries, {} keys", support::EXPECTED_KEYS_TOTAL);
+            let cluster = ValkeyCluster::start(primaries, 0);
+            fill(&cluster, expected_keys);
+            figures.measure(&cluster, &runtime, if quick { 5 } else { 10 });
+        }
+        report.append(&figures.markdown());
+    }
+    if only.as_deref() == Some("footprint") {
         return finish(report);
     }
     if runs("clusters") {
