@@ -24,6 +24,7 @@ pub mod config;
 pub mod http;
 pub(crate) mod insight;
 pub mod oneshot;
+pub(crate) mod question;
 pub(crate) mod render;
 pub(crate) mod snapshot;
 pub(crate) mod target;

@@ -6,42 +6,24 @@
 //! lower slot number, so every ranking is deterministic.
 
 use super::Observation;
+use crate::question::Measure;
 use crate::snapshot::{Role, SLOT_COUNT};
 use std::cmp::Ordering;
 
-/// What slots are ranked by.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Measure {
-    /// CPU µs per second.
-    Cpu,
-    /// Bytes in plus bytes out per second.
-    Network,
-    NetworkIn,
-    NetworkOut,
-    /// Keys now (a gauge: available from the first snapshot).
-    Keys,
-}
-
-impl Measure {
-    /// Whether the measure is a rate (needs an earlier snapshot) rather than a gauge.
-    pub fn is_rate(self) -> bool {
-        self != Measure::Keys
-    }
-
-    /// The measure of the record at `position`, if known.
-    pub fn of(self, observation: &Observation, position: usize) -> Option<f64> {
-        let record = &observation.snapshot.slots[position];
-        if self == Measure::Keys {
-            return record.stats.key_count.map(|k| k as f64);
-        }
-        let rates = observation.window.rates.get(position).copied().flatten()?;
-        match self {
-            Measure::Cpu => rates.cpu_usec,
-            Measure::Network => rates.network(),
-            Measure::NetworkIn => rates.network_bytes_in,
-            Measure::NetworkOut => rates.network_bytes_out,
-            Measure::Keys => unreachable!("handled above"),
-        }
+/// The value of `measure` for the record at `position`, if known: keys from the
+/// snapshot, rates from the window.
+pub(crate) fn measured(observation: &Observation, measure: Measure, position: usize) -> Option<f64> {
+    let record = &observation.snapshot.slots[position];
+    let rates = match measure {
+        Measure::Keys => return record.stats.key_count.map(|k| k as f64),
+        _ => observation.window.rates.get(position).copied().flatten()?,
+    };
+    match measure {
+        Measure::Cpu => rates.cpu_usec,
+        Measure::Network => rates.network(),
+        Measure::NetworkIn => rates.network_bytes_in,
+        Measure::NetworkOut => rates.network_bytes_out,
+        Measure::Keys => None,
     }
 }
 
@@ -59,7 +41,7 @@ fn primary_values(observation: &Observation, measure: Measure) -> Vec<(usize, f6
     let snapshot = &observation.snapshot;
     (0..snapshot.slots.len())
         .filter(|&p| snapshot.node(&snapshot.slots[p]).role == Role::Primary)
-        .filter_map(|p| measure.of(observation, p).map(|value| (p, value)))
+        .filter_map(|p| measured(observation, measure, p).map(|value| (p, value)))
         .collect()
 }
 
@@ -84,7 +66,7 @@ pub fn hottest_per_node(observation: &Observation, measure: Measure) -> Vec<Hott
     // Per node: (total, best value, best slot).
     let mut best: Vec<(f64, f64, Option<u16>)> = vec![(0.0, 0.0, None); snapshot.nodes.len()];
     for (position, record) in snapshot.slots.iter().enumerate() {
-        let Some(value) = measure.of(observation, position) else { continue };
+        let Some(value) = measured(observation, measure, position) else { continue };
         let entry = &mut best[record.node as usize];
         entry.0 += value;
         if entry.2.is_none() || value > entry.1 {

@@ -2,7 +2,8 @@
 //! override the layers below it (environment, file, defaults).
 
 use super::{Secret, SlotSeries};
-use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+use crate::question::{BALANCEABLE, Bounded, HOT_LIMIT, MAX_MOVES, Measure, RANKABLE, TARGET_RATIO};
+use clap::{ArgAction, Args, Parser, Subcommand};
 use serde::Serialize;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -191,45 +192,25 @@ pub enum Command {
     Top(TopArgs),
 }
 
-/// What `top` ranks by.
-#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RankBy {
-    Cpu,
-    Network,
-    #[value(name = "network_in")]
-    NetworkIn,
-    #[value(name = "network_out")]
-    NetworkOut,
-    Keys,
-}
-
-/// What `plan` balances.
-#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PlanBy {
-    Cpu,
-    Network,
-    Keys,
-}
-
 #[derive(Args, Debug, Clone, PartialEq)]
 pub struct PlanArgs {
     /// Which configured cluster to read (required when the file names several).
     #[arg(long, value_name = "NAME")]
     pub cluster: Option<String>,
     /// The load to even out.
-    #[arg(long, value_enum, default_value = "cpu")]
-    pub by: PlanBy,
+    #[arg(long, default_value = "cpu", value_parser = Measure::parser(&BALANCEABLE))]
+    pub(crate) by: Measure,
     /// Time between the two snapshots the rates come from.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_window)]
     pub window: Duration,
-    /// Most slot moves to propose (1-1024).
-    #[arg(long, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    #[arg(long, value_name = "N", help = ranged("Most slot moves to propose", &MAX_MOVES),
+          default_value_t = MAX_MOVES.default, value_parser = clap::value_parser!(u32).range(MAX_MOVES.clap_range()))]
     pub max_moves: u32,
-    /// Stop once the busiest primary carries at most this times the mean (1-10).
-    #[arg(long, value_name = "RATIO", default_value_t = 1.1, value_parser = parse_target)]
+    #[arg(long, value_name = "RATIO", help = ranged("Stop once the busiest primary carries at most this times the mean", &TARGET_RATIO),
+          default_value_t = TARGET_RATIO.default, value_parser = parse_target)]
     pub target: f64,
-    /// Hottest slots listed before the plan (1-16384).
-    #[arg(long, value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=16384))]
+    #[arg(long, value_name = "N", help = ranged("Hottest slots listed before the plan", &HOT_LIMIT),
+          default_value_t = HOT_LIMIT.default, value_parser = clap::value_parser!(u32).range(HOT_LIMIT.clap_range()))]
     pub limit: u32,
     /// Print the API's JSON instead of tables.
     #[arg(long)]
@@ -242,13 +223,13 @@ pub struct TopArgs {
     #[arg(long, value_name = "NAME")]
     pub cluster: Option<String>,
     /// What to rank by.
-    #[arg(long, value_enum, default_value = "cpu")]
-    pub by: RankBy,
+    #[arg(long, default_value = "cpu", value_parser = Measure::parser(&RANKABLE))]
+    pub(crate) by: Measure,
     /// Time between the two snapshots the rates come from.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_window)]
     pub window: Duration,
-    /// Slots listed (1-16384).
-    #[arg(long, value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=16384))]
+    #[arg(long, value_name = "N", help = ranged("Slots listed", &HOT_LIMIT),
+          default_value_t = HOT_LIMIT.default, value_parser = clap::value_parser!(u32).range(HOT_LIMIT.clap_range()))]
     pub limit: u32,
     /// Print the API's JSON instead of a table.
     #[arg(long)]
@@ -266,7 +247,16 @@ fn parse_window(s: &str) -> Result<Duration, String> {
 
 fn parse_target(s: &str) -> Result<f64, String> {
     match s.trim().parse::<f64>() {
-        Ok(t) if (1.0..=10.0).contains(&t) => Ok(t),
-        _ => Err(format!("target `{s}` must be a number from 1 to 10 (times the mean load)")),
+        Ok(t) if TARGET_RATIO.range().contains(&t) => Ok(t),
+        _ => Err(format!(
+            "target `{s}` must be a number from {} to {} (times the mean load)",
+            TARGET_RATIO.min, TARGET_RATIO.max
+        )),
     }
+}
+
+/// A flag's help with its range, both from `crate::question`, so the help cannot
+/// drift from what the flag accepts.
+fn ranged<T: std::fmt::Display + Copy>(what: &str, bounds: &Bounded<T>) -> String {
+    format!("{what} ({}-{})", bounds.min, bounds.max)
 }

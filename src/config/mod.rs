@@ -19,7 +19,7 @@ mod validate;
 pub mod web;
 
 pub use allowed_nodes::AllowedNodes;
-pub use cli::{Cli, Command, PlanArgs, PlanBy, RankBy, TopArgs};
+pub use cli::{Cli, Command, PlanArgs, TopArgs};
 pub use http_limits::HttpLimits;
 pub use node_url::{NodeUrl, parse_node_url};
 pub use secret::{REDACTED, Secret};

@@ -1,70 +1,14 @@
-//! Choosing the cluster a request is about (`?cluster=NAME`), and the endpoints about
-//! all clusters: `/api/clusters` and Prometheus HTTP service discovery at `/sd`.
-//!
-//! A request only ever picks a configured name; nothing in it can name a host, a port
-//! or a URL, so no request can make the exporter connect anywhere or send a password
-//! to a host of the requester's choosing.
+//! The endpoints about all clusters: `/api/clusters` and Prometheus HTTP service
+//! discovery at `/sd`.
 
 use super::body::Body;
-use super::query::{Query, QueryError};
-use super::respond::json_response;
+use super::request::ReachedAt;
+use super::respond::{Answer, json_response};
 use crate::render::json;
-use crate::target::{Choice, Exporter, Target};
-use hyper::header::HOST;
-use hyper::{Request, Response};
+use crate::target::Exporter;
+use hyper::Response;
 use serde::Serialize;
 use std::time::SystemTime;
-
-/// The query parameter that picks a cluster.
-pub(super) const CLUSTER: &str = "cluster";
-
-/// The request's query (checked against `accepted` plus `cluster`) and the cluster it
-/// names, or the error answer (400 for a bad query or a missing name, 404 for a name
-/// not configured).
-pub(super) fn choose<'q, 'e, B>(
-    request: &'q Request<B>,
-    exporter: &'e Exporter,
-    accepted: &[&str],
-    now: SystemTime,
-) -> Result<(Query<'q>, &'e Target), json::JsonReply> {
-    let mut names: Vec<&str> = accepted.to_vec();
-    names.push(CLUSTER);
-    let query = Query::parse(request.uri().query(), &names).map_err(|e| json::error(400, e.code, &e.message, now))?;
-    let name = query.get(CLUSTER);
-    if let Some(name) = name
-        && !is_cluster_name(name)
-    {
-        let message = "cluster must be a configured cluster's name ([a-z0-9][a-z0-9_-]{0,62})";
-        return Err(json::error(400, "invalid_parameter", message, now));
-    }
-    match exporter.target(name) {
-        Ok(target) => Ok((query, target)),
-        Err(Choice::Required) => {
-            let message = format!("several clusters are configured; add ?cluster= with one of: {}", names_of(exporter));
-            Err(json::error(400, "cluster_required", &message, now))
-        }
-        Err(Choice::Unknown) => {
-            let message =
-                format!("no cluster named \"{}\"; configured: {}", name.unwrap_or_default(), names_of(exporter));
-            Err(json::error(404, "unknown_cluster", &message, now))
-        }
-    }
-}
-
-fn names_of(exporter: &Exporter) -> String {
-    exporter.targets().iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", ")
-}
-
-fn is_cluster_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
-        && name.len() <= 63
-}
-
-pub(super) fn bad_request(e: QueryError, now: SystemTime) -> Response<Body> {
-    json_response(json::error(400, e.code, &e.message, now))
-}
 
 #[derive(Serialize)]
 struct ClusterEntry<'a> {
@@ -80,10 +24,7 @@ struct ClusterEntry<'a> {
 
 /// `GET /api/clusters`: every configured cluster, from what is cached (asking this
 /// never refreshes a cluster).
-pub(super) fn list<B>(request: &Request<B>, exporter: &Exporter, now: SystemTime) -> Response<Body> {
-    if let Err(e) = Query::parse(request.uri().query(), &[]) {
-        return bad_request(e, now);
-    }
+pub(super) fn list(exporter: &Exporter, now: SystemTime) -> Response<Body> {
     let clusters: Vec<ClusterEntry> = exporter
         .targets()
         .iter()
@@ -121,18 +62,13 @@ struct Labels {
 /// target is this exporter as the request reached it (its `Host`), or
 /// `--web-external-address`; Prometheus then scrapes `/metrics?cluster=NAME` and
 /// labels every series `valkey_cluster=NAME`.
-pub(super) fn service_discovery<B>(request: &Request<B>, exporter: &Exporter, now: SystemTime) -> Response<Body> {
-    if let Err(e) = Query::parse(request.uri().query(), &[]) {
-        return bad_request(e, now);
-    }
-    let host =
-        request.headers().get(HOST).and_then(|v| v.to_str().ok()).or(request.uri().authority().map(|a| a.as_str()));
-    let address = match (&exporter.external_address, host) {
+pub(super) fn service_discovery(reached_at: ReachedAt, exporter: &Exporter, now: SystemTime) -> Answer {
+    let address = match (&exporter.external_address, reached_at.0) {
         (Some(configured), _) => configured.clone(),
-        (None, Some(host)) if is_host_port(host) => host.to_string(),
+        (None, Some(host)) if is_host_port(&host) => host,
         (None, _) => {
             let message = "the request has no usable Host header; set --web-external-address";
-            return json_response(json::error(400, "host_required", message, now));
+            return Err(json_response(json::error(400, "host_required", message, now)).into());
         }
     };
     let groups: Vec<TargetGroup> = exporter
@@ -144,7 +80,7 @@ pub(super) fn service_discovery<B>(request: &Request<B>, exporter: &Exporter, no
         })
         .collect();
     let body = serde_json::to_string(&groups).expect("serializing plain data");
-    json_response(json::JsonReply { status: 200, body })
+    Ok(json_response(json::JsonReply { status: 200, body }))
 }
 
 /// A `Host` value fit to be a scrape target: a host name or address, with or without a
@@ -158,11 +94,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_and_hosts() {
-        assert!(is_cluster_name("prod-eu_1") && is_cluster_name("0"));
-        for bad in ["", "-x", "Prod", "a b", "a/b", "x".repeat(64).as_str(), "ä"] {
-            assert!(!is_cluster_name(bad), "{bad}");
-        }
+    fn hosts() {
         assert!(is_host_port("exporter:9765") && is_host_port("[::1]:9765") && is_host_port("10.0.0.1"));
         for bad in ["", "a b", "evil/x", "user@host", "h:1?x"] {
             assert!(!is_host_port(bad), "{bad}");

@@ -20,13 +20,16 @@
 pub(crate) mod basic_auth;
 mod body;
 mod clusters;
+mod compress;
 mod conn;
 pub(crate) mod guard;
 mod insight;
 mod page;
 pub(crate) mod query;
+mod request;
 mod respond;
 pub(crate) mod routes;
+mod scrape;
 
 use crate::config::{HttpLimits, Settings};
 use crate::target::Exporter;

@@ -3,6 +3,7 @@
 //! something else. Every endpoint lists the parameters it accepts; anything else,
 //! or a parameter given twice, is refused.
 
+use crate::question::Measure;
 use crate::snapshot::MAX_SLOT;
 use std::ops::RangeInclusive;
 
@@ -58,6 +59,12 @@ impl<'a> Query<'a> {
                 shorten(raw)
             ),
         })
+    }
+
+    /// One of the measures `among` (by name), or `default` when absent.
+    pub fn measure(&self, name: &str, among: &[Measure], default: Measure) -> Result<Measure, QueryError> {
+        let choices: Vec<(&str, Measure)> = among.iter().map(|m| (m.name(), *m)).collect();
+        self.choice(name, &choices, default)
     }
 
     /// A decimal integer in `range`, or `default` when absent.

@@ -1,7 +1,11 @@
 //! Response builders and the error answers every handler shares. A leaf: it knows
 //! bodies and the JSON envelope, nothing of routes or clusters.
+//!
+//! A handler answers [`Answer`]: `Err` carries an error response ([`Rejection`]), so
+//! `?` ends a handler at the first problem with the answer for it.
 
 use super::body::Body;
+use super::query::QueryError;
 use crate::cache::Unavailable;
 use crate::render::json;
 use hyper::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
@@ -9,6 +13,25 @@ use hyper::{Response, StatusCode};
 use std::time::SystemTime;
 
 const JSON: &str = "application/json";
+
+/// What a handler returns: the answer, or the error answer that ended it early.
+pub(crate) type Answer = Result<Response<Body>, Rejection>;
+
+/// An error answer on its way up through `?`: boxed, because a response is large and
+/// an error rare, so every `Result` on the happy path stays small.
+pub(crate) struct Rejection(Box<Response<Body>>);
+
+impl Rejection {
+    pub(crate) fn into_response(self) -> Response<Body> {
+        *self.0
+    }
+}
+
+impl From<Response<Body>> for Rejection {
+    fn from(response: Response<Body>) -> Self {
+        Rejection(Box::new(response))
+    }
+}
 
 /// A JSON answer with the reply's status.
 pub(crate) fn json_response(reply: json::JsonReply) -> Response<Body> {
@@ -33,6 +56,11 @@ pub(crate) fn body_response(status: StatusCode, content_type: &'static str, body
     // Each answer reflects one snapshot; intermediaries must not serve it again.
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+/// 400 naming the parameter the query got wrong.
+pub(crate) fn bad_request(e: QueryError, now: SystemTime) -> Response<Body> {
+    json_response(json::error(400, e.code, &e.message, now))
 }
 
 /// 404 naming the path (shortened: it is the client's text).

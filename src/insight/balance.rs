@@ -4,7 +4,7 @@
 use super::primary_loads;
 use super::stats::{Imbalance, imbalance};
 use crate::aggregate::Observation;
-use crate::aggregate::rank::Measure;
+use crate::question::Measure;
 use crate::snapshot::Role;
 
 /// One primary's load and share of each measure. Values are `None` for a primary that

@@ -1,7 +1,8 @@
 //! Hot slots: the slots that carry the most of a measure right now.
 
 use crate::aggregate::Observation;
-use crate::aggregate::rank::{Measure, ranked};
+use crate::aggregate::rank::ranked;
+use crate::question::Measure;
 use std::collections::HashMap;
 
 /// Said instead of a ranking when rates are asked for before there are two snapshots.

@@ -18,7 +18,8 @@ pub(crate) mod plan;
 pub(crate) mod stats;
 
 use crate::aggregate::Observation;
-use crate::aggregate::rank::Measure;
+use crate::aggregate::rank::measured;
+use crate::question::{Measure, PlanQuestion};
 use crate::snapshot::Role;
 
 /// One primary's slots with their load in some measure, the planner's and the
@@ -50,8 +51,25 @@ pub fn primary_loads(observation: &Observation, measure: Measure) -> Vec<Primary
         .collect();
     for (position, record) in snapshot.slots.iter().enumerate() {
         let Some(load) = loads.iter_mut().find(|l| l.node == record.node as usize) else { continue };
-        let value = measure.of(observation, position).unwrap_or(0.0);
+        let value = measured(observation, measure, position).unwrap_or(0.0);
         load.slots.push((record.slot, value, record.stats.key_count.unwrap_or(0)));
     }
     loads
+}
+
+/// A rebalance plan and the commands that would carry it out: what the CLI's `plan`
+/// and `/api/cluster/rebalance-plan` both answer.
+#[derive(Clone, Debug)]
+pub(crate) struct Rebalance {
+    pub(crate) plan: plan::Plan,
+    pub(crate) commands: commands::Commands,
+}
+
+/// Plans moves that even out `question.measure` across the primaries, and writes the
+/// commands for them (`tls`: the nodes take TLS, which the classic script must say).
+pub(crate) fn rebalance(observation: &Observation, question: &PlanQuestion, tls: bool) -> Rebalance {
+    let loads = primary_loads(observation, question.measure);
+    let plan = plan::plan(&loads, question.max_moves, question.target);
+    let commands = commands::commands(&plan.moves, &observation.snapshot, tls);
+    Rebalance { plan, commands }
 }

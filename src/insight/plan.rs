@@ -18,9 +18,6 @@
 use super::PrimaryLoad;
 use super::stats::{Imbalance, imbalance};
 
-/// Most moves one plan may hold: each is a search over the busiest primary's slots.
-pub const MAX_MOVES_LIMIT: usize = 1024;
-
 /// One slot to move.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Move {

@@ -4,26 +4,16 @@
 
 use super::json::{JsonReply, rfc3339_millis, success};
 use crate::aggregate::Observation;
-use crate::aggregate::rank::Measure;
+use crate::aggregate::rank::measured;
+use crate::insight::Rebalance;
 use crate::insight::balance::Balance;
-use crate::insight::commands::Commands;
 use crate::insight::hot::{HotSlots, NO_WINDOW_NOTE};
-use crate::insight::plan::{Move, Plan};
+use crate::insight::plan::Move;
 use crate::insight::stats::Imbalance;
+use crate::question::{Measure, PlanQuestion};
 use crate::snapshot::NodeStatus;
 use serde::Serialize;
 use std::time::SystemTime;
-
-/// The measure's name in requests and answers.
-pub(crate) fn measure_name(measure: Measure) -> &'static str {
-    match measure {
-        Measure::Cpu => "cpu",
-        Measure::Network => "network",
-        Measure::NetworkIn => "network_in",
-        Measure::NetworkOut => "network_out",
-        Measure::Keys => "keys",
-    }
-}
 
 /// What every insight answer says about the observation it comes from.
 #[derive(Serialize)]
@@ -103,8 +93,7 @@ pub(crate) fn hot_slots(
             }
         })
         .collect();
-    let data =
-        HotSlotsData { by: measure_name(hot.measure), limit, slots, basis: basis(observation, cached), note: hot.note };
+    let data = HotSlotsData { by: hot.measure.name(), limit, slots, basis: basis(observation, cached), note: hot.note };
     success(data, now)
 }
 
@@ -217,21 +206,14 @@ struct PlanData<'a> {
     note: Option<&'static str>,
 }
 
-/// What a plan request asked for.
-pub(crate) struct PlanRequest {
-    pub measure: Measure,
-    pub target: f64,
-    pub max_moves: usize,
-}
-
 pub(crate) fn plan(
     observation: &Observation,
-    request: &PlanRequest,
-    plan: &Plan,
-    commands: &Commands,
+    question: &PlanQuestion,
+    rebalance: &Rebalance,
     cached: bool,
     now: SystemTime,
 ) -> JsonReply {
+    let Rebalance { plan, commands } = rebalance;
     let nodes = &observation.snapshot.nodes;
     let entry = |m: &Move| MoveEntry {
         slot_id: m.slot,
@@ -240,11 +222,11 @@ pub(crate) fn plan(
         keys: m.keys,
         load: m.load,
     };
-    let no_rates = request.measure.is_rate() && !observation.window.has_rates();
+    let no_rates = question.measure.is_rate() && !observation.window.has_rates();
     let data = PlanData {
-        by: measure_name(request.measure),
-        target: request.target,
-        max_moves: request.max_moves,
+        by: question.measure.name(),
+        target: question.target,
+        max_moves: question.max_moves,
         moves: plan.moves.iter().map(entry).collect(),
         before: plan.before.into(),
         after: plan.after.into(),
@@ -301,7 +283,8 @@ pub(crate) fn slot_map(observation: &Observation, measure: Measure, cached: bool
     let mut values = vec![None; crate::snapshot::SLOT_COUNT];
     for (position, record) in snapshot.slots.iter().enumerate() {
         if snapshot.node(record).role == crate::snapshot::Role::Primary {
-            values[usize::from(record.slot)] = measure.of(observation, position).map(|v| (v * 100.0).round() / 100.0);
+            values[usize::from(record.slot)] =
+                measured(observation, measure, position).map(|v| (v * 100.0).round() / 100.0);
         }
     }
     let nodes = primaries
@@ -310,7 +293,7 @@ pub(crate) fn slot_map(observation: &Observation, measure: Measure, cached: bool
         .collect();
     let no_rates = measure.is_rate() && !observation.window.has_rates();
     let data = SlotMapData {
-        by: measure_name(measure),
+        by: measure.name(),
         nodes,
         owners,
         values,

@@ -1,16 +1,14 @@
 //! Plain-text tables for the one-shot commands: what a person reads in a terminal,
 //! numbers with units (`1.2 ms/s`, `3.4 MB/s`), unknown values as `-`.
 
-use super::insight::measure_name;
 use super::json::rfc3339_millis;
 use crate::aggregate::Observation;
-use crate::aggregate::rank::Measure;
+use crate::insight::Rebalance;
 use crate::insight::balance::Balance;
-use crate::insight::commands::{Commands, Kind};
+use crate::insight::commands::Kind;
 use crate::insight::hot::HotSlots;
-use crate::insight::plan::Plan;
 use crate::insight::stats::Imbalance;
-use crate::render::insight::PlanRequest;
+use crate::question::{Measure, PlanQuestion};
 use std::fmt::Write as _;
 
 /// CPU µs per second as time per second: `850 µs/s`, `1.2 ms/s`, `2.03 s/s`.
@@ -63,19 +61,9 @@ fn basis(observation: &Observation) -> String {
     format!("{window}, snapshot {}", rfc3339_millis(observation.snapshot.taken_at))
 }
 
-fn measure_title(measure: Measure) -> &'static str {
-    match measure {
-        Measure::Cpu => "CPU",
-        Measure::Network => "network (in + out)",
-        Measure::NetworkIn => "network in",
-        Measure::NetworkOut => "network out",
-        Measure::Keys => "keys",
-    }
-}
-
 pub fn hot_slots(observation: &Observation, hot: &HotSlots) -> String {
     let snapshot = &observation.snapshot;
-    let mut out = format!("Hottest slots by {} ({})\n", measure_title(hot.measure), basis(observation));
+    let mut out = format!("Hottest slots by {} ({})\n", hot.measure.title(), basis(observation));
     if let Some(note) = hot.note {
         let _ = writeln!(out, "  {note}");
         return out;
@@ -145,13 +133,14 @@ pub fn balance(observation: &Observation, balance: &Balance) -> String {
     out
 }
 
-pub fn plan(observation: &Observation, request: &PlanRequest, plan: &Plan, commands: &Commands) -> String {
+pub fn plan(observation: &Observation, question: &PlanQuestion, rebalance: &Rebalance) -> String {
+    let Rebalance { plan, commands } = rebalance;
     let nodes = &observation.snapshot.nodes;
     let mut out = format!(
         "Rebalance plan by {} (target {:.2} x mean, at most {} moves): {} move(s), {} key(s) to migrate; stopped: {}\n",
-        measure_name(request.measure),
-        request.target,
-        request.max_moves,
+        question.measure.name(),
+        question.target,
+        question.max_moves,
         plan.moves.len(),
         plan.keys_to_migrate,
         plan.stop.as_str().replace('_', " "),
@@ -168,7 +157,7 @@ pub fn plan(observation: &Observation, request: &PlanRequest, plan: &Plan, comma
         let _ = writeln!(out, "  {:>5}  {:<22} {:<22} {:>7}  {:>11}", "slot", "from", "to", "keys", "load");
     }
     for m in &plan.moves {
-        let load = match request.measure {
+        let load = match question.measure {
             Measure::Cpu => cpu_rate(Some(m.load)),
             Measure::Keys => format!("{:.0} keys", m.load),
             _ => byte_rate(Some(m.load)),
@@ -209,7 +198,7 @@ mod tests {
         use crate::aggregate::Aggregator;
         use crate::aggregate::test_support::{node, snapshot};
         use crate::insight::commands::commands;
-        use crate::insight::plan::{Move, Stop};
+        use crate::insight::plan::{Move, Plan, Stop};
         use crate::snapshot::Role;
         let good = "0123456789abcdef0123456789abcdef01234567";
         let nodes = vec![
@@ -225,15 +214,16 @@ mod tests {
             keys_to_migrate: 3,
             stop: Stop::MaxMoves,
         };
-        let request = PlanRequest { measure: Measure::Keys, target: 1.1, max_moves: 1 };
+        let question = PlanQuestion { measure: Measure::Keys, target: 1.1, max_moves: 1 };
         let commands = commands(&plan.moves, &observation.snapshot, false);
+        let rebalance = Rebalance { plan, commands };
         let reason = "node 10.0.0.2:7002 reports an ID that is not 40 hexadecimal characters; move left out of the \
                       commands";
-        let text = super::plan(&observation, &request, &plan, &commands);
+        let text = super::plan(&observation, &question, &rebalance);
         assert!(text.contains(&format!("Left out of the commands:\n  slot 7: {reason}\n")), "{text}");
         assert!(!text.contains("rm -rf"), "{text}");
         let reply =
-            crate::render::insight::plan(&observation, &request, &plan, &commands, false, std::time::SystemTime::now());
+            crate::render::insight::plan(&observation, &question, &rebalance, false, std::time::SystemTime::now());
         let json: serde_json::Value = serde_json::from_str(&reply.body).expect("JSON");
         assert_eq!(json["data"]["commands_kind"], "none");
         assert_eq!(json["data"]["commands_left_out"], serde_json::json!([{"slot_id": 7, "reason": reason}]));

@@ -2,7 +2,8 @@
 //! the sums and hottest slot of its slots.
 
 use crate::aggregate::Observation;
-use crate::aggregate::rank::{Measure, hottest_per_node};
+use crate::aggregate::rank::hottest_per_node;
+use crate::question::Measure;
 use crate::snapshot::NodeStatus;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeGaugeValue, NoLabelSet};
 use prometheus_client::metrics::MetricType;
