@@ -45,7 +45,7 @@ pub mod for_benchmarks {
     pub use crate::collect::topology::{Topology, all_slots_request};
     pub use crate::config::SlotSeries;
     pub use crate::render::gzip::gzip;
-    pub use crate::render::json::{EncodedSlots, slot_stats_from};
+    pub use crate::render::slot_entries::{EncodedSlots, slot_stats_from};
     pub use crate::render::metrics::{Exposition, render, render_gzip, render_without_aggregates};
     pub use crate::render::negotiate::Format;
     pub use crate::snapshot::{ClusterState, Role, SlotStats, Snapshot};

@@ -9,7 +9,6 @@
 //! Slot entries are encoded once per snapshot ([`super::slot_entries`]); a range
 //! answer is the envelope around a slice of that text, shared, not copied.
 
-pub use super::slot_entries::EncodedSlots;
 use crate::cache::Served;
 use crate::snapshot::{ClusterState, SlotRecord, Snapshot};
 use serde::Serialize;
@@ -104,15 +103,6 @@ pub(crate) fn rfc3339_millis(t: SystemTime) -> String {
     humantime::format_rfc3339_millis(t).to_string()
 }
 
-/// The answer to `GET /api/cluster/slot-stats` for the slots in `range`, encoding the
-/// snapshot's slot entries on the spot. The server uses
-/// [`SlotStatsJson`](super::slot_entries::SlotStatsJson), which encodes them once per
-/// snapshot and shares them between answers.
-#[cfg(test)]
-fn slot_stats(served: &Served<Snapshot>, range: RangeInclusive<u16>, now: SystemTime) -> JsonReply {
-    slot_stats_from(served, &EncodedSlots::new(&served.value), range, now)
-}
-
 /// A slot-stats answer before its slot entries are put in: the envelope up to the
 /// entries, which records of the snapshot go there, and the rest of the envelope.
 #[derive(Debug)]
@@ -124,24 +114,6 @@ pub(crate) struct SlotStatsReply {
     pub(crate) records: Range<usize>,
     /// Starts with `]`.
     pub(crate) after: String,
-}
-
-/// The slot-stats answer for `range` in one piece, taking the slot entries from
-/// `encoded`, which must have been built from `served.value`.
-pub fn slot_stats_from(
-    served: &Served<Snapshot>,
-    encoded: &EncodedSlots,
-    range: RangeInclusive<u16>,
-    now: SystemTime,
-) -> JsonReply {
-    match slot_stats_reply(served, range, now) {
-        Ok(reply) => {
-            let entries = encoded.joined(reply.records.clone());
-            let body = [reply.before.as_bytes(), &entries, reply.after.as_bytes()].concat();
-            JsonReply { status: reply.status, body: String::from_utf8(body).expect("JSON text is UTF-8") }
-        }
-        Err(error) => error,
-    }
 }
 
 /// The envelope of the slot-stats answer for `range`, or the error answer.
@@ -265,10 +237,17 @@ pub(crate) fn index(now: SystemTime) -> JsonReply {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::render::slot_entries::{EncodedSlots, slot_stats_from};
     use crate::snapshot::{FailureKind, NodeFailure, NodeStatus, Role, SlotStats};
     use serde_json::Value;
     use std::sync::Arc;
     use std::time::Duration;
+
+    /// The answer to `GET /api/cluster/slot-stats` for the slots in `range`, encoding
+    /// the snapshot's slot entries on the spot (the server shares them between answers).
+    fn slot_stats(served: &Served<Snapshot>, range: RangeInclusive<u16>, now: SystemTime) -> JsonReply {
+        slot_stats_from(served, &EncodedSlots::new(&served.value), range, now)
+    }
 
     fn node(addr: &str, failure: Option<FailureKind>) -> NodeStatus {
         NodeStatus {

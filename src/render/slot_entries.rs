@@ -4,18 +4,37 @@
 //! A hundred clients that ask for every slot and never read pin one copy, not a hundred.
 
 use super::gzip::{GZIP_HEADER, deflate_part, gzip_trailer};
-use super::json::SlotStatsReply;
+use super::json::{JsonReply, SlotStatsReply, slot_stats_reply};
 use super::per_snapshot::{PerSnapshot, run_blocking};
 use crate::cache::Served;
 use crate::snapshot::Snapshot;
 use bytes::Bytes;
-use std::ops::Range;
+use std::ops::{Range, RangeInclusive};
+use std::time::SystemTime;
 use std::sync::Arc;
 use tokio::sync::OnceCell;
 
 /// Records per shared deflate block: 64 blocks for a full cluster, each about 40 KB of
 /// JSON, so an answer compresses at most two blocks' worth itself.
 const BLOCK_RECORDS: usize = 256;
+
+/// The slot-stats answer for `range` in one piece, taking the slot entries from
+/// `encoded`, which must have been built from `served.value`.
+pub fn slot_stats_from(
+    served: &Served<Snapshot>,
+    encoded: &EncodedSlots,
+    range: RangeInclusive<u16>,
+    now: SystemTime,
+) -> JsonReply {
+    match slot_stats_reply(served, range, now) {
+        Ok(reply) => {
+            let entries = encoded.joined(reply.records.clone());
+            let body = [reply.before.as_bytes(), &entries, reply.after.as_bytes()].concat();
+            JsonReply { status: reply.status, body: String::from_utf8(body).expect("JSON text is UTF-8") }
+        }
+        Err(error) => error,
+    }
+}
 
 /// Every slot entry of one snapshot as JSON, encoded once.
 pub struct EncodedSlots {
