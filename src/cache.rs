@@ -125,21 +125,21 @@ impl<S: SnapshotSource> SnapshotCache<S> {
 
     /// The current value if it has not expired.
     fn fresh(&self) -> Option<Arc<S::Output>> {
-        let current = self.current.read().expect("cache lock");
+        let current = crate::sync::read(&self.current);
         current.as_ref().filter(|e| Instant::now() < e.fresh_until).map(|e| e.value.clone())
     }
 
     /// The last value taken, expired or not.
     pub(crate) fn latest(&self) -> Option<Arc<S::Output>> {
-        self.current.read().expect("cache lock").as_ref().map(|e| e.value.clone())
+        crate::sync::read(&self.current).as_ref().map(|e| e.value.clone())
     }
 
     fn generation(&self) -> u64 {
-        self.current.read().expect("cache lock").as_ref().map_or(0, |e| e.generation)
+        crate::sync::read(&self.current).as_ref().map_or(0, |e| e.generation)
     }
 
     fn store(&self, value: Arc<S::Output>, fresh_until: Instant) {
-        let mut current = self.current.write().expect("cache lock");
+        let mut current = crate::sync::write(&self.current);
         let generation = current.as_ref().map_or(0, |e| e.generation) + 1;
         *current = Some(Entry { value, fresh_until, generation });
     }

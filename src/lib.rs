@@ -27,6 +27,7 @@ pub mod oneshot;
 pub(crate) mod question;
 pub(crate) mod render;
 pub(crate) mod snapshot;
+pub(crate) mod sync;
 pub(crate) mod target;
 
 pub use http::serve;
@@ -45,8 +46,8 @@ pub mod for_benchmarks {
     pub use crate::collect::topology::{Topology, all_slots_request};
     pub use crate::config::SlotSeries;
     pub use crate::render::gzip::gzip;
-    pub use crate::render::slot_entries::{EncodedSlots, slot_stats_from};
     pub use crate::render::metrics::{Exposition, render, render_gzip, render_without_aggregates};
     pub use crate::render::negotiate::Format;
+    pub use crate::render::slot_entries::{EncodedSlots, slot_stats_from};
     pub use crate::snapshot::{ClusterState, Role, SlotStats, Snapshot};
 }

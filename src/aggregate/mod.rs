@@ -60,7 +60,7 @@ impl Aggregator {
     /// Folds `snapshot` into the running state.
     pub fn observe(&self, snapshot: Snapshot) -> Observation {
         let snapshot = Arc::new(snapshot);
-        let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut state = crate::sync::lock(&self.state);
         let (totals, window) = state.ledger.fold(&snapshot);
         let mut observation = Observation { snapshot, window, totals, sustained: AboveFloor::default() };
         let above_floor = AboveFloor::of(&observation);

@@ -213,7 +213,7 @@ impl ClusterCollector {
     fn topology_candidates(&self) -> Vec<NodeAddr> {
         let mut seen = HashSet::new();
         let seeds = self.seeds.iter().map(|seed| seed.addr.clone());
-        let known = self.known_nodes.lock().expect("known nodes lock").clone();
+        let known = crate::sync::lock(&self.known_nodes).clone();
         seeds
             .chain(known.into_iter().take(EXTRA_TOPOLOGY_CANDIDATES))
             .filter(|a| self.pool.allows(a) && seen.insert(a.clone()))
@@ -231,7 +231,7 @@ impl ClusterCollector {
         let mut keep: HashSet<NodeAddr> = addrs.iter().cloned().collect();
         keep.extend(self.seeds.iter().map(|seed| seed.addr.clone()));
         self.pool.retain(&keep);
-        *self.known_nodes.lock().expect("known nodes lock") = addrs;
+        *crate::sync::lock(&self.known_nodes) = addrs;
     }
 }
 

@@ -127,7 +127,7 @@ impl NodePool {
     /// discovery and statistics together then end within one node timeout, with late
     /// nodes reported as timed out.
     pub fn set_refresh_deadline(&self, deadline: Instant) {
-        *self.refresh_deadline.lock().expect("deadline lock") = Some(deadline);
+        *crate::sync::lock(&self.refresh_deadline) = Some(deadline);
     }
 
     /// Runs `work` within the node timeout and the refresh deadline; after a timeout
@@ -140,7 +140,7 @@ impl NodePool {
     ) -> Result<T, NodeFailure> {
         let started = Instant::now();
         let mut until = started + self.options.timeout;
-        if let Some(deadline) = *self.refresh_deadline.lock().expect("deadline lock") {
+        if let Some(deadline) = *crate::sync::lock(&self.refresh_deadline) {
             until = until.min(deadline);
         }
         let result = tokio::time::timeout_at(until.into(), work).await;
@@ -176,21 +176,21 @@ impl NodePool {
             self.evict(addr);
         }
         let fresh = Arc::new(self.connect(addr).await?);
-        self.clients.lock().expect("pool lock").insert(addr.clone(), fresh.clone());
+        crate::sync::lock(&self.clients).insert(addr.clone(), fresh.clone());
         Ok(fresh)
     }
 
     fn lookup(&self, addr: &NodeAddr) -> Option<Arc<NodeClient>> {
-        self.clients.lock().expect("pool lock").get(addr).cloned()
+        crate::sync::lock(&self.clients).get(addr).cloned()
     }
 
     fn evict(&self, addr: &NodeAddr) {
-        self.clients.lock().expect("pool lock").remove(addr);
+        crate::sync::lock(&self.clients).remove(addr);
     }
 
     /// Drops the clients of nodes that are neither seeds nor in the current topology.
     pub fn retain(&self, keep: &HashSet<NodeAddr>) {
-        self.clients.lock().expect("pool lock").retain(|addr, _| keep.contains(addr));
+        crate::sync::lock(&self.clients).retain(|addr, _| keep.contains(addr));
     }
 
     async fn connect(&self, addr: &NodeAddr) -> Result<NodeClient, NodeFailure> {

@@ -27,7 +27,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use tokio::sync::OwnedMutexGuard;
 
 mod in_flight;
@@ -185,7 +185,7 @@ impl BasicAuth {
     }
 
     fn remembered(&self, digest: &CredentialDigest) -> Option<bool> {
-        self.outcomes.lock().unwrap_or_else(PoisonError::into_inner).get(digest)
+        crate::sync::lock(&self.outcomes).get(digest)
     }
 }
 
@@ -255,7 +255,7 @@ impl Verification {
         self.verifications.fetch_add(1, Ordering::Relaxed);
         // No user name (chosen by whoever sent it), no password, no header.
         tracing::debug!(outcome = if accepted { "accepted" } else { "rejected" }, "basic auth: bcrypt verification");
-        self.outcomes.lock().unwrap_or_else(PoisonError::into_inner).record(self.digest, accepted);
+        crate::sync::lock(&self.outcomes).record(self.digest, accepted);
         accepted
     }
 }

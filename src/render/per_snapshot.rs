@@ -20,7 +20,7 @@ impl<K, T: Default> PerSnapshot<K, T> {
     /// The value kept for `snapshot`, a fresh default one if `snapshot` is new. The
     /// lock is held only to compare and swap pointers, never while computing.
     pub(crate) fn get(&self, snapshot: &Arc<K>) -> Arc<T> {
-        let mut last = self.last.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut last = crate::sync::lock(&self.last);
         match last.as_ref() {
             Some((seen, value)) if Arc::ptr_eq(seen, snapshot) => value.clone(),
             _ => {

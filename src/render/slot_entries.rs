@@ -10,8 +10,8 @@ use crate::cache::Served;
 use crate::snapshot::Snapshot;
 use bytes::Bytes;
 use std::ops::{Range, RangeInclusive};
-use std::time::SystemTime;
 use std::sync::Arc;
+use std::time::SystemTime;
 use tokio::sync::OnceCell;
 
 /// Records per shared deflate block: 64 blocks for a full cluster, each about 40 KB of

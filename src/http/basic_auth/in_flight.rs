@@ -17,7 +17,7 @@ use super::CredentialDigest;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 /// Per address, the credential claimed there and how many requests hold the claim.
 type Slots = HashMap<IpAddr, Slot>;
@@ -55,7 +55,7 @@ impl InFlight {
     /// socket (`::ffff:a.b.c.d`) counts as its IPv4 address.
     pub(super) fn claim(&self, client: IpAddr, digest: &CredentialDigest) -> Option<Claim> {
         let client = client.to_canonical();
-        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut slots = crate::sync::lock(&self.slots);
         match slots.entry(client) {
             Entry::Vacant(vacant) => {
                 vacant.insert(Slot { digest: *digest, holders: 1 });
@@ -69,13 +69,13 @@ impl InFlight {
     /// How many addresses hold a claim.
     #[cfg(test)]
     pub(super) fn addresses(&self) -> usize {
-        self.slots.lock().unwrap_or_else(PoisonError::into_inner).len()
+        crate::sync::lock(&self.slots).len()
     }
 }
 
 impl Drop for Claim {
     fn drop(&mut self) {
-        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut slots = crate::sync::lock(&self.slots);
         if let Entry::Occupied(mut slot) = slots.entry(self.client) {
             slot.get_mut().holders -= 1;
             if slot.get().holders == 0 {

@@ -14,7 +14,7 @@
 use super::activity::Activity;
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// The open connections, oldest first.
@@ -101,7 +101,7 @@ impl Registry {
     /// A connection's state is plain bookkeeping; a panic elsewhere cannot leave it
     /// half-updated, so a poisoned lock is used as it is.
     fn lock(&self) -> std::sync::MutexGuard<'_, Live> {
-        self.live.lock().unwrap_or_else(PoisonError::into_inner)
+        crate::sync::lock(&self.live)
     }
 
     /// Admits a newly accepted connection, shedding the oldest idle one at the cap.
