@@ -3,18 +3,26 @@
 //!
 //! # Layout
 //!
-//! Data flows one way, from Valkey to HTTP; no module reaches back up the list.
+//! Data flows one way, from Valkey to HTTP; no module reaches back up the list
+//! (`tests/architecture.rs` fails on any import circle between files).
 //!
 //! - [`config`]: flags, environment, TOML file and defaults merged into [`config::Settings`].
-//! - [`collect`]: one refresh: topology from any seed ([`collect::topology`]),
-//!   `CLUSTER SLOT-STATS` from every primary at once ([`collect::node`]), replies parsed
-//!   ([`collect::reply`]) and attributed to slots ([`collect::merge`]).
-//! - [`snapshot`]: the result, plain immutable data: per slot, its node and statistics;
+//! - `addr` and `question`: vocabularies every part shares (a node's address; the
+//!   measures and the insight questions with their defaults and ranges).
+//! - `collect`: one refresh: topology from any seed, `CLUSTER SLOT-STATS` from every
+//!   primary at once, replies parsed and attributed to slots.
+//! - `snapshot`: the result, plain immutable data: per slot, its node and statistics;
 //!   per node, whether and how fast it answered.
-//! - [`cache`]: the snapshot served until the TTL runs out, one refresh at a time.
-//! - [`target`]: a cluster with its collector and cache; the [`target::Exporter`] holds them.
-//! - [`render`]: snapshot to `/metrics` text ([`render::metrics`]) and JSON ([`render::json`]).
-//! - [`http`]: hyper server, routes, query parsing, graceful shutdown.
+//! - `aggregate`: each snapshot folded into running totals and the rates of its window
+//!   (an *observation*), and the rankings over it.
+//! - `cache`: the observation served until the TTL runs out, one refresh at a time.
+//! - `target`: a cluster with its collector, aggregator and cache; the [`Exporter`]
+//!   holds them by name.
+//! - `insight`: hot slots, balance and the rebalance plan, computed from one observation.
+//! - `render`: an observation to `/metrics` text, JSON, insight answers, tables and the page.
+//! - [`http`]: hyper server, connection bounds, auth, request parsing, routes, shutdown.
+//! - [`oneshot`]: the `plan` and `top` commands: two snapshots, an answer, exit.
+//! - `sync`: the one policy for poisoned locks.
 
 pub mod addr;
 pub(crate) mod aggregate;
