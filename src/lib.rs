@@ -24,6 +24,8 @@
 //! - [`oneshot`]: the `plan` and `top` commands: two snapshots, an answer, exit.
 //! - `sync`: the one policy for poisoned locks.
 
+#![warn(unreachable_pub)]
+
 pub mod addr;
 pub(crate) mod aggregate;
 pub(crate) mod cache;

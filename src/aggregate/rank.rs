@@ -29,7 +29,7 @@ pub(crate) fn measured(observation: &Observation, measure: Measure, position: us
 
 /// Positions of the primaries' records that have `measure`, highest first, ties by
 /// slot. Replicas repeat their primary's slots and are left out.
-pub fn ranked(observation: &Observation, measure: Measure) -> Vec<(usize, f64)> {
+pub(crate) fn ranked(observation: &Observation, measure: Measure) -> Vec<(usize, f64)> {
     let snapshot = &observation.snapshot;
     let mut ranked = primary_values(observation, measure);
     ranked.sort_by(|a, b| descending(a.1, b.1).then(snapshot.slots[a.0].slot.cmp(&snapshot.slots[b.0].slot)));
@@ -51,7 +51,7 @@ fn descending(a: f64, b: f64) -> Ordering {
 
 /// A node's busiest slot in the window and the share of the node's rate it took.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Hottest {
+pub(crate) struct Hottest {
     /// Index into `Snapshot::nodes`.
     pub node: usize,
     pub slot: u16,
@@ -61,7 +61,7 @@ pub struct Hottest {
 
 /// Each node's hottest slot by `measure` (a rate); nodes with no rate, or a rate of
 /// 0, have none.
-pub fn hottest_per_node(observation: &Observation, measure: Measure) -> Vec<Hottest> {
+pub(crate) fn hottest_per_node(observation: &Observation, measure: Measure) -> Vec<Hottest> {
     let snapshot = &observation.snapshot;
     // Per node: (total, best value, best slot).
     let mut best: Vec<(f64, f64, Option<u16>)> = vec![(0.0, 0.0, None); snapshot.nodes.len()];
@@ -84,7 +84,7 @@ pub fn hottest_per_node(observation: &Observation, measure: Measure) -> Vec<Hott
 
 /// A set of slot numbers.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SlotSet([u64; SLOT_COUNT / 64]);
+pub(crate) struct SlotSet([u64; SLOT_COUNT / 64]);
 
 impl Default for SlotSet {
     fn default() -> Self {
@@ -93,12 +93,12 @@ impl Default for SlotSet {
 }
 
 impl SlotSet {
-    pub fn empty() -> Self {
+    pub(crate) fn empty() -> Self {
         SlotSet([0; SLOT_COUNT / 64])
     }
 
     /// The slots in both.
-    pub fn and(&self, other: &SlotSet) -> SlotSet {
+    pub(crate) fn and(&self, other: &SlotSet) -> SlotSet {
         let mut both = self.clone();
         for (word, other) in both.0.iter_mut().zip(other.0) {
             *word &= other;
@@ -106,15 +106,15 @@ impl SlotSet {
         both
     }
 
-    pub fn insert(&mut self, slot: u16) {
+    pub(crate) fn insert(&mut self, slot: u16) {
         self.0[usize::from(slot) / 64] |= 1 << (slot % 64);
     }
 
-    pub fn contains(&self, slot: u16) -> bool {
+    pub(crate) fn contains(&self, slot: u16) -> bool {
         self.0[usize::from(slot) / 64] & (1 << (slot % 64)) != 0
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.0.iter().map(|w| w.count_ones() as usize).sum()
     }
 }
@@ -130,7 +130,7 @@ impl SlotSet {
 /// cluster one slow command (a page fault, a big `HGETALL`) lifts a quiet slot over
 /// the floor for one window; a slot that stands out by its load does so again. Keys
 /// are a gauge without that noise and have no floor.
-pub const TOP_RATE_FLOOR: f64 = 0.001;
+pub(crate) const TOP_RATE_FLOOR: f64 = 0.001;
 
 /// Slots at or above [`TOP_RATE_FLOOR`] of the cluster's CPU and of its network rate.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -173,7 +173,7 @@ impl AboveFloor {
 /// while there are no rates yet). Slots at 0 are not "top" and are left out, and so
 /// are slots not above [`TOP_RATE_FLOOR`] in this window and the previous one
 /// ([`Observation::sustained`]) for CPU or network.
-pub fn top_slots(observation: &Observation, n: usize) -> SlotSet {
+pub(crate) fn top_slots(observation: &Observation, n: usize) -> SlotSet {
     let mut set = SlotSet::empty();
     for measure in [Measure::Cpu, Measure::Network, Measure::Keys] {
         let slot = |position: usize| observation.snapshot.slots[position].slot;

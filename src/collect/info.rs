@@ -8,7 +8,7 @@ use crate::snapshot::ServerVersion;
 use fred::types::Resp3Frame;
 
 /// The version in an `INFO server` reply frame, if it has one.
-pub fn parse_info_frame(frame: &Resp3Frame) -> Option<ServerVersion> {
+pub(crate) fn parse_info_frame(frame: &Resp3Frame) -> Option<ServerVersion> {
     let text = match frame {
         Resp3Frame::BlobString { data, .. } | Resp3Frame::SimpleString { data, .. } => data.as_ref(),
         Resp3Frame::VerbatimString { data, .. } => data.as_ref(),
@@ -18,7 +18,7 @@ pub fn parse_info_frame(frame: &Resp3Frame) -> Option<ServerVersion> {
 }
 
 /// The version in `INFO server` text.
-pub fn parse_info(text: &str) -> Option<ServerVersion> {
+pub(crate) fn parse_info(text: &str) -> Option<ServerVersion> {
     let value = |name: &str| {
         text.lines().find_map(|line| line.trim_end().strip_prefix(name)?.strip_prefix(':').map(str::to_string))
     };

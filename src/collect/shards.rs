@@ -18,7 +18,7 @@ pub struct EmptyPrimary {
 
 /// The online primaries of slot-less shards in a `CLUSTER SHARDS` reply. `queried_host`
 /// stands in for a node that reports no address of its own.
-pub fn empty_primaries(reply: &Value, queried_host: &str) -> Vec<EmptyPrimary> {
+pub(crate) fn empty_primaries(reply: &Value, queried_host: &str) -> Vec<EmptyPrimary> {
     let Value::Array(shards) = reply else { return Vec::new() };
     shards.iter().filter_map(|shard| empty_shard_primary(shard, queried_host)).collect()
 }

@@ -20,7 +20,7 @@ use std::time::SystemTime;
 ///
 /// It takes the headers rather than the request so that the future, which waits for
 /// the credential check, does not need the request body type to be `Sync`.
-pub async fn refusal(headers: &HeaderMap, auth: Option<&BasicAuth>, client: IpAddr) -> Option<Response<Body>> {
+pub(crate) async fn refusal(headers: &HeaderMap, auth: Option<&BasicAuth>, client: IpAddr) -> Option<Response<Body>> {
     if let Some(auth) = auth {
         let header = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
         match auth.check(header, client).await {

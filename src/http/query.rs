@@ -9,20 +9,20 @@ use std::ops::RangeInclusive;
 
 /// A rejected query: the error code and a message naming the parameter.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QueryError {
+pub(crate) struct QueryError {
     pub code: &'static str,
     pub message: String,
 }
 
 /// The parameters of one request, checked against the names its endpoint accepts.
 #[derive(Debug)]
-pub struct Query<'a> {
+pub(crate) struct Query<'a> {
     pairs: Vec<(&'a str, &'a str)>,
 }
 
 impl<'a> Query<'a> {
     /// Splits `query` (without `?`); unknown and repeated names are errors.
-    pub fn parse(query: Option<&'a str>, accepted: &[&str]) -> Result<Self, QueryError> {
+    pub(crate) fn parse(query: Option<&'a str>, accepted: &[&str]) -> Result<Self, QueryError> {
         let mut pairs: Vec<(&str, &str)> = Vec::new();
         for pair in query.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
@@ -44,12 +44,12 @@ impl<'a> Query<'a> {
     }
 
     /// The raw value of `name`, if given.
-    pub fn get(&self, name: &str) -> Option<&'a str> {
+    pub(crate) fn get(&self, name: &str) -> Option<&'a str> {
         self.pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
     }
 
     /// One of `choices` (by name), or `default` when absent.
-    pub fn choice<T: Copy>(&self, name: &str, choices: &[(&str, T)], default: T) -> Result<T, QueryError> {
+    pub(crate) fn choice<T: Copy>(&self, name: &str, choices: &[(&str, T)], default: T) -> Result<T, QueryError> {
         let Some(raw) = self.get(name) else { return Ok(default) };
         choices.iter().find(|(n, _)| *n == raw).map(|(_, v)| *v).ok_or_else(|| QueryError {
             code: "invalid_parameter",
@@ -62,19 +62,19 @@ impl<'a> Query<'a> {
     }
 
     /// One of the measures `among` (by name), or `default` when absent.
-    pub fn measure(&self, name: &str, among: &[Measure], default: Measure) -> Result<Measure, QueryError> {
+    pub(crate) fn measure(&self, name: &str, among: &[Measure], default: Measure) -> Result<Measure, QueryError> {
         let choices: Vec<(&str, Measure)> = among.iter().map(|m| (m.name(), *m)).collect();
         self.choice(name, &choices, default)
     }
 
     /// A decimal integer in `range`, or `default` when absent.
-    pub fn integer(&self, name: &str, range: RangeInclusive<u32>, default: u32) -> Result<u32, QueryError> {
+    pub(crate) fn integer(&self, name: &str, range: RangeInclusive<u32>, default: u32) -> Result<u32, QueryError> {
         let Some(raw) = self.get(name) else { return Ok(default) };
         parse_integer(name, raw, range)
     }
 
     /// A decimal number (digits, one optional point) in `range`, or `default` when absent.
-    pub fn number(&self, name: &str, range: RangeInclusive<f64>, default: f64) -> Result<f64, QueryError> {
+    pub(crate) fn number(&self, name: &str, range: RangeInclusive<f64>, default: f64) -> Result<f64, QueryError> {
         let Some(raw) = self.get(name) else { return Ok(default) };
         let invalid = |why: &str| QueryError {
             code: "invalid_parameter",
@@ -109,7 +109,7 @@ fn parse_slot_range(query: Option<&str>) -> Result<RangeInclusive<u16>, QueryErr
 const PARAMS: [&str; 2] = ["start_slot", "end_slot"];
 
 /// `start_slot` and `end_slot` of an already parsed query.
-pub fn slot_range(query: &Query<'_>) -> Result<RangeInclusive<u16>, QueryError> {
+pub(crate) fn slot_range(query: &Query<'_>) -> Result<RangeInclusive<u16>, QueryError> {
     let slot = |name| query.get(name).map(|raw| parse_integer(name, raw, 0..=u32::from(MAX_SLOT))).transpose();
     let start = slot("start_slot")?.unwrap_or(0) as u16;
     let end = slot("end_slot")?.map_or(MAX_SLOT, |e| e as u16);

@@ -10,7 +10,7 @@ use crate::snapshot::Role;
 /// One primary's load and share of each measure. Values are `None` for a primary that
 /// did not answer, and rates are `None` before there are two snapshots.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct PrimaryBalance {
+pub(crate) struct PrimaryBalance {
     /// Index into `Snapshot::nodes`.
     pub node: usize,
     pub slots: u32,
@@ -25,14 +25,14 @@ pub struct PrimaryBalance {
 
 /// Every primary, and the imbalance of each measure over those that answered.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Balance {
+pub(crate) struct Balance {
     pub primaries: Vec<PrimaryBalance>,
     pub keys: Imbalance,
     pub cpu: Imbalance,
     pub network: Imbalance,
 }
 
-pub fn balance(observation: &Observation) -> Balance {
+pub(crate) fn balance(observation: &Observation) -> Balance {
     let snapshot = &observation.snapshot;
     let has_rates = observation.window.has_rates();
     let keys = per_primary(observation, Measure::Keys, true);

@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 
 /// Which form the commands take.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// One `valkey-cli ... CLUSTER MIGRATESLOTS` line per source primary.
     MigrateSlots,
     /// A shell script of the classic steps.
@@ -32,7 +32,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Kind::MigrateSlots => "migrateslots",
             Kind::ClassicScript => "classic_script",
@@ -43,7 +43,7 @@ impl Kind {
 
 /// Command lines for a plan.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Commands {
+pub(crate) struct Commands {
     /// Which form `lines` take.
     pub kind: Kind,
     /// The commands (or script lines), ready to review and run.
@@ -55,7 +55,7 @@ pub struct Commands {
 
 /// A planned move kept out of the commands.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LeftOut {
+pub(crate) struct LeftOut {
     /// The slot the move would have moved.
     pub slot: u16,
     /// Why, naming the node by its address (never echoing the odd ID itself).
@@ -82,7 +82,7 @@ fn left_out(m: &Move, snapshot: &Snapshot) -> Option<LeftOut> {
 
 /// The commands for `moves` on the cluster of `snapshot`; `tls` adds `--tls` to
 /// every `valkey-cli`.
-pub fn commands(moves: &[Move], snapshot: &Snapshot, tls: bool) -> Commands {
+pub(crate) fn commands(moves: &[Move], snapshot: &Snapshot, tls: bool) -> Commands {
     let mut left = Vec::new();
     let mut kept = Vec::new();
     for m in moves {

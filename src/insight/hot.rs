@@ -6,12 +6,12 @@ use crate::question::Measure;
 use std::collections::HashMap;
 
 /// Said instead of a ranking when rates are asked for before there are two snapshots.
-pub const NO_WINDOW_NOTE: &str =
+pub(crate) const NO_WINDOW_NOTE: &str =
     "rates need two snapshots and only one has been taken so far; ask again after the cache TTL";
 
 /// One slot of the ranking.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct HotSlot {
+pub(crate) struct HotSlot {
     /// Index into `Snapshot::slots` (and `Window::rates`).
     pub position: usize,
     /// The slot's value in the ranked measure.
@@ -24,7 +24,7 @@ pub struct HotSlot {
 
 /// The hottest slots by one measure.
 #[derive(Clone, Debug, PartialEq)]
-pub struct HotSlots {
+pub(crate) struct HotSlots {
     pub measure: Measure,
     /// Highest first, ties to the lower slot; at most the limit asked for.
     pub entries: Vec<HotSlot>,
@@ -33,7 +33,7 @@ pub struct HotSlots {
 }
 
 /// The `limit` hottest slots of the primaries by `measure`.
-pub fn hot_slots(observation: &Observation, measure: Measure, limit: usize) -> HotSlots {
+pub(crate) fn hot_slots(observation: &Observation, measure: Measure, limit: usize) -> HotSlots {
     if measure.is_rate() && !observation.window.has_rates() {
         return HotSlots { measure, entries: Vec::new(), note: Some(NO_WINDOW_NOTE) };
     }

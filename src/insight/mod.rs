@@ -25,7 +25,7 @@ use crate::snapshot::Role;
 /// One primary's slots with their load in some measure, the planner's and the
 /// balance's input.
 #[derive(Clone, Debug, PartialEq)]
-pub struct PrimaryLoad {
+pub(crate) struct PrimaryLoad {
     /// Index into `Snapshot::nodes`.
     pub node: usize,
     /// `(slot, load, keys)`, in slot order. A slot without a rate counts 0.
@@ -33,14 +33,14 @@ pub struct PrimaryLoad {
 }
 
 impl PrimaryLoad {
-    pub fn total(&self) -> f64 {
+    pub(crate) fn total(&self) -> f64 {
         self.slots.iter().map(|s| s.1).sum()
     }
 }
 
 /// Every primary that answered, slot-less ones included, with its slots' loads in
 /// `measure`.
-pub fn primary_loads(observation: &Observation, measure: Measure) -> Vec<PrimaryLoad> {
+pub(crate) fn primary_loads(observation: &Observation, measure: Measure) -> Vec<PrimaryLoad> {
     let snapshot = &observation.snapshot;
     let mut loads: Vec<PrimaryLoad> = snapshot
         .nodes

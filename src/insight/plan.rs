@@ -20,7 +20,7 @@ use super::stats::{Imbalance, imbalance};
 
 /// One slot to move.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Move {
+pub(crate) struct Move {
     pub slot: u16,
     /// Indices into `Snapshot::nodes`.
     pub from: usize,
@@ -32,7 +32,7 @@ pub struct Move {
 
 /// Why the planner stopped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Stop {
+pub(crate) enum Stop {
     /// The busiest primary is at or below target x mean.
     TargetReached,
     /// `max_moves` moves were planned.
@@ -45,7 +45,7 @@ pub enum Stop {
 }
 
 impl Stop {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Stop::TargetReached => "target_reached",
             Stop::MaxMoves => "max_moves",
@@ -57,7 +57,7 @@ impl Stop {
 
 /// A plan and what it predicts.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Plan {
+pub(crate) struct Plan {
     pub moves: Vec<Move>,
     pub before: Imbalance,
     /// Predicted after the moves.
@@ -67,7 +67,7 @@ pub struct Plan {
 }
 
 /// Plans moves over `primaries` (their slots and loads in one measure).
-pub fn plan(primaries: &[PrimaryLoad], max_moves: usize, target: f64) -> Plan {
+pub(crate) fn plan(primaries: &[PrimaryLoad], max_moves: usize, target: f64) -> Plan {
     let mut bins: Vec<Bin> = primaries.iter().map(Bin::from).collect();
     let before = imbalance(&totals(&bins));
     let mut moves = Vec::new();

@@ -6,13 +6,13 @@ use serde::Serialize;
 
 /// Imbalance figures of one measure; `None` when the mean is 0 (nothing to balance).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
-pub struct Imbalance {
+pub(crate) struct Imbalance {
     pub max_over_mean: Option<f64>,
     pub gini: Option<f64>,
     pub coefficient_of_variation: Option<f64>,
 }
 
-pub fn imbalance(loads: &[f64]) -> Imbalance {
+pub(crate) fn imbalance(loads: &[f64]) -> Imbalance {
     if loads.is_empty() {
         return Imbalance::default();
     }

@@ -12,7 +12,7 @@ use crate::question::{Measure, PlanQuestion};
 use std::fmt::Write as _;
 
 /// CPU µs per second as time per second: `850 µs/s`, `1.2 ms/s`, `2.03 s/s`.
-pub fn cpu_rate(usec_per_sec: Option<f64>) -> String {
+pub(crate) fn cpu_rate(usec_per_sec: Option<f64>) -> String {
     match usec_per_sec {
         None => "-".into(),
         Some(v) if v < 1_000.0 => format!("{} µs/s", significant(v)),
@@ -22,7 +22,7 @@ pub fn cpu_rate(usec_per_sec: Option<f64>) -> String {
 }
 
 /// Bytes per second with a decimal prefix: `512 B/s`, `3.4 MB/s`.
-pub fn byte_rate(bytes_per_sec: Option<f64>) -> String {
+pub(crate) fn byte_rate(bytes_per_sec: Option<f64>) -> String {
     let Some(mut v) = bytes_per_sec else { return "-".into() };
     for unit in ["B/s", "kB/s", "MB/s", "GB/s"] {
         if v < 1_000.0 {
@@ -61,7 +61,7 @@ fn basis(observation: &Observation) -> String {
     format!("{window}, snapshot {}", rfc3339_millis(observation.snapshot.taken_at))
 }
 
-pub fn hot_slots(observation: &Observation, hot: &HotSlots) -> String {
+pub(crate) fn hot_slots(observation: &Observation, hot: &HotSlots) -> String {
     let snapshot = &observation.snapshot;
     let mut out = format!("Hottest slots by {} ({})\n", hot.measure.title(), basis(observation));
     if let Some(note) = hot.note {
@@ -92,7 +92,7 @@ pub fn hot_slots(observation: &Observation, hot: &HotSlots) -> String {
     out
 }
 
-pub fn balance(observation: &Observation, balance: &Balance) -> String {
+pub(crate) fn balance(observation: &Observation, balance: &Balance) -> String {
     let nodes = &observation.snapshot.nodes;
     let mut out = format!("Balance across {} primaries ({})\n", balance.primaries.len(), basis(observation));
     let _ = writeln!(
@@ -133,7 +133,7 @@ pub fn balance(observation: &Observation, balance: &Balance) -> String {
     out
 }
 
-pub fn plan(observation: &Observation, question: &PlanQuestion, rebalance: &Rebalance) -> String {
+pub(crate) fn plan(observation: &Observation, question: &PlanQuestion, rebalance: &Rebalance) -> String {
     let Rebalance { plan, commands } = rebalance;
     let nodes = &observation.snapshot.nodes;
     let mut out = format!(
