@@ -4,7 +4,7 @@
 //! |---|---|
 //! | `/api/cluster/hot-slots` | `by` = cpu, network, network_in, network_out, keys (cpu); `limit` 1..16384 (20) |
 //! | `/api/cluster/balance` | none |
-//! | `/api/cluster/slot-map` | `by` = keys, cpu, network (keys): every slot's owner and value, for the page |
+//! | `/api/cluster/slot-map` | `by` = keys, cpu, network, all (keys): every slot's owner and value (`all`: in each measure), for the page |
 //! | `/api/cluster/nodes` | none: each node's role, state, answer time, error and version |
 //! | `/api/cluster/rebalance-plan` | `by` = cpu, network, keys (cpu); `max_moves` 1..1024 (32); `target` 1..10 (1.10) |
 //!
@@ -54,19 +54,24 @@ pub(super) async fn hot_slots<B>(request: &Request<B>, exporter: &Exporter, now:
     .await
 }
 
-const MAP_MEASURES: [(&str, Measure); 3] =
-    [("keys", Measure::Keys), ("cpu", Measure::Cpu), ("network", Measure::Network)];
+/// `None`: `by=all`, every measure in one answer (what the page asks for).
+const MAP_MEASURES: [(&str, Option<Measure>); 4] =
+    [("keys", Some(Measure::Keys)), ("cpu", Some(Measure::Cpu)), ("network", Some(Measure::Network)), ("all", None)];
 
 pub(super) async fn slot_map<B>(request: &Request<B>, exporter: &Exporter, now: SystemTime) -> Response<Body> {
     let (query, target) = match choose(request, exporter, &["by"], now) {
         Ok(chosen) => chosen,
         Err(reply) => return json_response(reply),
     };
-    let measure = match query.choice("by", &MAP_MEASURES, Measure::Keys) {
+    let measure = match query.choice("by", &MAP_MEASURES, Some(Measure::Keys)) {
         Ok(measure) => measure,
         Err(e) => return bad_request(e, now),
     };
-    answer(target, now, |observation, cached| render::slot_map(observation, measure, cached, now)).await
+    answer(target, now, |observation, cached| match measure {
+        Some(measure) => render::slot_map(observation, measure, cached, now),
+        None => render::slot_maps(observation, cached, now),
+    })
+    .await
 }
 
 pub(super) async fn nodes<B>(request: &Request<B>, exporter: &Exporter, now: SystemTime) -> Response<Body> {
