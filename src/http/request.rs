@@ -141,7 +141,14 @@ impl Params for PlanQuestion {
 impl Params for MapQuestion {
     const NAMES: &'static [&'static str] = &["by"];
     fn parse(query: &Query<'_>, _: &Head<'_>) -> Result<Self, QueryError> {
-        Ok(MapQuestion::One(query.measure("by", &MAPPED, Measure::Keys)?))
+        if query.get("by") == Some("all") {
+            return Ok(MapQuestion::All);
+        }
+        match query.measure("by", &MAPPED, Measure::Keys) {
+            Ok(measure) => Ok(MapQuestion::One(measure)),
+            // The error lists what `by` accepts: `all` too.
+            Err(e) => Err(QueryError { message: e.message.replacen("; got", ", all; got", 1), ..e }),
+        }
     }
 }
 

@@ -67,4 +67,7 @@ pub(crate) struct PlanQuestion {
 pub(crate) enum MapQuestion {
     /// One of [`MAPPED`], for every slot.
     One(Measure),
+    /// Every measure of [`MAPPED`] in one answer: the page draws one and shows the
+    /// others in its tooltip, from one request per refresh.
+    All,
 }

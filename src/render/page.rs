@@ -14,8 +14,9 @@ pub(crate) const INDEX: Asset =
 
 /// The page's other files, by path. The scripts are ES modules importing each other
 /// by relative path; every one of them must be listed here (a test checks).
-pub(crate) const ASSETS: [(&str, Asset); 8] = [
+pub(crate) const ASSETS: [(&str, Asset); 9] = [
     ("/ui/app.js", script(include_str!("page/app.js"))),
+    ("/ui/constants.js", script(include_str!("page/constants.js"))),
     ("/ui/api.js", script(include_str!("page/api.js"))),
     ("/ui/dom.js", script(include_str!("page/dom.js"))),
     ("/ui/format.js", script(include_str!("page/format.js"))),

@@ -1,14 +1,16 @@
 // The page: everything comes from the exporter's JSON API and is fetched again every
 // cache TTL (the exporter's snapshots are no fresher than that), without a reload.
-// One measure (keys, CPU or network) is chosen for the map, the hot slots and the plan.
+// One measure (keys, CPU or network) is chosen for the map, the hot slots and the plan;
+// the slot map comes in all three at once (one request per refresh), so switching
+// redraws the map at once and the tooltip shows every measure.
 
 import { clusterParameter, getJson, withCluster } from "./api.js";
 import { el, fill, setText, upBadge } from "./dom.js";
-import { MEASURES, byteRate, count, cpuRate, duration } from "./format.js";
-import { SIDE, drawLegend, drawMap, drawStrip, markSlot, ownerColour, rangesByOwner, slotAt, theme } from "./map.js";
+import { HOT_LIMIT, MEASURES, SIDE, SLOT_COUNT } from "./constants.js";
+import { count, duration } from "./format.js";
+import { drawLegend, drawMap, drawStrip, markSlot, ownerColour, rangesByOwner, slotAt, theme } from "./map.js";
 import { renderBalance, renderHot, renderNodes, renderPlan } from "./tables.js";
 
-const HOT_LIMIT = 20;
 /** Bounds on the refresh interval, whatever the TTL: not hammering, not stale. */
 const MIN_REFRESH_S = 1;
 const MAX_REFRESH_S = 300;
@@ -22,7 +24,7 @@ const CHOOSE = ["cluster_required", "unknown_cluster"];
 const state = {
   measure: "cpu",
   nodes: null, // the last /api/cluster/nodes answer
-  maps: {}, // by measure: the last slot-map answer
+  map: null, // the last /api/cluster/slot-map?by=all answer: owners and every measure
   ageAtReceipt: null, // seconds the snapshot was old when the answer arrived
   receivedAt: 0,
   generation: 0,
@@ -40,24 +42,24 @@ async function refresh() {
   const measure = state.measure;
   const answers = await Promise.all([
     getJson("/api/cluster/nodes"),
-    ...Object.keys(MEASURES).map((m) => getJson(`/api/cluster/slot-map?by=${m}`)),
+    getJson("/api/cluster/slot-map?by=all"),
     getJson(`/api/cluster/hot-slots?by=${measure}&limit=${HOT_LIMIT}`),
     getJson("/api/cluster/balance"),
     getJson(`/api/cluster/rebalance-plan?by=${measure}`),
   ]);
   // A switch of measure started a newer refresh meanwhile: it draws, not this one.
   if (generation !== state.generation) return;
-  const [nodes, keys, cpu, network, hot, balance, plan] = answers;
+  const [nodes, map, hot, balance, plan] = answers;
   // Several clusters and none (or an unknown one) named: offer the configured ones.
   const clusters = !nodes.ok && CHOOSE.includes(nodes.error.code) ? await getJson("/api/clusters", false) : null;
   if (generation !== state.generation) return;
   state.nodes = nodes;
-  state.maps = { keys, cpu, network };
+  state.map = map;
   state.receivedAt = performance.now();
   state.ageAtReceipt = nodes.ok ? snapshotAge(nodes) : null;
   try {
     renderHeader();
-    renderBanner(nodes, keys, clusters);
+    renderBanner(nodes, map, clusters);
     renderMap();
     renderHot(hot, measure);
     renderBalance(balance);
@@ -136,11 +138,13 @@ function sentence(text) {
 
 /** Draws the map, its legend and the ownership strip for the chosen measure. */
 function renderMap() {
-  const answer = state.maps[state.measure];
+  const answer = state.map;
   if (!answer) return;
   const colours = theme();
-  const data = answer.ok ? answer.data : { nodes: [], owners: new Array(SIDE * SIDE).fill(null), values: [] };
-  const scale = drawMap(canvas, data.owners, data.values, data.nodes, colours);
+  const empty = { slot_count: SLOT_COUNT, nodes: [], owners: new Array(SLOT_COUNT).fill(null), values: {} };
+  const data = answer.ok ? answer.data : empty;
+  const values = data.values[state.measure] || [];
+  const scale = drawMap(canvas, data.owners, values, data.nodes, colours);
   if (state.marked !== null) markSlot(canvas, state.marked, colours);
   drawLegend(colours);
   drawStrip(document.getElementById("strip"), data.owners, data.nodes, colours);
@@ -148,19 +152,21 @@ function renderMap() {
   const format = MEASURES[state.measure].short;
   setText("legend-lo", scale ? format(scale.lo) : "–");
   setText("legend-hi", scale ? format(scale.hi) : "–");
-  const note = answer.ok ? answer.data.note || windowNote(answer.data) : answer.error.message;
+  // The answer's note is about rates; keys need none.
+  const rateNote = answer.ok && MEASURES[state.measure].rate ? answer.data.note : undefined;
+  const note = answer.ok ? rateNote || windowNote(answer.data) : answer.error.message;
   setText("map-note", note);
   canvas.dataset.by = state.measure;
-  canvas.dataset.rates = answer.ok && !answer.data.note ? "yes" : "no";
-  const known = (o, slot) => o !== null && data.nodes[o] && data.nodes[o].up && data.values[slot] !== null;
+  canvas.dataset.rates = answer.ok && !rateNote ? "yes" : "no";
+  const known = (o, slot) => o !== null && data.nodes[o] && data.nodes[o].up && values[slot] !== null;
   const missing = data.owners.filter((o, slot) => !known(o, slot)).length;
   const label = `Slot map by ${MEASURES[state.measure].label}`;
-  const slots = `${count(SIDE * SIDE - missing)} slots with data, ${count(missing)} without`;
+  const slots = `${count(data.slot_count - missing)} slots with data, ${count(missing)} without`;
   canvas.setAttribute("aria-label", `${label}: ${slots}.`);
 }
 
 function windowNote(data) {
-  if (state.measure === "keys" || data.window_seconds === null) return "";
+  if (!MEASURES[state.measure].rate || data.window_seconds === null) return "";
   return `Rates over the last ${data.window_seconds.toFixed(1)} s between two snapshots.`;
 }
 
@@ -182,19 +188,19 @@ function renderOwners(data, colours) {
 
 /** What the tooltip says about one slot: owner, and all three measures. */
 function describe(slot) {
-  const keys = state.maps.keys;
-  const source = [keys, state.maps.cpu, state.maps.network].find((a) => a && a.ok);
+  const answer = state.map;
   const lines = [`slot ${slot} · row ${Math.floor(slot / SIDE)}, column ${slot % SIDE}`];
-  if (!source) return lines.concat("no data: the cluster did not answer");
-  const owner = source.data.owners[slot];
-  const node = owner === null ? null : source.data.nodes[owner];
+  if (!answer || !answer.ok) return lines.concat("no data: the cluster did not answer");
+  const { owners, nodes, values } = answer.data;
+  const owner = owners[slot];
+  const node = owner === null ? null : nodes[owner];
   if (!node) return lines.concat("no owner: the slot is not assigned");
   lines.push(`owner ${node.node} (${node.up ? "up" : "down"})`);
   if (!node.up) return lines.concat("no data: its primary did not answer");
-  const value = (answer) => (answer && answer.ok ? answer.data.values[slot] : null);
-  lines.push(`keys ${count(value(keys))}`);
-  lines.push(`CPU ${cpuRate(value(state.maps.cpu))}`);
-  lines.push(`network ${byteRate(value(state.maps.network))}`);
+  for (const [m, { label, format }] of Object.entries(MEASURES)) {
+    const value = values[m] ? values[m][slot] : null;
+    lines.push(`${label} ${format(value)}`);
+  }
   return lines;
 }
 
@@ -220,7 +226,7 @@ function onKey(event) {
   const steps = { ArrowLeft: -1, ArrowRight: 1, ArrowUp: -SIDE, ArrowDown: SIDE };
   if (!(event.key in steps)) return;
   event.preventDefault();
-  state.focus = Math.min(SIDE * SIDE - 1, Math.max(0, (state.focus ?? -steps[event.key]) + steps[event.key]));
+  state.focus = Math.min(SLOT_COUNT - 1, Math.max(0, (state.focus ?? -steps[event.key]) + steps[event.key]));
   const cell = canvas.getBoundingClientRect().width / SIDE;
   showTip(state.focus, ((state.focus % SIDE) + 0.5) * cell, (Math.floor(state.focus / SIDE) + 0.5) * cell);
 }
@@ -257,6 +263,9 @@ function setLinks() {
 }
 
 function start() {
+  // Numbers from constants.js, so the text cannot disagree with what is drawn and asked.
+  setText("map-grid", `${SIDE} × ${SIDE} cells, slot = row × ${SIDE} + column`);
+  setText("hot-limit", String(HOT_LIMIT));
   state.measure = document.querySelector('input[name="by"]:checked').value;
   for (const input of document.querySelectorAll('input[name="by"]')) input.addEventListener("change", onMeasure);
   canvas.addEventListener("pointermove", onPointer);

@@ -44,7 +44,8 @@ export function count(n) {
 /** A count shortened for legends: "980", "12.3 k", "4.50 M". */
 export function shortCount(n) {
   if (!known(n)) return UNKNOWN;
-  if (Math.abs(n) < 1000) return Number.isInteger(n) ? String(n) : digits(n);
+  // Decide on the rounded value, so 999.7 reads "1.00 k", not "1,000".
+  if (Math.abs(Number(n.toPrecision(3))) < 1000) return Number.isInteger(n) ? String(n) : digits(n);
   return scaled(n, [[1, ""], [1e3, "k"], [1e6, "M"], [1e9, "G"]]);
 }
 
@@ -56,7 +57,8 @@ export function percent(share) {
 /** Milliseconds: "0.84 ms", "12.0 ms", "1.50 s". */
 export function millis(ms) {
   if (!known(ms)) return UNKNOWN;
-  return ms >= 1000 ? `${digits(ms / 1000)} s` : `${digits(ms)} ms`;
+  // Decide on the rounded value, so 999.7 ms reads "1.00 s", not "1,000 ms".
+  return Math.abs(Number(ms.toPrecision(3))) >= 1000 ? `${digits(ms / 1000)} s` : `${digits(ms)} ms`;
 }
 
 /** A ratio such as max over mean: "1.42×". */
@@ -72,13 +74,6 @@ export function duration(seconds) {
   if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
   return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
 }
-
-/** The three measures the page switches between: name, label, and how to print one. */
-export const MEASURES = {
-  keys: { label: "keys", format: count, short: shortCount },
-  cpu: { label: "CPU", format: cpuRate, short: cpuRate },
-  network: { label: "network", format: byteRate, short: byteRate },
-};
 
 function known(value) {
   return typeof value === "number" && Number.isFinite(value);

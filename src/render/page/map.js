@@ -1,4 +1,4 @@
-// The 128 × 128 slot map on a canvas: slot = row × 128 + column, one cell per slot,
+// The slot map on a canvas, SIDE × SIDE cells: slot = row × SIDE + column, one cell per slot,
 // coloured on a log scale from the smallest non-zero value to the largest. Three
 // looks never mix: a colour of the ramp (a value above 0), the "zero" colour, and a
 // hatch for "no data" (its primary did not answer, no rate yet, or no owner) — a
@@ -6,14 +6,16 @@
 // who owns which slots. All colours come from the stylesheet, so the map follows the
 // light or dark theme.
 
-export const SIDE = 128;
-export const SLOTS = SIDE * SIDE;
+import { SIDE, SLOT_COUNT } from "./constants.js";
+
+/** The colour of anything the stylesheet gives no colour for. */
+const GREY = [128, 128, 128];
 
 /** The colours of the current theme, read from the stylesheet's custom properties. */
 export function theme() {
   const style = getComputedStyle(document.documentElement);
   const list = (name) => (style.getPropertyValue(name).match(/#[0-9a-f]{6}/gi) || []).map(rgb);
-  const one = (name) => list(name)[0] || [128, 128, 128];
+  const one = (name) => list(name)[0] || GREY;
   return {
     ramp: list("--ramp"),
     zero: one("--map-zero"),
@@ -91,7 +93,7 @@ export function drawMap(canvas, owners, values, nodes, colours) {
   const ctx = canvas.getContext("2d");
   const scale = scaleOf(values);
   const image = ctx.createImageData(canvas.width, canvas.height);
-  for (let slot = 0; slot < SLOTS; slot++) {
+  for (let slot = 0; slot < SLOT_COUNT; slot++) {
     const owner = owners[slot];
     const missing = owner === null || owner === undefined || !nodes[owner] || !nodes[owner].up;
     paintCell(image, slot, cell, missing ? null : colourOf(colours, scale, values[slot]), colours);
@@ -120,7 +122,7 @@ function paintCell(image, slot, cell, colour, colours) {
 function drawOwnerEdges(ctx, owners, cell, edge) {
   const width = Math.max(1, Math.round(cell / 5));
   ctx.fillStyle = css(edge);
-  for (let slot = 0; slot < SLOTS; slot++) {
+  for (let slot = 0; slot < SLOT_COUNT; slot++) {
     const col = slot % SIDE;
     const row = Math.floor(slot / SIDE);
     if (col < SIDE - 1 && owners[slot + 1] !== owners[slot]) {
@@ -175,8 +177,8 @@ export function slotAt(canvas, event) {
 export function rangesByOwner(owners, nodeCount) {
   const ranges = Array.from({ length: nodeCount }, () => []);
   let start = 0;
-  for (let slot = 1; slot <= SLOTS; slot++) {
-    if (slot === SLOTS || owners[slot] !== owners[start]) {
+  for (let slot = 1; slot <= SLOT_COUNT; slot++) {
+    if (slot === SLOT_COUNT || owners[slot] !== owners[start]) {
       const owner = owners[start];
       if (owner !== null && owner !== undefined && ranges[owner]) ranges[owner].push([start, slot - 1]);
       start = slot;
@@ -185,13 +187,13 @@ export function rangesByOwner(owners, nodeCount) {
   return ranges;
 }
 
-/** The ownership strip: the slot space 0..16383 left to right, one colour per primary. */
+/** The ownership strip: the slot space from first to last slot left to right, one colour per primary. */
 export function drawStrip(canvas, owners, nodes, colours) {
   const width = canvas.clientWidth ? Math.round(canvas.clientWidth * (window.devicePixelRatio || 1)) : 512;
   canvas.width = width;
   const ctx = canvas.getContext("2d");
   for (let x = 0; x < width; x++) {
-    const owner = owners[Math.floor((x * SLOTS) / width)];
+    const owner = owners[Math.floor((x * SLOT_COUNT) / width)];
     const node = owner === null || owner === undefined ? null : nodes[owner];
     ctx.fillStyle = node ? ownerColour(colours, owner) : css(colours.noData);
     ctx.fillRect(x, 0, 1, canvas.height);
@@ -200,5 +202,5 @@ export function drawStrip(canvas, owners, nodes, colours) {
 
 /** The categorical colour of the primary at `index`, as CSS. */
 export function ownerColour(colours, index) {
-  return css(colours.owners[index % colours.owners.length] || [128, 128, 128]);
+  return css(colours.owners[index % colours.owners.length] || GREY);
 }

@@ -3,7 +3,8 @@
 // content; an error answer shows its message in place of the table.
 
 import { el, fill, upBadge, shareBar } from "./dom.js";
-import { MEASURES, UNKNOWN, byteRate, count, cpuRate, millis, percent, ratio } from "./format.js";
+import { MEASURES, SLOT_COUNT } from "./constants.js";
+import { UNKNOWN, byteRate, count, cpuRate, millis, percent, ratio } from "./format.js";
 
 function table(head, rows, numeric = []) {
   const cells = head.map((h, i) => el("th", { scope: "col", class: numeric.includes(i) ? "num" : null, text: h }));
@@ -32,7 +33,7 @@ const RANKED_BY = {
 
 /**
  * Hottest slots for the chosen measure, hottest first. Slots at 0 are left out: on a
- * quiet cluster the API fills its 20 places with them, and they are not hot.
+ * quiet cluster the API fills every place it was asked for with them, and they are not hot.
  */
 export function renderHot(answer, measure) {
   if (!answer.ok) return fill("hot", failure(answer));
@@ -75,7 +76,7 @@ export function renderBalance(answer) {
     row(
       [
         el("div", { class: "who" }, el("span", { text: p.node }), upBadge(p.up)),
-        shareBar(p.slots / 16384, percent(p.slots / 16384), `${count(p.slots)} slots`),
+        shareBar(p.slots / SLOT_COUNT, percent(p.slots / SLOT_COUNT), `${count(p.slots)} slots`),
         shareBar(p.keys_share, percent(p.keys_share), `${count(p.keys)} keys`),
         shareBar(p.cpu_share, percent(p.cpu_share), cpuRate(p.cpu_usec_per_sec)),
         shareBar(p.network_share, percent(p.network_share), byteRate(p.network_bytes_per_sec)),
@@ -84,7 +85,7 @@ export function renderBalance(answer) {
       { "data-node": p.node },
     ),
   );
-  const figures = ["keys", "cpu", "network"].map((m) =>
+  const figures = Object.keys(MEASURES).map((m) =>
     el(
       "div",
       {},
