@@ -140,7 +140,7 @@ pub(super) fn service_discovery<B>(request: &Request<B>, exporter: &Exporter, no
         .iter()
         .map(|t| TargetGroup {
             targets: [address.clone()],
-            labels: Labels { param_cluster: t.name.clone(), valkey_cluster: t.name.clone() },
+            labels: Labels { param_cluster: t.name.to_string(), valkey_cluster: t.name.to_string() },
         })
         .collect();
     let body = serde_json::to_string(&groups).expect("serializing plain data");
