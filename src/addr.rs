@@ -47,6 +47,14 @@ fn format_addr(host: &str, port: u16) -> String {
     if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") }
 }
 
+/// Whether `text` is a host name or address, with or without `:port`, and nothing
+/// else: no scheme, path, user info or spaces, and at most 255 bytes. What may be
+/// handed to Prometheus as a scrape target (`/sd`), from the configuration or from a
+/// request's `Host` header.
+pub(crate) fn is_host_port(text: &str) -> bool {
+    !text.is_empty() && text.len() <= 255 && text.chars().all(|c| c.is_ascii_alphanumeric() || ".-:[]_".contains(c))
+}
+
 /// `"host:port"` as a [`NodeAddr`], for hand-built test snapshots.
 #[cfg(test)]
 pub(crate) fn test_addr(label: &str) -> NodeAddr {
@@ -63,5 +71,15 @@ mod tests {
         let a = NodeAddr::new("::1", 7000);
         assert_eq!((a.host(), a.port(), a.as_str()), ("::1", 7000, "[::1]:7000"));
         assert_eq!(NodeAddr::new("h", 1).to_string(), "h:1");
+    }
+
+    #[test]
+    fn host_port_is_a_host_and_an_optional_port_and_nothing_else() {
+        for good in ["exporter:9765", "[::1]:9765", "10.0.0.1", "a_b-c.example:1", &"h".repeat(255)] {
+            assert!(is_host_port(good), "{good}");
+        }
+        for bad in ["", "a b", "evil/x", "user@host", "h:1?x", "http://x:1", "ä:1", &"h".repeat(256)] {
+            assert!(!is_host_port(bad), "{bad}");
+        }
     }
 }

@@ -9,7 +9,7 @@
 use crate::aggregate::{Aggregator, Observation};
 use crate::cache::{SnapshotCache, SnapshotSource};
 use crate::collect::ClusterCollector;
-use crate::config::{ClusterSettings, NodeUrl, Settings};
+use crate::config::{ClusterName, ClusterSettings, NodeUrl, Settings, Unpicked, pick};
 use crate::render::bodies::RenderedBodies;
 use crate::render::metrics::Exposition;
 use crate::render::slot_entries::SlotStatsJson;
@@ -18,7 +18,7 @@ use std::sync::Arc;
 /// One cluster the exporter reports on.
 pub(crate) struct Target {
     /// The cluster's name: `default` for the flat configuration.
-    pub name: String,
+    pub name: ClusterName,
     /// Where discovery starts, without credentials (URLs never carry any): for
     /// `/api/clusters`.
     pub seeds: Vec<NodeUrl>,
@@ -68,15 +68,6 @@ impl SnapshotSource for ClusterSource {
     }
 }
 
-/// Why a request's cluster could not be chosen.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Choice {
-    /// Several clusters are configured and the request named none.
-    Required,
-    /// No cluster of that name.
-    Unknown,
-}
-
 /// Everything the HTTP layer serves from.
 pub struct Exporter {
     /// In name order; never empty.
@@ -94,12 +85,8 @@ impl Exporter {
     }
 
     /// The cluster a request names; with one cluster configured, the name may be left out.
-    pub(crate) fn target(&self, name: Option<&str>) -> Result<&Target, Choice> {
-        match name {
-            Some(name) => self.targets.iter().find(|t| t.name == name).ok_or(Choice::Unknown),
-            None if self.targets.len() == 1 => Ok(&self.targets[0]),
-            None => Err(Choice::Required),
-        }
+    pub(crate) fn target(&self, name: Option<&str>) -> Result<&Target, Unpicked> {
+        pick(&self.targets, name, |t| &t.name)
     }
 
     pub(crate) fn targets(&self) -> &[Target] {

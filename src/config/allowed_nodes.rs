@@ -16,6 +16,7 @@
 use super::NodeUrl;
 use serde::Deserialize;
 use serde::de::{self, Deserializer};
+use std::fmt;
 use std::net::IpAddr;
 
 /// Which node addresses may be contacted. Empty: any.
@@ -40,13 +41,17 @@ enum Entry {
 
 impl AllowedNodes {
     /// Parses the configured entries; the error names the entry and says what is wrong.
-    pub(crate) fn parse(entries: &[String]) -> Result<Self, String> {
+    pub(crate) fn parse(entries: &[String]) -> Result<Self, InvalidEntry> {
         let entries = entries
             .iter()
             .enumerate()
             .map(|(i, text)| {
-                parse_entry(text)
-                    .map_err(|why| format!("entry {} of {} `{}`: {why}", i + 1, entries.len(), shown(text)))
+                parse_entry(text).map_err(|why| InvalidEntry {
+                    index: i + 1,
+                    count: entries.len(),
+                    shown: shown(text),
+                    why,
+                })
             })
             .collect::<Result<_, _>>()?;
         Ok(AllowedNodes { entries })
@@ -98,13 +103,13 @@ fn same_prefix_v6(a: u128, b: u128, prefix: u8) -> bool {
     a & mask == b & mask
 }
 
-fn parse_entry(text: &str) -> Result<Entry, String> {
+fn parse_entry(text: &str) -> Result<Entry, EntryProblem> {
     let text = text.trim();
     if text.is_empty() {
-        return Err("is empty".into());
+        return Err(EntryProblem::Empty);
     }
     if text.contains("://") {
-        return Err("is a URL; give the host only (a CIDR, an IP address or a host name)".into());
+        return Err(EntryProblem::Url);
     }
     if let Some((address, prefix)) = text.split_once('/') {
         return parse_cidr(address, prefix);
@@ -116,10 +121,10 @@ fn parse_entry(text: &str) -> Result<Entry, String> {
         });
     }
     if text.contains(':') {
-        return Err("is not an IP address (ports do not belong in allowed_nodes)".into());
+        return Err(EntryProblem::Port);
     }
     if text == "*" {
-        return Err("`*` alone is not a pattern; leave allowed_nodes empty to allow any node".into());
+        return Err(EntryProblem::Star);
     }
     let name = text.trim_end_matches('.').to_ascii_lowercase();
     match name.strip_prefix("*.") {
@@ -128,14 +133,14 @@ fn parse_entry(text: &str) -> Result<Entry, String> {
     }
 }
 
-fn parse_cidr(address: &str, prefix: &str) -> Result<Entry, String> {
-    let ip: IpAddr = address.parse().map_err(|_| format!("`{}` is not an IP address", shown(address)))?;
+fn parse_cidr(address: &str, prefix: &str) -> Result<Entry, EntryProblem> {
+    let ip: IpAddr = address.parse().map_err(|_| EntryProblem::CidrAddress(shown(address)))?;
     let max = if ip.is_ipv4() { 32 } else { 128 };
     let prefix = prefix
         .parse::<u8>()
         .ok()
         .filter(|p| *p <= max)
-        .ok_or_else(|| format!("prefix length `{}` must be a number from 0 to {max}", shown(prefix)))?;
+        .ok_or_else(|| EntryProblem::Prefix { shown: shown(prefix), max })?;
     Ok(match ip {
         IpAddr::V4(ip) => Entry::V4 { bits: ip.into(), prefix },
         IpAddr::V6(ip) => Entry::V6 { bits: ip.into(), prefix },
@@ -144,15 +149,15 @@ fn parse_cidr(address: &str, prefix: &str) -> Result<Entry, String> {
 
 /// Labels of letters, digits, `-` and `_`, none empty; a name whose last label is all
 /// digits would be a mistyped IPv4 address (`10.0.0.256`), not a host.
-fn check_host_name(name: &str) -> Result<(), String> {
+fn check_host_name(name: &str) -> Result<(), EntryProblem> {
     let label_ok = |l: &str| {
         !l.is_empty() && l.len() <= 63 && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
     };
     if name.is_empty() || name.len() > 253 || !name.split('.').all(label_ok) {
-        return Err("is not a CIDR, an IP address, a host name or a `*.domain` pattern".into());
+        return Err(EntryProblem::NotAHost);
     }
     if name.rsplit('.').next().is_some_and(|last| last.chars().all(|c| c.is_ascii_digit())) {
-        return Err("is not a valid IP address".into());
+        return Err(EntryProblem::BadIp);
     }
     Ok(())
 }
@@ -161,6 +166,67 @@ fn check_host_name(name: &str) -> Result<(), String> {
 fn shown(text: &str) -> String {
     text.chars().take(80).collect()
 }
+
+/// An allow-list entry that was refused: which one, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct InvalidEntry {
+    /// Its position, from 1, so an operator finds it in a long list.
+    index: usize,
+    /// How many entries the list has.
+    count: usize,
+    /// The entry as given, bounded (see [`shown`]).
+    shown: String,
+    /// What is wrong with it.
+    why: EntryProblem,
+}
+
+/// What is wrong with an allow-list entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum EntryProblem {
+    /// Blank.
+    Empty,
+    /// `redis://...`: the entry is a host, not a URL.
+    Url,
+    /// The address part of `address/prefix`, as given, is not an IP address.
+    CidrAddress(String),
+    /// The prefix length, as given, is not 0 to `max`.
+    Prefix { shown: String, max: u8 },
+    /// A `:` outside an IPv6 address: most likely a port.
+    Port,
+    /// `*` alone, which would allow everything while looking like a restriction.
+    Star,
+    /// Neither a CIDR, an IP address, a host name nor a `*.domain` pattern.
+    NotAHost,
+    /// A name whose last label is all digits: a mistyped IPv4 address.
+    BadIp,
+}
+
+impl fmt::Display for InvalidEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "entry {} of {} `{}`: {}", self.index, self.count, self.shown, self.why)
+    }
+}
+
+impl fmt::Display for EntryProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EntryProblem::Empty => f.write_str("is empty"),
+            EntryProblem::Url => f.write_str("is a URL; give the host only (a CIDR, an IP address or a host name)"),
+            EntryProblem::CidrAddress(address) => write!(f, "`{address}` is not an IP address"),
+            EntryProblem::Prefix { shown, max } => {
+                write!(f, "prefix length `{shown}` must be a number from 0 to {max}")
+            }
+            EntryProblem::Port => f.write_str("is not an IP address (ports do not belong in allowed_nodes)"),
+            EntryProblem::Star => {
+                f.write_str("`*` alone is not a pattern; leave allowed_nodes empty to allow any node")
+            }
+            EntryProblem::NotAHost => f.write_str("is not a CIDR, an IP address, a host name or a `*.domain` pattern"),
+            EntryProblem::BadIp => f.write_str("is not a valid IP address"),
+        }
+    }
+}
+
+impl std::error::Error for InvalidEntry {}
 
 /// The seeds outside `allowed`, as `host:port`, so start-up can refuse them: a seed the
 /// exporter may not contact could never give a topology.
@@ -198,8 +264,8 @@ mod tests {
         AllowedNodes::parse(&entries.iter().map(|e| e.to_string()).collect::<Vec<_>>()).expect("valid entries")
     }
 
-    fn refused(entry: &str) -> String {
-        AllowedNodes::parse(&[entry.to_string()]).expect_err(entry)
+    fn refused(entry: &str) -> EntryProblem {
+        AllowedNodes::parse(&[entry.to_string()]).expect_err(entry).why
     }
 
     #[test]
@@ -234,28 +300,32 @@ mod tests {
 
     #[test]
     fn bad_entries_say_which_and_why() {
-        assert!(refused("10.0.0.0/33").contains("from 0 to 32"), "{}", refused("10.0.0.0/33"));
-        assert!(refused("fd00::/129").contains("from 0 to 128"));
-        assert!(refused("10.0.0/8").contains("not an IP address"));
-        assert!(refused("10.0.0.256").contains("not a valid IP address"));
-        assert!(refused("10.0.0.1:6379").contains("ports do not belong"));
-        assert!(refused("redis://10.0.0.1:6379").contains("is a URL"));
-        assert!(refused("*").contains("leave allowed_nodes empty"));
-        assert!(refused("a.*.example").contains("not a CIDR"));
-        assert!(refused("bad host").contains("not a CIDR"));
+        assert_eq!(refused("10.0.0.0/33"), EntryProblem::Prefix { shown: "33".into(), max: 32 });
+        assert_eq!(refused("fd00::/129"), EntryProblem::Prefix { shown: "129".into(), max: 128 });
+        assert_eq!(refused("10.0.0/8"), EntryProblem::CidrAddress("10.0.0".into()));
+        assert_eq!(refused("10.0.0.256"), EntryProblem::BadIp);
+        assert_eq!(refused("10.0.0.1:6379"), EntryProblem::Port);
+        assert_eq!(refused("redis://10.0.0.1:6379"), EntryProblem::Url);
+        assert_eq!(refused("*"), EntryProblem::Star);
+        assert_eq!(refused("a.*.example"), EntryProblem::NotAHost);
+        assert_eq!(refused("bad host"), EntryProblem::NotAHost);
+        assert_eq!(refused(" "), EntryProblem::Empty);
         let two = AllowedNodes::parse(&["10.0.0.0/8".into(), "x..y".into()]).unwrap_err();
-        assert!(two.starts_with("entry 2 of 2 `x..y`"), "{two}");
+        assert_eq!(
+            two.to_string(),
+            "entry 2 of 2 `x..y`: is not a CIDR, an IP address, a host name or a `*.domain` pattern"
+        );
     }
 
     /// `load` with `flags`, and a TOML file holding `toml` when it is not empty.
-    fn load(toml: &str, flags: &[&str]) -> Result<crate::config::Settings, String> {
+    fn load(toml: &str, flags: &[&str]) -> Result<crate::config::Settings, crate::config::ConfigError> {
         use clap::Parser;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("exporter.toml");
         std::fs::write(&path, toml).unwrap();
         let mut argv = vec!["valkey-slot-exporter", "--config", path.to_str().unwrap()];
         argv.extend_from_slice(flags);
-        crate::config::load(crate::config::Cli::try_parse_from(argv).unwrap()).map_err(|e| e.to_string())
+        crate::config::load(crate::config::Cli::try_parse_from(argv).unwrap())
     }
 
     #[test]
@@ -288,14 +358,19 @@ allowed_nodes = []
     #[test]
     fn bad_entries_and_seeds_outside_name_the_key_and_its_source() {
         let e = load("nodes = \"redis://10.0.0.1:1\"\nallowed_nodes = [\"10.0.0.0/40\"]\n", &[]).unwrap_err();
-        assert!(e.contains("`allowed_nodes` in TOML file") && e.contains("from 0 to 32"), "{e}");
+        assert_eq!(e.key(), Some("allowed_nodes"));
+        assert!(e.origin().is_some_and(|o| o.starts_with("key `allowed_nodes` in TOML file")), "{e}");
         let e = load("", &["--nodes", "redis://10.0.0.1:1", "--allowed-nodes", "10.0.0.0/8,nope:1"]).unwrap_err();
-        assert!(e.contains("--allowed-nodes") && e.contains("entry 2 of 2"), "{e}");
+        assert_eq!((e.key(), e.origin()), (Some("allowed_nodes"), Some("command-line flag --allowed-nodes")));
+        assert!(e.message().starts_with("entry 2 of 2"), "{e}");
         let table = "[clusters.x]\nnodes = [\"redis://10.0.0.1:1\", \"redis://seed.example:2\"]\nallowed_nodes = [\"10.0.0.0/8\"]\n";
         let e = load(table, &[]).unwrap_err();
-        assert!(e.contains("seed.example:2") && !e.contains("10.0.0.1:1"), "names only the seed outside: {e}");
-        assert!(e.contains("`clusters.x.nodes`") && e.contains("`clusters.x.allowed_nodes`"), "{e}");
+        assert_eq!(e.key(), Some("clusters.x.allowed_nodes"));
+        let m = e.message();
+        assert!(m.contains("seed.example:2") && !m.contains("10.0.0.1:1"), "names only the seed outside: {m}");
+        assert!(m.contains("`clusters.x.nodes`") && m.contains("`clusters.x.allowed_nodes`"), "{m}");
         let e = load("", &["--allowed-nodes", "10.0.0.0/8"]).unwrap_err();
-        assert!(e.contains("localhost:6379") && e.contains("--allowed-nodes"), "the default seed counts too: {e}");
+        assert_eq!(e.key(), Some("allowed_nodes"));
+        assert!(e.message().contains("localhost:6379"), "the default seed counts too: {e}");
     }
 }

@@ -5,6 +5,8 @@ use super::{Secret, SlotSeries};
 use crate::question::{BALANCEABLE, Bounded, HOT_LIMIT, MAX_MOVES, Measure, RANKABLE, TARGET_RATIO};
 use clap::{ArgAction, Args, Parser, Subcommand};
 use serde::Serialize;
+use std::convert::Infallible;
+use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -167,18 +169,39 @@ pub struct Cli {
     pub log_format: Option<String>,
 }
 
-fn parse_secret(s: &str) -> Result<Secret, String> {
+fn parse_secret(s: &str) -> Result<Secret, Infallible> {
     Ok(Secret::new(s))
 }
 
-fn parse_duration_flag(s: &str) -> Result<Duration, String> {
+fn parse_duration_flag(s: &str) -> Result<Duration, InvalidDuration> {
     parse_duration(s)
 }
 
 /// Durations must carry a unit (`30s`, `500ms`, `2m`); the message says so rather than
 /// repeat humantime's terse "unknown time unit".
-pub(super) fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s.trim()).map_err(|e| format!("invalid duration `{s}`: {e} (e.g. 30s, 500ms, 2m)"))
+pub(super) fn parse_duration(s: &str) -> Result<Duration, InvalidDuration> {
+    humantime::parse_duration(s.trim()).map_err(|error| InvalidDuration { given: s.to_string(), error })
+}
+
+/// A duration humantime cannot read.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) struct InvalidDuration {
+    /// The text as given, quoted back.
+    given: String,
+    /// humantime's reason ("unknown time unit", ...).
+    error: humantime::DurationError,
+}
+
+impl fmt::Display for InvalidDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid duration `{}`: {} (e.g. 30s, 500ms, 2m)", self.given, self.error)
+    }
+}
+
+impl std::error::Error for InvalidDuration {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
 }
 
 /// One-shot commands, for operators without a running exporter. Each takes two
@@ -237,23 +260,56 @@ pub struct TopArgs {
 }
 
 /// A window of at least 100 ms: rates over less are mostly noise.
-fn parse_window(s: &str) -> Result<Duration, String> {
-    let window = parse_duration(s)?;
+fn parse_window(s: &str) -> Result<Duration, InvalidWindow> {
+    let window = parse_duration(s).map_err(InvalidWindow::Duration)?;
     if window < Duration::from_millis(100) {
-        return Err(format!("window `{s}` is too short (at least 100ms)"));
+        return Err(InvalidWindow::TooShort(s.to_string()));
     }
     Ok(window)
 }
 
-fn parse_target(s: &str) -> Result<f64, String> {
-    match s.trim().parse::<f64>() {
-        Ok(t) if TARGET_RATIO.range().contains(&t) => Ok(t),
-        _ => Err(format!(
-            "target `{s}` must be a number from {} to {} (times the mean load)",
-            TARGET_RATIO.min, TARGET_RATIO.max
-        )),
+/// Why `--window` was refused.
+#[derive(Clone, Debug, PartialEq)]
+enum InvalidWindow {
+    /// Not a duration.
+    Duration(InvalidDuration),
+    /// Under 100 ms, as written.
+    TooShort(String),
+}
+
+impl fmt::Display for InvalidWindow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InvalidWindow::Duration(e) => write!(f, "{e}"),
+            InvalidWindow::TooShort(s) => write!(f, "window `{s}` is too short (at least 100ms)"),
+        }
     }
 }
+
+impl std::error::Error for InvalidWindow {}
+
+fn parse_target(s: &str) -> Result<f64, InvalidTarget> {
+    match s.trim().parse::<f64>() {
+        Ok(t) if TARGET_RATIO.range().contains(&t) => Ok(t),
+        _ => Err(InvalidTarget { given: s.to_string() }),
+    }
+}
+
+/// A `--target` that is not a number within [`TARGET_RATIO`].
+#[derive(Debug)]
+pub(super) struct InvalidTarget {
+    /// The text as given, quoted back.
+    given: String,
+}
+
+impl fmt::Display for InvalidTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (min, max) = (TARGET_RATIO.min, TARGET_RATIO.max);
+        write!(f, "target `{}` must be a number from {min} to {max} (times the mean load)", self.given)
+    }
+}
+
+impl std::error::Error for InvalidTarget {}
 
 /// A flag's help with its range, both from `crate::question`, so the help cannot
 /// drift from what the flag accepts.

@@ -8,11 +8,13 @@
 //! meant for one cluster and sent to another's nodes.
 
 use super::allowed_nodes::{self, AllowedNodes};
+use super::error::source_of;
+use super::node_url::parse_seeds;
 use super::raw::{RawCluster, RawConfig};
-use super::validate::error_at;
-use super::{ClusterSettings, ConfigError, NodeUrl, Secret, SlotSeries, ValkeyTls, parse_node_url, source_of, tls};
+use super::{ClusterName, ClusterSettings, ConfigError, NodeUrl, Secret, SlotSeries, ValkeyTls, tls};
 use figment::Figment;
-use std::path::{Path, PathBuf};
+use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// One cluster's inputs, each with the key it came from, so an error names the table
@@ -98,23 +100,26 @@ pub(super) fn all(
     figment: &Figment,
     defaults: ClusterInput<'_>,
 ) -> Result<Vec<ClusterSettings>, ConfigError> {
-    let range_size = slot_range_size(raw.slot_range_size).map_err(|m| error_at(figment, "slot_range_size", m))?;
+    let range_size =
+        slot_range_size(raw.slot_range_size).map_err(|m| ConfigError::at(figment, "slot_range_size", m))?;
     if raw.clusters.is_empty() {
-        return Ok(vec![cluster("default", &defaults, range_size, true, figment)?]);
+        return Ok(vec![cluster(ClusterName::flat(), &defaults, range_size, true, figment)?]);
     }
     refuse_flat_cluster_keys(raw, figment)?;
     let clusters = raw
         .clusters
         .iter()
         .map(|(name, table)| {
-            check_name(name).map_err(|m| error_at(figment, &format!("clusters.{name}"), m))?;
-            cluster(name, &defaults.table(name, table), range_size, false, figment)
+            let valid =
+                ClusterName::parse(name).map_err(|m| ConfigError::at(figment, &format!("clusters.{name}"), m))?;
+            cluster(valid, &defaults.table(name, table), range_size, false, figment)
         })
         .collect::<Result<Vec<_>, _>>()?;
     if clusters.iter().all(|c| c.valkey_tls.is_none())
         && let Some(file) = defaults.tls_files.iter().find(|f| f.value.is_some())
     {
-        return Err(error_at(figment, &file.key, "is set but no cluster's nodes are rediss:// or valkeys:// URLs"));
+        let message = "is set but no cluster's nodes are rediss:// or valkeys:// URLs";
+        return Err(ConfigError::at(figment, &file.key, message));
     }
     Ok(clusters)
 }
@@ -129,63 +134,52 @@ fn refuse_flat_cluster_keys(raw: &RawConfig, figment: &Figment) -> Result<(), Co
         ("password_file", raw.password_file.is_some()),
     ];
     match given.iter().find(|(_, set)| *set) {
-        Some((key, _)) => Err(ConfigError(format!(
-            "`{key}` ({}) cannot be combined with [clusters.NAME] tables ({}): put each cluster's nodes and \
-             credentials in its own table",
-            source_of(figment, key),
-            source_of(figment, "clusters")
-        ))),
+        Some((key, _)) => Err(ConfigError::about(
+            key,
+            format!(
+                "`{key}` ({}) cannot be combined with [clusters.NAME] tables ({}): put each cluster's nodes and \
+                 credentials in its own table",
+                source_of(figment, key),
+                source_of(figment, "clusters")
+            ),
+        )),
         None => Ok(()),
-    }
-}
-
-/// Names travel in URLs and labels: `[a-z0-9][a-z0-9_-]{0,62}`.
-fn check_name(name: &str) -> Result<(), String> {
-    let mut chars = name.chars();
-    let first_ok = chars.next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
-    let rest_ok = chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
-    if first_ok && rest_ok && name.len() <= 63 {
-        Ok(())
-    } else {
-        Err(format!(
-            "cluster name `{}` must be 1-63 of a-z, 0-9, '_' and '-', starting with a letter or digit",
-            name.chars().take(64).collect::<String>()
-        ))
     }
 }
 
 /// One cluster's settings; `flat` for the one the top-level keys describe.
 fn cluster(
-    name: &str,
+    name: ClusterName,
     input: &ClusterInput<'_>,
     slot_range_size: u16,
     flat: bool,
     figment: &Figment,
 ) -> Result<ClusterSettings, ConfigError> {
-    let err = |key: &str, msg: String| error_at(figment, key, msg);
-    let seeds = parse_seeds(input.nodes.value).map_err(|m| err(&input.nodes.key, m))?;
+    let err = |key: &str, msg: &dyn fmt::Display| ConfigError::at(figment, key, msg);
+    let seeds = parse_seeds(input.nodes.value).map_err(|m| err(&input.nodes.key, &m))?;
     let tls = seeds[0].tls;
     if seeds.iter().any(|s| s.tls != tls) {
         let message = "seed nodes mix TLS (rediss://, valkeys://) and plain URLs; a cluster is one or the other";
-        return Err(err(&input.nodes.key, message.into()));
+        return Err(err(&input.nodes.key, &message));
     }
     let valkey_tls = valkey_tls(&input.tls_files, tls, flat, figment)?;
     let allowed_nodes = allowed_nodes(input, &seeds, figment)?;
     let password = match (input.password.value, input.password_file.value) {
         (Some(_), Some(_)) => {
-            return Err(ConfigError(format!(
+            let message = format!(
                 "both `password` ({}) and `password_file` ({}) are set; choose one",
                 source_of(figment, &input.password.key),
                 source_of(figment, &input.password_file.key)
-            )));
+            );
+            return Err(ConfigError::about(&input.password.key, message));
         }
         (Some(p), None) => Some(p.clone()),
-        (None, Some(path)) => Some(read_password_file(path).map_err(|m| err(&input.password_file.key, m))?),
+        (None, Some(path)) => Some(Secret::from_file(path).map_err(|m| err(&input.password_file.key, &m))?),
         (None, None) => None,
     };
     check_ttls(&input.cache_ttl, &input.node_timeout, figment)?;
     Ok(ClusterSettings {
-        name: name.to_string(),
+        name,
         seeds,
         valkey_tls,
         username: input.username.filter(|u| !u.is_empty()).cloned(),
@@ -214,20 +208,21 @@ fn check_ttls(
     let show = |d: Duration| humantime::format_duration(d).to_string();
     if cache_ttl.value < MIN_CACHE_TTL {
         let message = format!("cache TTL {} is too short (at least {})", show(cache_ttl.value), show(MIN_CACHE_TTL));
-        return Err(error_at(figment, &cache_ttl.key, message));
+        return Err(ConfigError::at(figment, &cache_ttl.key, message));
     }
     if node_timeout.value.is_zero() {
-        return Err(error_at(figment, &node_timeout.key, "must be greater than zero"));
+        return Err(ConfigError::at(figment, &node_timeout.key, "must be greater than zero"));
     }
     if node_timeout.value > cache_ttl.value {
-        return Err(ConfigError(format!(
+        let message = format!(
             "node timeout {} ({}) is longer than the cache TTL {} ({}); it must be at most the TTL, so that a \
              refresh ends before the snapshot it replaces expires",
             show(node_timeout.value),
             source_of(figment, &node_timeout.key),
             show(cache_ttl.value),
             source_of(figment, &cache_ttl.key)
-        )));
+        );
+        return Err(ConfigError::about(&node_timeout.key, message));
     }
     Ok(())
 }
@@ -236,15 +231,18 @@ fn check_ttls(
 /// ask a seed outside it for the topology.
 fn allowed_nodes(input: &ClusterInput<'_>, seeds: &[NodeUrl], figment: &Figment) -> Result<AllowedNodes, ConfigError> {
     let key = &input.allowed_nodes.key;
-    let allowed = AllowedNodes::parse(input.allowed_nodes.value).map_err(|m| error_at(figment, key, m))?;
+    let allowed = AllowedNodes::parse(input.allowed_nodes.value).map_err(|m| ConfigError::at(figment, key, m))?;
     match allowed_nodes::seeds_outside(&allowed, seeds).as_slice() {
         [] => Ok(allowed),
-        outside => Err(ConfigError(format!(
-            "seed node(s) {} ({}) are not in allowed_nodes ({}): the exporter may not contact them",
-            outside.join(", "),
-            source_of(figment, &input.nodes.key),
-            source_of(figment, key)
-        ))),
+        outside => Err(ConfigError::about(
+            key,
+            format!(
+                "seed node(s) {} ({}) are not in allowed_nodes ({}): the exporter may not contact them",
+                outside.join(", "),
+                source_of(figment, &input.nodes.key),
+                source_of(figment, key)
+            ),
+        )),
     }
 }
 
@@ -256,58 +254,54 @@ fn valkey_tls(
     flat: bool,
     figment: &Figment,
 ) -> Result<Option<ValkeyTls>, ConfigError> {
-    let err = |file: &Keyed<Option<&PathBuf>>, msg: String| error_at(figment, &file.key, msg);
+    let err = |file: &Keyed<Option<&PathBuf>>, msg: &dyn fmt::Display| ConfigError::at(figment, &file.key, msg);
     let [ca, cert, key] = files;
     if !tls {
         // Files inherited from the top level may serve other, TLS clusters (checked once
         // for all in `all`); a file set for these very nodes must not go unused.
         let own = |f: &&Keyed<Option<&PathBuf>>| f.value.is_some() && (flat || f.key.starts_with("clusters."));
         return match files.iter().find(own) {
-            Some(file) => Err(err(file, "is set but the nodes are not rediss:// or valkeys:// URLs".into())),
+            Some(file) => Err(err(file, &"is set but the nodes are not rediss:// or valkeys:// URLs")),
             None => Ok(None),
         };
     }
     let cert_and_key = match (cert.value, key.value) {
         (Some(c), Some(k)) => Some((c.as_path(), k.as_path())),
         (None, None) => None,
-        (Some(_), None) => return Err(err(cert, "needs tls_client_key_file too".into())),
-        (None, Some(_)) => return Err(err(key, "needs tls_client_cert_file too".into())),
+        (Some(_), None) => return Err(err(cert, &"needs tls_client_key_file too")),
+        (None, Some(_)) => return Err(err(key, &"needs tls_client_cert_file too")),
     };
     // Read each file under its own key first, so an unreadable one is blamed on the
     // setting that named it; what remains below is a certificate/key mismatch.
     if let Some(path) = ca.value {
-        tls::read_certs(path).map_err(|m| err(ca, m))?;
+        tls::read_certs(path).map_err(|m| err(ca, &m))?;
     }
     if let Some((cert_path, key_path)) = cert_and_key {
-        tls::read_certs(cert_path).map_err(|m| err(cert, m))?;
-        tls::read_key(key_path).map_err(|m| err(key, m))?;
+        tls::read_certs(cert_path).map_err(|m| err(cert, &m))?;
+        tls::read_key(key_path).map_err(|m| err(key, &m))?;
     }
     let blamed = if cert_and_key.is_some() { cert } else { ca };
     tls::client_config(ca.value.map(|p| p.as_path()), cert_and_key)
         .map(|c| Some(ValkeyTls(c)))
-        .map_err(|m| err(blamed, m))
+        .map_err(|m| err(blamed, &m))
 }
 
 /// A range width that tiles the 16384 slots exactly: 1, 2, 4, ... 16384.
-fn slot_range_size(size: u32) -> Result<u16, String> {
+fn slot_range_size(size: u32) -> Result<u16, InvalidSlotRangeSize> {
     match u16::try_from(size) {
         Ok(size) if (1..=16384).contains(&size) && 16384 % size == 0 => Ok(size),
-        _ => Err(format!("slot range size {size} must divide 16384 (1, 2, 4, ..., 128, ..., 16384)")),
+        _ => Err(InvalidSlotRangeSize(size)),
     }
 }
 
-fn parse_seeds(urls: &[String]) -> Result<Vec<NodeUrl>, String> {
-    if urls.is_empty() {
-        return Err("no seed nodes given".into());
+/// A `slot_range_size` that does not divide 16384, as given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct InvalidSlotRangeSize(u32);
+
+impl fmt::Display for InvalidSlotRangeSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "slot range size {} must divide 16384 (1, 2, 4, ..., 128, ..., 16384)", self.0)
     }
-    urls.iter()
-        .enumerate()
-        .map(|(i, u)| parse_node_url(u).map_err(|m| format!("node {} of {}: {m}", i + 1, urls.len())))
-        .collect()
 }
 
-fn read_password_file(path: &Path) -> Result<Secret, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read password file {}: {}", path.display(), e.kind()))?;
-    Ok(Secret::new(text.trim_end_matches(['\r', '\n'])))
-}
+impl std::error::Error for InvalidSlotRangeSize {}

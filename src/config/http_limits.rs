@@ -6,7 +6,6 @@
 
 use super::ConfigError;
 use super::raw::RawConfig;
-use super::validate::error_at;
 use figment::Figment;
 use std::ops::RangeInclusive;
 use std::time::Duration;
@@ -68,13 +67,13 @@ pub(super) fn from_raw(raw: &RawConfig, figment: &Figment) -> Result<HttpLimits,
                 humantime::format_duration(*TIMEOUT_RANGE.start()),
                 humantime::format_duration(*TIMEOUT_RANGE.end())
             );
-            Err(error_at(figment, key, message))
+            Err(ConfigError::at(figment, key, message))
         }
     };
     let streams = raw.http2_max_concurrent_streams;
     if !STREAMS_RANGE.contains(&streams) {
         let message = format!("{streams} is out of range ({} to {})", STREAMS_RANGE.start(), STREAMS_RANGE.end());
-        return Err(error_at(figment, "http2_max_concurrent_streams", message));
+        return Err(ConfigError::at(figment, "http2_max_concurrent_streams", message));
     }
     Ok(HttpLimits {
         header_timeout: timeout("http_header_timeout", raw.http_header_timeout)?,

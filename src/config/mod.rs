@@ -7,8 +7,10 @@
 
 mod allowed_nodes;
 mod cli;
+mod cluster_name;
 mod clusters;
 mod env;
+mod error;
 mod http_limits;
 mod node_url;
 mod raw;
@@ -20,8 +22,11 @@ pub mod web;
 
 pub use allowed_nodes::AllowedNodes;
 pub use cli::{Cli, Command, PlanArgs, TopArgs};
+pub use cluster_name::{CLUSTER_NAME_GRAMMAR, ClusterName, InvalidClusterName};
+pub(crate) use cluster_name::{Unpicked, pick};
+pub use error::ConfigError;
 pub use http_limits::HttpLimits;
-pub use node_url::{NodeUrl, parse_node_url};
+pub use node_url::{NodeUrl, NodeUrlError, parse_node_url};
 pub use secret::{REDACTED, Secret};
 pub use slot_series::SlotSeries;
 pub use web::WebConfig;
@@ -75,9 +80,8 @@ pub struct Settings {
 /// Everything about one cluster: where it is, how to reach it, and how to report it.
 #[derive(Clone, Debug)]
 pub struct ClusterSettings {
-    /// Chosen by `?cluster=` and carried as the `valkey_cluster` discovery label:
-    /// `[a-z0-9][a-z0-9_-]{0,62}`.
-    pub name: String,
+    /// Chosen by `?cluster=` and carried as the `valkey_cluster` discovery label.
+    pub name: ClusterName,
     /// Seed nodes; any one that answers gives the topology.
     pub seeds: Vec<NodeUrl>,
     /// TLS for connections to Valkey: present exactly when the seeds are rediss://
@@ -106,16 +110,19 @@ pub struct ClusterSettings {
 impl Settings {
     /// The cluster a one-shot command reads: the one named, or the only one.
     pub fn cluster(&self, name: Option<&str>) -> Result<&ClusterSettings, ConfigError> {
-        match name {
-            Some(name) => self.clusters.iter().find(|c| c.name == name).ok_or_else(|| {
-                ConfigError(format!("no cluster named `{name}` is configured (configured: {})", self.cluster_names()))
-            }),
-            None if self.clusters.len() == 1 => Ok(&self.clusters[0]),
-            None => Err(ConfigError(format!(
-                "several clusters are configured; choose one with --cluster ({})",
-                self.cluster_names()
-            ))),
-        }
+        pick(&self.clusters, name, |c| &c.name).map_err(|unpicked| {
+            let message = match unpicked {
+                Unpicked::Unknown => format!(
+                    "no cluster named `{}` is configured (configured: {})",
+                    name.unwrap_or_default(),
+                    self.cluster_names()
+                ),
+                Unpicked::Required => {
+                    format!("several clusters are configured; choose one with --cluster ({})", self.cluster_names())
+                }
+            };
+            ConfigError::about("cluster", message)
+        })
     }
 
     fn cluster_names(&self) -> String {
@@ -134,18 +141,6 @@ impl fmt::Debug for ValkeyTls {
     }
 }
 
-/// A configuration problem, already phrased for the operator.
-#[derive(Debug)]
-pub struct ConfigError(pub String);
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "configuration error: {}", self.0)
-    }
-}
-
-impl std::error::Error for ConfigError {}
-
 /// Parses the process's flags and environment into settings, and the one-shot command
 /// if one was given.
 pub fn load_from_env() -> Result<(Settings, Option<Command>), ConfigError> {
@@ -163,7 +158,7 @@ pub fn load(cli: Cli) -> Result<Settings, ConfigError> {
 /// [`load`] with the string settings of the environment taken from `env`.
 fn load_with_env(cli: Cli, env: env::RawStrings) -> Result<Settings, ConfigError> {
     let figment = build_figment(&cli, env)?;
-    let raw: RawConfig = figment.extract().map_err(describe_figment_error)?;
+    let raw: RawConfig = figment.extract().map_err(ConfigError::from_figment)?;
     validate::settings(raw, &figment)
 }
 
@@ -172,46 +167,16 @@ fn build_figment(cli: &Cli, env: env::RawStrings) -> Result<Figment, ConfigError
     if let Some(path) = &cli.config {
         // `Toml::file` silently skips a missing file; a file the user named must exist.
         if !path.is_file() {
-            return Err(ConfigError(format!(
-                "config file {} (from --config or VALKEY_SLOT_EXPORTER_CONFIG) does not exist \
-                 or is not a file",
+            let message = format!(
+                "config file {} (from --config or VALKEY_SLOT_EXPORTER_CONFIG) does not exist or is not a file",
                 path.display()
-            )));
+            );
+            return Err(ConfigError::about("config", message));
         }
         figment = figment.merge(Toml::file_exact(path));
     }
     // Numbers, booleans and durations through figment's parsing; strings raw.
     Ok(figment.merge(env::typed_layer()).merge(env).merge(flags_layer(cli)))
-}
-
-/// Turns every error figment collected into one line each, naming the key the way
-/// the user wrote it: a flag, a full environment variable name, or a file key.
-fn describe_figment_error(err: figment::Error) -> ConfigError {
-    let lines: Vec<String> = err
-        .into_iter()
-        .map(|e| {
-            let key = e.path.join(".");
-            match &e.metadata {
-                Some(md) => format!("{} (from {})", e.kind, describe_source(md, &key)),
-                None => e.kind.to_string(),
-            }
-        })
-        .collect();
-    ConfigError(lines.join("; "))
-}
-
-/// "command-line flag --cache-ttl", "environment variable VALKEY_SLOT_EXPORTER_CACHE_TTL",
-/// "key `cache_ttl` in TOML file /etc/x.toml", "key `cache_ttl` (default)".
-fn describe_source(md: &Metadata, key: &str) -> String {
-    if md.name.starts_with("command-line") {
-        format!("{} {}", md.name, md.interpolate(&Profile::Default, &[key]))
-    } else if md.name.contains("environment") {
-        format!("environment variable {ENV_PREFIX}{}", key.to_ascii_uppercase().replace('.', "_"))
-    } else if let Some(src) = &md.source {
-        format!("key `{key}` in {} {src}", md.name)
-    } else {
-        format!("key `{key}` ({})", md.name)
-    }
 }
 
 /// A serialized layer with a name users recognise ("command-line flag", "built-in
@@ -239,14 +204,6 @@ fn flags_layer(cli: &Cli) -> Labelled<&Cli> {
 
 fn defaults_layer() -> Labelled<RawConfig> {
     Labelled { value: RawConfig::default(), metadata: Metadata::named("built-in default") }
-}
-
-/// Where the final value of `key` came from, for errors found after extraction.
-fn source_of(figment: &Figment, key: &str) -> String {
-    match figment.find_metadata(key) {
-        Some(md) => describe_source(md, key),
-        None => format!("key `{key}`"),
-    }
 }
 
 #[cfg(test)]

@@ -25,23 +25,32 @@ impl fmt::Display for NodeUrl {
 
 /// Parses one seed URL. Errors describe the problem without echoing anything that
 /// follows an `@`, so a mistyped URL with a password in it is not printed back.
-pub fn parse_node_url(input: &str) -> Result<NodeUrl, String> {
+pub fn parse_node_url(input: &str) -> Result<NodeUrl, NodeUrlError> {
     let input = input.trim();
     if input.is_empty() {
-        return Err("empty node URL".into());
+        return Err(NodeUrlError::Empty);
     }
     let (tls, rest) = split_scheme(input)?;
     if rest.contains('@') {
-        return Err("credentials in node URLs are not accepted; \
-                    use `username` and `password`/`password_file` instead"
-            .into());
+        return Err(NodeUrlError::Credentials);
     }
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     let (host, port) = split_host_port(authority)?;
     Ok(NodeUrl { addr: NodeAddr::new(host, port), tls })
 }
 
-fn split_scheme(input: &str) -> Result<(bool, &str), String> {
+/// The configured seed URLs, at least one.
+pub(super) fn parse_seeds(urls: &[String]) -> Result<Vec<NodeUrl>, SeedsError> {
+    if urls.is_empty() {
+        return Err(SeedsError::None);
+    }
+    urls.iter()
+        .enumerate()
+        .map(|(i, u)| parse_node_url(u).map_err(|error| SeedsError::Node { index: i + 1, count: urls.len(), error }))
+        .collect()
+}
+
+fn split_scheme(input: &str) -> Result<(bool, &str), NodeUrlError> {
     let Some((scheme, rest)) = input.split_once("://") else {
         // A bare `host:port` is what most people type; treat it as plain redis://.
         return Ok((false, input));
@@ -49,13 +58,13 @@ fn split_scheme(input: &str) -> Result<(bool, &str), String> {
     match scheme.to_ascii_lowercase().as_str() {
         "redis" | "valkey" => Ok((false, rest)),
         "rediss" | "valkeys" => Ok((true, rest)),
-        other => Err(format!("unsupported scheme `{other}://` (use redis://, valkey://, rediss:// or valkeys://)")),
+        other => Err(NodeUrlError::Scheme(other.to_string())),
     }
 }
 
-fn split_host_port(authority: &str) -> Result<(String, u16), String> {
+fn split_host_port(authority: &str) -> Result<(String, u16), NodeUrlError> {
     let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
-        let (host, after) = rest.split_once(']').ok_or("unclosed `[` in IPv6 address")?;
+        let (host, after) = rest.split_once(']').ok_or(NodeUrlError::UnclosedBracket)?;
         (host, after.strip_prefix(':'))
     } else {
         match authority.rsplit_once(':') {
@@ -64,15 +73,77 @@ fn split_host_port(authority: &str) -> Result<(String, u16), String> {
         }
     };
     if host.is_empty() {
-        return Err("node URL has no host".into());
+        return Err(NodeUrlError::NoHost);
     }
     let port = match port {
         None => 6379,
-        Some(p) => {
-            p.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| format!("invalid port `{p}` (expected 1-65535)"))?
-        }
+        Some(p) => p.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| NodeUrlError::Port(p.to_string()))?,
     };
     Ok((host.to_string(), port))
+}
+
+/// Why a seed URL was refused. No variant holds user info: what follows an `@` is
+/// never kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NodeUrlError {
+    /// Nothing but spaces.
+    Empty,
+    /// `user:password@` in the URL.
+    Credentials,
+    /// A scheme other than redis, valkey, rediss or valkeys (lowercased).
+    Scheme(String),
+    /// `[` without `]` around an IPv6 address.
+    UnclosedBracket,
+    /// `redis://:6379` and the like.
+    NoHost,
+    /// A port that is not 1-65535, as written.
+    Port(String),
+}
+
+impl fmt::Display for NodeUrlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NodeUrlError::Empty => f.write_str("empty node URL"),
+            NodeUrlError::Credentials => f.write_str(
+                "credentials in node URLs are not accepted; use `username` and `password`/`password_file` instead",
+            ),
+            NodeUrlError::Scheme(scheme) => {
+                write!(f, "unsupported scheme `{scheme}://` (use redis://, valkey://, rediss:// or valkeys://)")
+            }
+            NodeUrlError::UnclosedBracket => f.write_str("unclosed `[` in IPv6 address"),
+            NodeUrlError::NoHost => f.write_str("node URL has no host"),
+            NodeUrlError::Port(port) => write!(f, "invalid port `{port}` (expected 1-65535)"),
+        }
+    }
+}
+
+impl std::error::Error for NodeUrlError {}
+
+/// Why the seed list was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum SeedsError {
+    /// The list is empty: discovery has nowhere to start.
+    None,
+    /// Seed `index` (from 1) of `count` is not a node URL.
+    Node { index: usize, count: usize, error: NodeUrlError },
+}
+
+impl fmt::Display for SeedsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SeedsError::None => f.write_str("no seed nodes given"),
+            SeedsError::Node { index, count, error } => write!(f, "node {index} of {count}: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for SeedsError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SeedsError::None => None,
+            SeedsError::Node { error, .. } => Some(error),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -101,11 +172,21 @@ mod tests {
     #[test]
     fn refuses_bad_input_without_echoing_credentials() {
         let err = parse_node_url("redis://user:s3cret@h:1").unwrap_err();
-        assert!(!err.contains("s3cret"), "{err}");
-        assert!(parse_node_url("http://h:1").is_err());
-        assert!(parse_node_url("redis://h:0").is_err());
-        assert!(parse_node_url("redis://h:99999").is_err());
-        assert!(parse_node_url("redis://:1").is_err());
-        assert!(parse_node_url("").is_err());
+        assert_eq!(err, NodeUrlError::Credentials);
+        assert!(!err.to_string().contains("s3cret"), "{err}");
+        assert_eq!(parse_node_url("http://h:1"), Err(NodeUrlError::Scheme("http".into())));
+        assert_eq!(parse_node_url("redis://h:0"), Err(NodeUrlError::Port("0".into())));
+        assert_eq!(parse_node_url("redis://h:99999"), Err(NodeUrlError::Port("99999".into())));
+        assert_eq!(parse_node_url("redis://:1"), Err(NodeUrlError::NoHost));
+        assert_eq!(parse_node_url("redis://[::1:1"), Err(NodeUrlError::UnclosedBracket));
+        assert_eq!(parse_node_url(" "), Err(NodeUrlError::Empty));
+    }
+
+    #[test]
+    fn seed_lists_name_the_bad_entry() {
+        assert_eq!(parse_seeds(&[]), Err(SeedsError::None));
+        let seeds = ["redis://a:1".to_string(), "redis://b:0".to_string()];
+        let err = parse_seeds(&seeds).unwrap_err();
+        assert_eq!(err.to_string(), "node 2 of 2: invalid port `0` (expected 1-65535)");
     }
 }

@@ -8,6 +8,8 @@
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
 
 /// What a redacted secret prints as.
 pub const REDACTED: &str = "<redacted>";
@@ -24,7 +26,32 @@ impl Secret {
     pub fn expose(&self) -> &str {
         &self.0
     }
+
+    /// The contents of a password file, without the trailing line break editors add.
+    pub(crate) fn from_file(path: &Path) -> Result<Self, PasswordFileError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| PasswordFileError { path: path.to_path_buf(), kind: e.kind() })?;
+        Ok(Secret::new(text.trim_end_matches(['\r', '\n'])))
+    }
 }
+
+/// A password file that could not be read. Holds the error's kind only: an I/O
+/// error's text is the operating system's, and never part of the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PasswordFileError {
+    /// The file, as configured.
+    path: PathBuf,
+    /// Why it could not be read (not found, permission denied, not UTF-8...).
+    kind: io::ErrorKind,
+}
+
+impl fmt::Display for PasswordFileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cannot read password file {}: {}", self.path.display(), self.kind)
+    }
+}
+
+impl std::error::Error for PasswordFileError {}
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -41,11 +41,11 @@ impl fmt::Display for SlotSeries {
 }
 
 impl FromStr for SlotSeries {
-    type Err = String;
+    type Err = InvalidSlotSeries;
 
-    fn from_str(s: &str) -> Result<Self, String> {
+    fn from_str(s: &str) -> Result<Self, InvalidSlotSeries> {
         let text = s.trim().to_ascii_lowercase();
-        let invalid = || format!("invalid slot series profile `{s}` (use all, none, or top:N with N from 1 to 16384)");
+        let invalid = || InvalidSlotSeries { given: s.to_string() };
         match text.as_str() {
             "all" => Ok(SlotSeries::All),
             "none" => Ok(SlotSeries::None),
@@ -56,6 +56,21 @@ impl FromStr for SlotSeries {
         }
     }
 }
+
+/// A profile that is not `all`, `none` or `top:N` with N from 1 to 16384.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvalidSlotSeries {
+    /// The text as given, quoted back.
+    given: String,
+}
+
+impl fmt::Display for InvalidSlotSeries {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid slot series profile `{}` (use all, none, or top:N with N from 1 to 16384)", self.given)
+    }
+}
+
+impl std::error::Error for InvalidSlotSeries {}
 
 impl Serialize for SlotSeries {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -82,9 +97,10 @@ mod tests {
         assert_eq!("top:100".parse(), Ok(SlotSeries::Top(100)));
         assert_eq!("top:16384".parse(), Ok(SlotSeries::Top(16384)));
         for bad in ["", "top", "top:", "top:0", "top:16385", "top:-1", "top:1.5", "some", "top:99999999"] {
-            let err = bad.parse::<SlotSeries>().unwrap_err();
-            assert!(err.contains("top:N"), "{bad}: {err}");
+            assert_eq!(bad.parse::<SlotSeries>(), Err(InvalidSlotSeries { given: bad.to_string() }), "{bad}");
         }
         assert_eq!(SlotSeries::Top(7).to_string(), "top:7");
+        let message = "top:0".parse::<SlotSeries>().unwrap_err().to_string();
+        assert_eq!(message, "invalid slot series profile `top:0` (use all, none, or top:N with N from 1 to 16384)");
     }
 }

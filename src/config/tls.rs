@@ -10,7 +10,8 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
-use std::path::Path;
+use std::fmt;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
@@ -18,27 +19,29 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 }
 
 /// Reads every certificate in a PEM file; an empty file is an error, not "trust nothing".
-pub fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+pub fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let path_buf = || path.to_path_buf();
     let certs = CertificateDer::pem_file_iter(path)
-        .map_err(|e| format!("cannot read certificates from {}: {e}", path.display()))?
+        .map_err(|e| TlsError::ReadCerts { path: path_buf(), detail: e.to_string() })?
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("invalid PEM certificate in {}: {e}", path.display()))?;
+        .map_err(|e| TlsError::InvalidPem { path: path_buf(), detail: e.to_string() })?;
     if certs.is_empty() {
-        return Err(format!("no certificate found in {}", path.display()));
+        return Err(TlsError::NoCertificate { path: path_buf() });
     }
     Ok(certs)
 }
 
 /// Reads the first private key (PKCS#8, PKCS#1 or SEC1) in a PEM file. Errors name
 /// the file, never its contents.
-pub fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, String> {
-    PrivateKeyDer::from_pem_file(path).map_err(|e| format!("cannot read a private key from {}: {e}", path.display()))
+pub fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
+    PrivateKeyDer::from_pem_file(path)
+        .map_err(|e| TlsError::ReadKey { path: path.to_path_buf(), detail: e.to_string() })
 }
 
-fn root_store(ca_file: &Path) -> Result<RootCertStore, String> {
+fn root_store(ca_file: &Path) -> Result<RootCertStore, TlsError> {
     let mut roots = RootCertStore::empty();
     for cert in read_certs(ca_file)? {
-        roots.add(cert).map_err(|e| format!("unusable CA certificate in {}: {e}", ca_file.display()))?;
+        roots.add(cert).map_err(|e| TlsError::UnusableCa { path: ca_file.to_path_buf(), detail: e.to_string() })?;
     }
     Ok(roots)
 }
@@ -50,35 +53,90 @@ fn root_store(ca_file: &Path) -> Result<RootCertStore, String> {
 pub fn client_config(
     ca_file: Option<&Path>,
     cert_and_key: Option<(&Path, &Path)>,
-) -> Result<Arc<ClientConfig>, String> {
+) -> Result<Arc<ClientConfig>, TlsError> {
     let roots = match ca_file {
         Some(path) => root_store(path)?,
         None => system_roots()?,
     };
     let builder = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
+        .map_err(|e| TlsError::Rustls(e.to_string()))?
         .with_root_certificates(roots);
     let config = match cert_and_key {
         Some((cert, key)) => builder.with_client_auth_cert(read_certs(cert)?, read_key(key)?).map_err(|e| {
-            format!("client certificate {} and key {} do not match: {e}", cert.display(), key.display())
+            TlsError::Mismatch { client: true, cert: cert.to_path_buf(), key: key.to_path_buf(), detail: e.to_string() }
         })?,
         None => builder.with_no_client_auth(),
     };
     Ok(Arc::new(config))
 }
 
-fn system_roots() -> Result<RootCertStore, String> {
+fn system_roots() -> Result<RootCertStore, TlsError> {
     let found = rustls_native_certs::load_native_certs();
     let mut roots = RootCertStore::empty();
     // Skip the odd unparsable system certificate rather than refusing to start.
     let (added, _skipped) = roots.add_parsable_certificates(found.certs);
     if added == 0 {
-        let why = found.errors.first().map(|e| format!(" ({e})")).unwrap_or_default();
-        return Err(format!("no system CA certificates found{why}; set tls_ca_file, or SSL_CERT_FILE / SSL_CERT_DIR"));
+        return Err(TlsError::NoSystemRoots { detail: found.errors.first().map(ToString::to_string) });
     }
     Ok(roots)
 }
+
+/// Why TLS material was refused. Each variant names the file, never its contents;
+/// `detail` is the parser's or rustls's own text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TlsError {
+    /// The file could not be opened or read.
+    ReadCerts { path: PathBuf, detail: String },
+    /// A PEM section that is not a certificate.
+    InvalidPem { path: PathBuf, detail: String },
+    /// No certificate in the file at all.
+    NoCertificate { path: PathBuf },
+    /// No usable private key in the file.
+    ReadKey { path: PathBuf, detail: String },
+    /// A CA certificate rustls cannot use as a trust anchor.
+    UnusableCa { path: PathBuf, detail: String },
+    /// The system's CA store is empty or unreadable (`detail`: the first reason).
+    NoSystemRoots { detail: Option<String> },
+    /// Certificate and key are not a pair; `client` for the certificate shown to Valkey.
+    Mismatch { client: bool, cert: PathBuf, key: PathBuf, detail: String },
+    /// Client certificates are asked for but nothing to verify them against.
+    ClientAuthWithoutCa,
+    /// rustls refused the configuration itself.
+    Rustls(String),
+}
+
+impl fmt::Display for TlsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TlsError::ReadCerts { path, detail } => {
+                write!(f, "cannot read certificates from {}: {detail}", path.display())
+            }
+            TlsError::InvalidPem { path, detail } => {
+                write!(f, "invalid PEM certificate in {}: {detail}", path.display())
+            }
+            TlsError::NoCertificate { path } => write!(f, "no certificate found in {}", path.display()),
+            TlsError::ReadKey { path, detail } => {
+                write!(f, "cannot read a private key from {}: {detail}", path.display())
+            }
+            TlsError::UnusableCa { path, detail } => {
+                write!(f, "unusable CA certificate in {}: {detail}", path.display())
+            }
+            TlsError::NoSystemRoots { detail } => {
+                let why = detail.as_ref().map(|d| format!(" ({d})")).unwrap_or_default();
+                write!(f, "no system CA certificates found{why}; set tls_ca_file, or SSL_CERT_FILE / SSL_CERT_DIR")
+            }
+            TlsError::Mismatch { client, cert, key, detail } => {
+                let which = if *client { "client certificate" } else { "certificate" };
+                write!(f, "{which} {} and key {} do not match: {detail}", cert.display(), key.display())
+            }
+            TlsError::ClientAuthWithoutCa => f.write_str("client_auth_type requires client_ca_file"),
+            TlsError::Rustls(detail) => f.write_str(detail),
+        }
+    }
+}
+
+impl std::error::Error for TlsError {}
 
 /// How the exporter's endpoint treats client certificates (exporter-toolkit names).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -95,24 +153,29 @@ pub fn server_config(
     client_ca_file: Option<&Path>,
     client_auth: ClientAuth,
     tls13_only: bool,
-) -> Result<Arc<ServerConfig>, String> {
+) -> Result<Arc<ServerConfig>, TlsError> {
     let versions: &[&rustls::SupportedProtocolVersion] =
         if tls13_only { &[&rustls::version::TLS13] } else { rustls::DEFAULT_VERSIONS };
-    let builder =
-        ServerConfig::builder_with_provider(provider()).with_protocol_versions(versions).map_err(|e| e.to_string())?;
+    let builder = ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(versions)
+        .map_err(|e| TlsError::Rustls(e.to_string()))?;
     let builder = match (client_auth, client_ca_file) {
         (ClientAuth::NoClientCert, _) => builder.with_no_client_auth(),
         (mode, Some(ca)) => {
             let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(root_store(ca)?), provider());
             let verifier =
                 if mode == ClientAuth::VerifyClientCertIfGiven { verifier.allow_unauthenticated() } else { verifier };
-            builder.with_client_cert_verifier(verifier.build().map_err(|e| e.to_string())?)
+            builder.with_client_cert_verifier(verifier.build().map_err(|e| TlsError::Rustls(e.to_string()))?)
         }
-        (_, None) => return Err("client_auth_type requires client_ca_file".into()),
+        (_, None) => return Err(TlsError::ClientAuthWithoutCa),
     };
-    let mut config = builder
-        .with_single_cert(read_certs(cert_file)?, read_key(key_file)?)
-        .map_err(|e| format!("certificate {} and key {} do not match: {e}", cert_file.display(), key_file.display()))?;
+    let mut config =
+        builder.with_single_cert(read_certs(cert_file)?, read_key(key_file)?).map_err(|e| TlsError::Mismatch {
+            client: false,
+            cert: cert_file.to_path_buf(),
+            key: key_file.to_path_buf(),
+            detail: e.to_string(),
+        })?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }

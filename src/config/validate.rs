@@ -5,39 +5,40 @@
 use super::clusters::{self, ClusterInput};
 use super::http_limits;
 use super::raw::RawConfig;
-use super::{ConfigError, DEFAULT_PORT, LogFormat, Settings, WebConfig, source_of, web};
+use super::{ConfigError, DEFAULT_PORT, LogFormat, Settings, WebConfig, web};
+use crate::addr::is_host_port;
 use figment::Figment;
+use std::fmt;
 use std::net::SocketAddr;
 
-/// An error about `key`, naming where its value came from.
-pub(super) fn error_at(figment: &Figment, key: &str, message: impl std::fmt::Display) -> ConfigError {
-    ConfigError(format!("{message} (from {})", source_of(figment, key)))
-}
-
 pub(super) fn settings(raw: RawConfig, figment: &Figment) -> Result<Settings, ConfigError> {
-    let listen = parse_listen(&raw.listen).map_err(|m| error_at(figment, "listen", m))?;
+    let listen = parse_listen(&raw.listen).map_err(|m| ConfigError::at(figment, "listen", m))?;
     let web = match &raw.web_config_file {
-        Some(path) => web::load(path).map_err(|m| error_at(figment, "web_config_file", m))?,
+        Some(path) => web::load(path).map_err(|m| ConfigError::at(figment, "web_config_file", m))?,
         None => WebConfig::default(),
     };
     if raw.max_connections == 0 {
-        return Err(error_at(figment, "max_connections", "must be at least 1"));
+        return Err(ConfigError::at(figment, "max_connections", "must be at least 1"));
     }
     if tracing_subscriber::EnvFilter::try_new(&raw.log_level).is_err() {
         let message = format!("invalid log level `{}` (use error, warn, info, debug or trace)", raw.log_level);
-        return Err(error_at(figment, "log_level", message));
+        return Err(ConfigError::at(figment, "log_level", message));
     }
     let log_format = match raw.log_format.to_ascii_lowercase().as_str() {
         "text" => LogFormat::Text,
         "json" => LogFormat::Json,
         other => {
-            return Err(error_at(figment, "log_format", format!("invalid log format `{other}` (use text or json)")));
+            return Err(ConfigError::at(
+                figment,
+                "log_format",
+                format!("invalid log format `{other}` (use text or json)"),
+            ));
         }
     };
     let web_external_address = raw
         .web_external_address
         .as_deref()
-        .map(|a| external_address(a).map_err(|m| error_at(figment, "web_external_address", m)))
+        .map(|a| external_address(a).map_err(|m| ConfigError::at(figment, "web_external_address", m)))
         .transpose()?;
     let http_limits = http_limits::from_raw(&raw, figment)?;
     let clusters = clusters::all(&raw, figment, ClusterInput::defaults(&raw))?;
@@ -54,22 +55,48 @@ pub(super) fn settings(raw: RawConfig, figment: &Figment) -> Result<Settings, Co
 }
 
 /// Accepts `host:port`, `[v6]:port` and Go's `:port` (all interfaces).
-fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+fn parse_listen(s: &str) -> Result<SocketAddr, InvalidListen> {
     let with_host = if s.starts_with(':') { format!("0.0.0.0{s}") } else { s.to_string() };
-    with_host
-        .parse()
-        .map_err(|_| format!("invalid listen address `{s}` (expected e.g. 0.0.0.0:{DEFAULT_PORT} or :{DEFAULT_PORT})"))
+    with_host.parse().map_err(|_| InvalidListen { given: s.to_string() })
 }
 
-/// What `/sd` hands Prometheus as a target: `host:port`, nothing else.
-pub(super) fn external_address(address: &str) -> Result<String, String> {
-    let valid = !address.is_empty()
-        && address.len() <= 255
-        && address.chars().all(|c| c.is_ascii_alphanumeric() || ".-:[]_".contains(c))
-        && address.rsplit_once(':').is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
-    if valid {
-        Ok(address.to_string())
-    } else {
-        Err(format!("`{address}` is not a host:port address Prometheus can scrape (e.g. exporter.example:9765)"))
+/// A `listen` value that is not a socket address.
+#[derive(Debug)]
+struct InvalidListen {
+    /// The value as given, quoted back so the operator sees what was read.
+    given: String,
+}
+
+impl fmt::Display for InvalidListen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid listen address `{}` (expected e.g. 0.0.0.0:{DEFAULT_PORT} or :{DEFAULT_PORT})", self.given)
     }
 }
+
+impl std::error::Error for InvalidListen {}
+
+/// What `/sd` hands Prometheus as a target: `host:port`, nothing else (a port is
+/// required here, where a `Host` header may leave it out).
+fn external_address(address: &str) -> Result<String, InvalidExternalAddress> {
+    let has_port = address.rsplit_once(':').is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+    if is_host_port(address) && has_port {
+        Ok(address.to_string())
+    } else {
+        Err(InvalidExternalAddress { given: address.to_string() })
+    }
+}
+
+/// A `web_external_address` Prometheus could not scrape.
+#[derive(Debug)]
+struct InvalidExternalAddress {
+    /// The value as given, quoted back.
+    given: String,
+}
+
+impl fmt::Display for InvalidExternalAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "`{}` is not a host:port address Prometheus can scrape (e.g. exporter.example:9765)", self.given)
+    }
+}
+
+impl std::error::Error for InvalidExternalAddress {}

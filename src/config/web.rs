@@ -15,7 +15,7 @@
 //! Settings of that schema this exporter does not implement (cipher suites, curve
 //! preferences, HTTP headers...) are refused by name rather than silently ignored.
 
-use super::tls::{self, ClientAuth};
+use super::tls::{self, ClientAuth, TlsError};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -86,17 +86,15 @@ impl fmt::Debug for WebConfig {
 }
 
 /// Loads and checks a web-config file; errors name the file and the offending key.
-pub fn load(path: &Path) -> Result<WebConfig, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {}", path.display(), e.kind()))?;
+pub fn load(path: &Path) -> Result<WebConfig, WebConfigError> {
+    let failed = |problem| WebConfigError { path: path.to_path_buf(), problem };
+    let text = std::fs::read_to_string(path).map_err(|e| failed(WebProblem::Unreadable(e.kind())))?;
     let file: WebConfigFile =
-        serde_norway::from_str(&text).map_err(|e| format!("{}: {}", path.display(), redact_yaml_error(&e)))?;
+        serde_norway::from_str(&text).map_err(|e| failed(WebProblem::Yaml(redact_yaml_error(&e))))?;
     let base = path.parent().unwrap_or(Path::new("."));
-    let tls = file
-        .tls_server_config
-        .map(|t| server_tls(&t, base))
-        .transpose()
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    let basic_auth = basic_auth(file.basic_auth_users).map_err(|e| format!("{}: {e}", path.display()))?;
+    let tls =
+        file.tls_server_config.map(|t| server_tls(&t, base)).transpose().map_err(|e| failed(WebProblem::Tls(e)))?;
+    let basic_auth = basic_auth(file.basic_auth_users).map_err(|e| failed(WebProblem::BasicAuth(e)))?;
     Ok(WebConfig { tls, basic_auth })
 }
 
@@ -117,56 +115,145 @@ fn resolve(base: &Path, p: &Path) -> PathBuf {
     if p.is_absolute() { p.to_path_buf() } else { base.join(p) }
 }
 
-fn server_tls(t: &TlsServerConfigFile, base: &Path) -> Result<Arc<rustls::ServerConfig>, String> {
+fn server_tls(t: &TlsServerConfigFile, base: &Path) -> Result<Arc<rustls::ServerConfig>, ServerTlsError> {
     let client_auth = match t.client_auth_type.as_deref() {
         None | Some("NoClientCert") => ClientAuth::NoClientCert,
         Some("VerifyClientCertIfGiven") => ClientAuth::VerifyClientCertIfGiven,
         Some("RequireAndVerifyClientCert") => ClientAuth::RequireAndVerifyClientCert,
-        Some(other) => {
-            return Err(format!(
-                "tls_server_config.client_auth_type `{other}` is not supported \
-                 (NoClientCert, VerifyClientCertIfGiven, RequireAndVerifyClientCert)"
-            ));
-        }
+        Some(other) => return Err(ServerTlsError::ClientAuthType(other.to_string())),
     };
     if client_auth == ClientAuth::NoClientCert && t.client_ca_file.is_some() {
-        return Err("tls_server_config.client_ca_file is set but client_auth_type is NoClientCert".into());
+        return Err(ServerTlsError::CaWithoutClientAuth);
     }
     if let Some(v) = t.min_version.as_deref()
         && !matches!(v, "TLS12" | "TLS13")
     {
-        return Err(format!("tls_server_config.min_version `{v}` is not supported (TLS12, TLS13)"));
+        return Err(ServerTlsError::MinVersion(v.to_string()));
     }
     let ca = t.client_ca_file.as_ref().map(|p| resolve(base, p));
     let (cert, key) = (resolve(base, &t.cert_file), resolve(base, &t.key_file));
     // Read each file under its own key first, so an unreadable one is named by its key.
-    tls::read_certs(&cert).map_err(|e| format!("tls_server_config.cert_file: {e}"))?;
-    tls::read_key(&key).map_err(|e| format!("tls_server_config.key_file: {e}"))?;
+    let file = |key: &'static str| move |error| ServerTlsError::File { key, error };
+    tls::read_certs(&cert).map_err(file("cert_file"))?;
+    tls::read_key(&key).map_err(file("key_file"))?;
     if let Some(ca) = &ca {
-        tls::read_certs(ca).map_err(|e| format!("tls_server_config.client_ca_file: {e}"))?;
+        tls::read_certs(ca).map_err(file("client_ca_file"))?;
     }
     let tls13_only = t.min_version.as_deref() == Some("TLS13");
-    tls::server_config(&cert, &key, ca.as_deref(), client_auth, tls13_only)
+    tls::server_config(&cert, &key, ca.as_deref(), client_auth, tls13_only).map_err(ServerTlsError::Build)
 }
 
 /// Validates `basic_auth_users`.
-fn basic_auth(users: BTreeMap<String, String>) -> Result<Option<BasicAuthUsers>, String> {
+fn basic_auth(users: BTreeMap<String, String>) -> Result<Option<BasicAuthUsers>, BasicAuthError> {
     if users.is_empty() {
         return Ok(None);
     }
     for (user, hash) in &users {
         if user.contains(':') {
-            return Err(format!("basic_auth_users: user name `{user}` contains ':'"));
+            return Err(BasicAuthError::ColonInName(user.clone()));
         }
         // Reject plain-text passwords early: bcrypt would fail every request.
         if bcrypt_cost(hash).is_none() {
-            return Err(format!(
-                "basic_auth_users.{user}: not a bcrypt hash (generate one with `htpasswd -nBC 10 {user}`)"
-            ));
+            return Err(BasicAuthError::NotBcrypt(user.clone()));
         }
     }
     Ok(Some(BasicAuthUsers(users)))
 }
+
+/// Why a web-config file was refused: the file, and what is wrong in it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebConfigError {
+    /// The file, as configured: every message starts with it.
+    pub path: PathBuf,
+    /// What is wrong.
+    pub problem: WebProblem,
+}
+
+/// What is wrong with a web-config file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WebProblem {
+    /// The file could not be read (the I/O error's kind only).
+    Unreadable(std::io::ErrorKind),
+    /// Not YAML, or not the exporter-toolkit schema (the parser's text, values redacted).
+    Yaml(String),
+    /// `tls_server_config` is unusable.
+    Tls(ServerTlsError),
+    /// `basic_auth_users` is unusable.
+    BasicAuth(BasicAuthError),
+}
+
+impl fmt::Display for WebConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let path = self.path.display();
+        match &self.problem {
+            WebProblem::Unreadable(kind) => write!(f, "cannot read {path}: {kind}"),
+            WebProblem::Yaml(message) => write!(f, "{path}: {message}"),
+            WebProblem::Tls(e) => write!(f, "{path}: {e}"),
+            WebProblem::BasicAuth(e) => write!(f, "{path}: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for WebConfigError {}
+
+/// Why `tls_server_config` was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ServerTlsError {
+    /// A `client_auth_type` this exporter does not implement, as written.
+    ClientAuthType(String),
+    /// `client_ca_file` with `NoClientCert`: the CA would go unused.
+    CaWithoutClientAuth,
+    /// A `min_version` other than TLS12 or TLS13, as written.
+    MinVersion(String),
+    /// The file named by `tls_server_config.{key}` is unusable.
+    File { key: &'static str, error: TlsError },
+    /// The files are readable but do not make a server configuration.
+    Build(TlsError),
+}
+
+impl fmt::Display for ServerTlsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServerTlsError::ClientAuthType(other) => write!(
+                f,
+                "tls_server_config.client_auth_type `{other}` is not supported \
+                 (NoClientCert, VerifyClientCertIfGiven, RequireAndVerifyClientCert)"
+            ),
+            ServerTlsError::CaWithoutClientAuth => {
+                f.write_str("tls_server_config.client_ca_file is set but client_auth_type is NoClientCert")
+            }
+            ServerTlsError::MinVersion(v) => {
+                write!(f, "tls_server_config.min_version `{v}` is not supported (TLS12, TLS13)")
+            }
+            ServerTlsError::File { key, error } => write!(f, "tls_server_config.{key}: {error}"),
+            ServerTlsError::Build(error) => write!(f, "{error}"),
+        }
+    }
+}
+
+impl std::error::Error for ServerTlsError {}
+
+/// Why `basic_auth_users` was refused; each variant holds the user name, never the hash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BasicAuthError {
+    /// A user name with `:`, which basic auth cannot carry.
+    ColonInName(String),
+    /// The user's hash is not one bcrypt can verify (a plain-text password, most likely).
+    NotBcrypt(String),
+}
+
+impl fmt::Display for BasicAuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BasicAuthError::ColonInName(user) => write!(f, "basic_auth_users: user name `{user}` contains ':'"),
+            BasicAuthError::NotBcrypt(user) => {
+                write!(f, "basic_auth_users.{user}: not a bcrypt hash (generate one with `htpasswd -nBC 10 {user}`)")
+            }
+        }
+    }
+}
+
+impl std::error::Error for BasicAuthError {}
 
 #[cfg(test)]
 mod tests {
@@ -184,12 +271,14 @@ mod tests {
     fn user_names_with_a_colon_are_refused() {
         let hash = bcrypt::hash("s3cret", 4).unwrap();
         let err = basic_auth(BTreeMap::from([("a:b".to_string(), hash)])).err().unwrap();
-        assert!(err.contains("a:b") && err.contains("':'"), "{err}");
+        assert_eq!(err, BasicAuthError::ColonInName("a:b".into()));
+        assert_eq!(err.to_string(), "basic_auth_users: user name `a:b` contains ':'");
     }
 
     #[test]
     fn plain_text_passwords_are_refused() {
         let err = basic_auth(BTreeMap::from([("prom".to_string(), "hunter2".to_string())])).err().unwrap();
-        assert!(err.contains("bcrypt") && !err.contains("hunter2"), "{err}");
+        assert_eq!(err, BasicAuthError::NotBcrypt("prom".into()));
+        assert!(!err.to_string().contains("hunter2"), "{err}");
     }
 }

@@ -4,6 +4,7 @@
 use super::body::Body;
 use super::request::ReachedAt;
 use super::respond::{Answer, json_response};
+use crate::addr::is_host_port;
 use crate::render::json;
 use crate::target::Exporter;
 use hyper::Response;
@@ -76,28 +77,9 @@ pub(super) fn service_discovery(reached_at: ReachedAt, exporter: &Exporter, now:
         .iter()
         .map(|t| TargetGroup {
             targets: [address.clone()],
-            labels: Labels { param_cluster: t.name.clone(), valkey_cluster: t.name.clone() },
+            labels: Labels { param_cluster: t.name.to_string(), valkey_cluster: t.name.to_string() },
         })
         .collect();
     let body = serde_json::to_string(&groups).expect("serializing plain data");
     Ok(json_response(json::JsonReply { status: 200, body }))
-}
-
-/// A `Host` value fit to be a scrape target: a host name or address, with or without a
-/// port, and nothing else (no path, no user info, no spaces).
-fn is_host_port(host: &str) -> bool {
-    !host.is_empty() && host.len() <= 255 && host.chars().all(|c| c.is_ascii_alphanumeric() || ".-:[]_".contains(c))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hosts() {
-        assert!(is_host_port("exporter:9765") && is_host_port("[::1]:9765") && is_host_port("10.0.0.1"));
-        for bad in ["", "a b", "evil/x", "user@host", "h:1?x"] {
-            assert!(!is_host_port(bad), "{bad}");
-        }
-    }
 }

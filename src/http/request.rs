@@ -9,11 +9,12 @@
 
 use super::query::{Query, QueryError, slot_range};
 use super::respond::{Rejection, bad_request, json_response};
+use crate::config::{CLUSTER_NAME_GRAMMAR, ClusterName, Unpicked};
 use crate::question::{BALANCEABLE, HOT_LIMIT, HotQuestion, MAPPED, MAX_MOVES, Measure, PlanQuestion, RANKABLE};
 use crate::question::{MapQuestion, TARGET_RATIO};
 use crate::render::json;
 use crate::render::negotiate::{Encoding, Format};
-use crate::target::{Choice, Exporter, Target};
+use crate::target::{Exporter, Target};
 use hyper::Request;
 use hyper::header::{ACCEPT, ACCEPT_ENCODING, HOST, HeaderMap};
 use std::ops::RangeInclusive;
@@ -79,18 +80,18 @@ pub(super) fn exporter_wide<P: Params, B>(request: &Request<B>, now: SystemTime)
 /// The cluster `name` picks, or the error answer.
 fn choose<'e>(name: Option<&str>, exporter: &'e Exporter, now: SystemTime) -> Result<&'e Target, json::JsonReply> {
     if let Some(name) = name
-        && !is_cluster_name(name)
+        && ClusterName::parse(name).is_err()
     {
-        let message = "cluster must be a configured cluster's name ([a-z0-9][a-z0-9_-]{0,62})";
-        return Err(json::error(400, "invalid_parameter", message, now));
+        let message = format!("cluster must be a configured cluster's name ({CLUSTER_NAME_GRAMMAR})");
+        return Err(json::error(400, "invalid_parameter", &message, now));
     }
     match exporter.target(name) {
         Ok(target) => Ok(target),
-        Err(Choice::Required) => {
+        Err(Unpicked::Required) => {
             let message = format!("several clusters are configured; add ?cluster= with one of: {}", names_of(exporter));
             Err(json::error(400, "cluster_required", &message, now))
         }
-        Err(Choice::Unknown) => {
+        Err(Unpicked::Unknown) => {
             let message =
                 format!("no cluster named \"{}\"; configured: {}", name.unwrap_or_default(), names_of(exporter));
             Err(json::error(404, "unknown_cluster", &message, now))
@@ -100,13 +101,6 @@ fn choose<'e>(name: Option<&str>, exporter: &'e Exporter, now: SystemTime) -> Re
 
 fn names_of(exporter: &Exporter) -> String {
     exporter.targets().iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", ")
-}
-
-fn is_cluster_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
-        && name.len() <= 63
 }
 
 /// No parameters.
@@ -217,14 +211,6 @@ fn scrape_deadline(headers: &HeaderMap) -> Option<Instant> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cluster_names() {
-        assert!(is_cluster_name("prod-eu_1") && is_cluster_name("0"));
-        for bad in ["", "-x", "Prod", "a b", "a/b", "x".repeat(64).as_str(), "ä"] {
-            assert!(!is_cluster_name(bad), "{bad}");
-        }
-    }
 
     #[test]
     fn questions_take_their_defaults_and_refuse_measures_outside_their_set() {
