@@ -5,33 +5,16 @@
 mod exporter_support;
 mod support;
 
-use exporter_support::{Metrics, RunningExporter, start_exporter};
+use exporter_support::{Metrics, start_exporter};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use support::reshard::migrate_slots;
-use support::{Conn, ValkeyCluster, expected_keys, fill, slot_tag};
-
-/// Polls `/metrics` until `done` holds, for up to `limit`.
-async fn metrics_until(exporter: &RunningExporter, limit: Duration, done: impl Fn(&Metrics) -> bool) -> Metrics {
-    let deadline = Instant::now() + limit;
-    loop {
-        let metrics = exporter.metrics().await;
-        if done(&metrics) {
-            return metrics;
-        }
-        assert!(Instant::now() < deadline, "condition not reached within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
+use support::{Conn, ValkeyCluster, expected_keys, fill, gets, slots_of};
 
 /// A primary other than the seed the exporter was given.
 fn non_seed_primary(cluster: &ValkeyCluster) -> String {
     let seed = cluster.seed_url().trim_start_matches("redis://").to_string();
     cluster.primaries().into_iter().find(|p| *p != seed).expect("a second primary")
-}
-
-fn slots_of(owners: &[String], node: &str) -> Vec<u16> {
-    (0..16384u16).filter(|s| owners[*s as usize] == node).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -44,8 +27,11 @@ async fn a_dead_primary_is_down_and_its_slots_absent_while_the_rest_is_served() 
     let dead = non_seed_primary(&cluster);
     cluster.kill(&dead);
 
-    let metrics =
-        metrics_until(&exporter, Duration::from_secs(10), |m| m.node_value("valkey_node_up", &dead) == Some(0.0)).await;
+    let metrics = exporter
+        .metrics_until("the dead primary is down", Duration::from_secs(10), |m| {
+            m.node_value("valkey_node_up", &dead) == Some(0.0)
+        })
+        .await;
     let keys = metrics.by_slot("valkey_slot_keys");
     let lost = slots_of(&owners, &dead);
     assert_eq!(keys.len(), 16384 - lost.len(), "every healthy slot, none of the dead node's");
@@ -77,15 +63,16 @@ async fn after_a_failover_slots_belong_to_the_new_primary_and_never_to_two() {
     let old_owners = cluster.slot_owners();
 
     let replica = cluster.replicas()[0].clone();
-    let old_primary = primary_of(&cluster, &replica);
+    let old_primary = cluster.primary_of(&replica);
     assert_eq!(cluster.cmd(&replica, &["CLUSTER", "FAILOVER"]).as_str(), Some("OK"));
     let moved = slots_of(&old_owners, &old_primary);
 
-    let metrics = metrics_until(&exporter, Duration::from_secs(20), |m| {
-        let keys = m.by_slot("valkey_slot_keys");
-        moved.iter().all(|s| keys.get(s).is_some_and(|(n, _)| *n == replica))
-    })
-    .await;
+    let metrics = exporter
+        .metrics_until("the moved slots are on the new primary", Duration::from_secs(20), |m| {
+            let keys = m.by_slot("valkey_slot_keys");
+            moved.iter().all(|s| keys.get(s).is_some_and(|(n, _)| *n == replica))
+        })
+        .await;
     // by_slot panics if a slot appears twice: one owner per slot in every snapshot.
     let keys = metrics.by_slot("valkey_slot_keys");
     assert_eq!(keys.len(), 16384);
@@ -101,13 +88,6 @@ async fn after_a_failover_slots_belong_to_the_new_primary_and_never_to_two() {
     exporter.stop().await;
 }
 
-/// The primary a replica follows, from `ROLE`.
-fn primary_of(cluster: &ValkeyCluster, replica: &str) -> String {
-    let role = cluster.cmd(replica, &["ROLE"]);
-    let parts = role.as_array().expect("ROLE array");
-    format!("{}:{}", parts[1].as_str().unwrap(), parts[2].as_int().unwrap())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resharded_slots_show_their_new_owner_keys_and_restarted_counters() {
     let cluster = ValkeyCluster::start(3, 0);
@@ -119,21 +99,19 @@ async fn resharded_slots_show_their_new_owner_keys_and_restarted_counters() {
 
     // Give the moving slots CPU and network history on their old owner.
     let mut conn = Conn::connect(&from).unwrap();
-    let commands: Vec<Vec<String>> = moving
-        .iter()
-        .flat_map(|s| (0..200).map(move |_| vec!["GET".to_string(), format!("{{{}}}:0", slot_tag(*s))]))
-        .collect();
+    let commands: Vec<Vec<String>> = moving.iter().flat_map(|s| gets(*s, 200)).collect();
     conn.pipeline(&commands).unwrap();
     let exporter = start_exporter(&["--nodes", &cluster.seed_url(), "--cache-ttl", "1s", "--node-timeout", "1s"]).await;
     let before = exporter.metrics().await;
     let cpu_before = before.by_slot("valkey_slot_cpu_seconds_total");
 
     migrate_slots(&cluster, &moving, &from, &to);
-    let metrics = metrics_until(&exporter, Duration::from_secs(10), |m| {
-        let keys = m.by_slot("valkey_slot_keys");
-        moving.iter().all(|s| keys.get(s).is_some_and(|(n, _)| *n == to))
-    })
-    .await;
+    let metrics = exporter
+        .metrics_until("the moved slots are on their new owner", Duration::from_secs(10), |m| {
+            let keys = m.by_slot("valkey_slot_keys");
+            moving.iter().all(|s| keys.get(s).is_some_and(|(n, _)| *n == to))
+        })
+        .await;
     let keys = metrics.by_slot("valkey_slot_keys");
     let cpu = metrics.by_slot("valkey_slot_cpu_seconds_total");
     let received = metrics.by_slot("valkey_slot_network_receive_bytes_total");
@@ -172,7 +150,11 @@ async fn a_paused_node_is_reported_down_within_the_node_timeout_and_the_rest_is_
 
     // When the pause ends the node is read again, over a fresh connection.
     cluster.cmd(&stalled, &["CLIENT", "UNPAUSE"]);
-    metrics_until(&exporter, Duration::from_secs(10), |m| m.node_value("valkey_node_up", &stalled) == Some(1.0)).await;
+    exporter
+        .metrics_until("the unpaused node is up", Duration::from_secs(10), |m| {
+            m.node_value("valkey_node_up", &stalled) == Some(1.0)
+        })
+        .await;
     exporter.stop().await;
 }
 
@@ -199,7 +181,9 @@ async fn a_scrape_that_triggers_a_slow_refresh_gets_the_previous_snapshot_within
 
     // The refresh that scrape started was not cut short: it waits for the paused node
     // (node timeout 4 s) and, once the pause ends, serves a complete newer snapshot.
-    let after = metrics_until(&exporter, Duration::from_secs(15), |m| refreshed_at(m) > refreshed_at(&first)).await;
+    let after = exporter
+        .metrics_until("a newer snapshot", Duration::from_secs(15), |m| refreshed_at(m) > refreshed_at(&first))
+        .await;
     assert_eq!(after.node_value("valkey_node_up", &stalled), Some(1.0), "the paused node answered late, not never");
     assert_eq!(after.by_slot("valkey_slot_keys").len(), 16384);
     exporter.stop().await;
@@ -237,12 +221,18 @@ async fn a_node_that_restarts_is_read_again_and_a_dead_seed_does_not_matter() {
 
     let bouncing = non_seed_primary(&cluster);
     cluster.kill(&bouncing);
-    metrics_until(&exporter, Duration::from_secs(10), |m| m.node_value("valkey_node_up", &bouncing) == Some(0.0)).await;
+    exporter
+        .metrics_until("the killed node is down", Duration::from_secs(10), |m| {
+            m.node_value("valkey_node_up", &bouncing) == Some(0.0)
+        })
+        .await;
     cluster.restart(&bouncing);
     // Data is not persisted in tests: the node comes back empty but owning its slots.
-    let metrics =
-        metrics_until(&exporter, Duration::from_secs(20), |m| m.node_value("valkey_node_up", &bouncing) == Some(1.0))
-            .await;
+    let metrics = exporter
+        .metrics_until("the restarted node is up", Duration::from_secs(20), |m| {
+            m.node_value("valkey_node_up", &bouncing) == Some(1.0)
+        })
+        .await;
     let keys = metrics.by_slot("valkey_slot_keys");
     let back: BTreeMap<u16, f64> =
         keys.iter().filter(|(_, (n, _))| *n == bouncing).map(|(s, (_, v))| (*s, *v)).collect();

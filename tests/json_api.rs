@@ -9,7 +9,7 @@ use std::time::Duration;
 use support::{ValkeyCluster, expected_keys, fill};
 
 /// Slot ids and owners of a success answer, after checking the envelope.
-fn slots_of(body: &Json) -> Vec<(u16, String)> {
+fn slot_owners_in(body: &Json) -> Vec<(u16, String)> {
     assert_eq!(body["status"], "success", "{body}");
     assert!(body["timestamp"].as_str().unwrap().ends_with('Z'));
     let slots = body["data"]["slots"].as_array().expect("slots array");
@@ -34,7 +34,7 @@ async fn ranges_return_exactly_the_expected_slots() {
 
     let (status, all) = get_json(&exporter, "/api/cluster/slot-stats").await;
     assert_eq!(status, 200);
-    assert_eq!(slots_of(&all), expect(0, 16383));
+    assert_eq!(slot_owners_in(&all), expect(0, 16383));
     assert_eq!((all["data"]["start_slot"].as_u64(), all["data"]["end_slot"].as_u64()), (Some(0), Some(16383)));
     for entry in all["data"]["slots"].as_array().unwrap() {
         let slot = entry["slot_id"].as_u64().unwrap() as u16;
@@ -47,18 +47,18 @@ async fn ranges_return_exactly_the_expected_slots() {
     }
 
     let (_, one) = get_json(&exporter, "/api/cluster/slot-stats?start_slot=777&end_slot=777").await;
-    assert_eq!(slots_of(&one), expect(777, 777));
+    assert_eq!(slot_owners_in(&one), expect(777, 777));
     let (_, start_only) = get_json(&exporter, "/api/cluster/slot-stats?start_slot=16000").await;
-    assert_eq!(slots_of(&start_only), expect(16000, 16383));
+    assert_eq!(slot_owners_in(&start_only), expect(16000, 16383));
     assert_eq!(start_only["data"]["end_slot"], 16383);
     let (_, end_only) = get_json(&exporter, "/api/cluster/slot-stats?end_slot=99").await;
-    assert_eq!(slots_of(&end_only), expect(0, 99));
+    assert_eq!(slot_owners_in(&end_only), expect(0, 99));
     assert_eq!(end_only["data"]["start_slot"], 0);
 
     let boundary = (1..16384u16).find(|s| owners[*s as usize] != owners[*s as usize - 1]).expect("two owners");
     let path = format!("/api/cluster/slot-stats?start_slot={}&end_slot={}", boundary - 5, boundary + 5);
     let (_, across) = get_json(&exporter, &path).await;
-    let got = slots_of(&across);
+    let got = slot_owners_in(&across);
     assert_eq!(got, expect(boundary - 5, boundary + 5));
     assert_ne!(got.first().unwrap().1, got.last().unwrap().1, "the range spans two nodes");
     exporter.stop().await;

@@ -61,6 +61,21 @@ impl RunningExporter {
         Metrics::parse(response.text())
     }
 
+    /// Scrapes `/metrics` every 200 ms until `done` holds, for up to `within`; fails
+    /// naming `what` and the nodes' `valkey_node_up` in the last scrape.
+    pub async fn metrics_until(&self, what: &str, within: Duration, done: impl Fn(&Metrics) -> bool) -> Metrics {
+        crate::support::eventually_async(what, within, Duration::from_millis(200), || async {
+            let metrics = self.metrics().await;
+            if done(&metrics) {
+                return Ok(metrics);
+            }
+            let up: Vec<String> =
+                metrics.named("valkey_node_up").map(|s| format!("{}={}", s.label("node"), s.value)).collect();
+            Err(format!("valkey_node_up {up:?}"))
+        })
+        .await
+    }
+
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
