@@ -5,7 +5,7 @@ mod support;
 
 use exporter_support::{RunningExporter, start_exporter};
 use serde_json::Value as Json;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use support::{ValkeyCluster, expected_keys, fill};
 
 /// Slot ids and owners of a success answer, after checking the envelope.
@@ -67,17 +67,23 @@ async fn ranges_return_exactly_the_expected_slots() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cached_flips_within_the_ttl_and_a_new_snapshot_follows_it() {
     let cluster = ValkeyCluster::start(3, 0);
-    let exporter = start_exporter(&["--nodes", &cluster.seed_url(), "--cache-ttl", "1s", "--node-timeout", "1s"]).await;
+    // A TTL long enough that the second request surely comes within it, however busy
+    // the machine: the test proves the flip, not how short a TTL can be.
+    const TTL: Duration = Duration::from_secs(3);
+    let exporter = start_exporter(&["--nodes", &cluster.seed_url(), "--cache-ttl", "3s", "--node-timeout", "1s"]).await;
     let path = "/api/cluster/slot-stats?start_slot=0&end_slot=0";
 
     let (_, first) = get_json(&exporter, path).await;
+    // The TTL runs from the snapshot, taken before this answer arrived: waiting a TTL
+    // from here is past it; 100 ms covers the timers' granularity.
+    let expired_at = Instant::now() + TTL + Duration::from_millis(100);
     assert_eq!(first["data"]["cached"], false);
     assert!(first["data"]["cache_timestamp"].is_null());
     let (_, second) = get_json(&exporter, path).await;
     assert_eq!(second["data"]["cached"], true);
     assert_eq!(second["data"]["cache_timestamp"], first["data"]["snapshot_timestamp"]);
 
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    tokio::time::sleep_until(expired_at.into()).await;
     let (_, third) = get_json(&exporter, path).await;
     assert_eq!(third["data"]["cached"], false, "expired snapshots are never presented as fresh");
     assert_ne!(third["data"]["snapshot_timestamp"], first["data"]["snapshot_timestamp"]);
