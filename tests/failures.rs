@@ -5,7 +5,7 @@
 mod exporter_support;
 mod support;
 
-use exporter_support::{Metrics, start_exporter};
+use exporter_support::{Metrics, RunningExporter, start_exporter};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use support::reshard::migrate_slots;
@@ -30,6 +30,16 @@ fn client_pause(cluster: &ValkeyCluster, node: &str, pause: Duration) {
     assert_eq!(cluster.cmd(node, &["CLIENT", "PAUSE", &millis, "ALL"]).as_str(), Some("OK"), "{node}");
 }
 
+/// Scrapes until every one of `slots` is reported on `node`, for up to `within`.
+async fn slots_reported_on(exporter: &RunningExporter, slots: &[u16], node: &str, within: Duration) -> Metrics {
+    exporter
+        .metrics_until(&format!("{} moved slots reported on {node}", slots.len()), within, |m| {
+            let keys = m.by_slot("valkey_slot_keys");
+            slots.iter().all(|s| keys.get(s).is_some_and(|(n, _)| n == node))
+        })
+        .await
+}
+
 /// A primary other than the seed the exporter was given.
 fn non_seed_primary(cluster: &ValkeyCluster) -> String {
     let seed = cluster.seed_url().trim_start_matches("redis://").to_string();
@@ -46,11 +56,7 @@ async fn a_dead_primary_is_down_and_its_slots_absent_while_the_rest_is_served() 
     let dead = non_seed_primary(&cluster);
     cluster.kill(&dead);
 
-    let metrics = exporter
-        .metrics_until("the dead primary is down", Duration::from_secs(10), |m| {
-            m.node_value("valkey_node_up", &dead) == Some(0.0)
-        })
-        .await;
+    let metrics = exporter.node_up_until(&dead, 0.0, Duration::from_secs(10)).await;
     let keys = metrics.by_slot("valkey_slot_keys");
     let lost = slots_of(&owners, &dead);
     assert_eq!(keys.len(), 16384 - lost.len(), "every healthy slot, none of the dead node's");
@@ -86,12 +92,7 @@ async fn after_a_failover_slots_belong_to_the_new_primary_and_never_to_two() {
     assert_eq!(cluster.cmd(&replica, &["CLUSTER", "FAILOVER"]).as_str(), Some("OK"));
     let moved = slots_of(&old_owners, &old_primary);
 
-    let metrics = exporter
-        .metrics_until("the moved slots are on the new primary", Duration::from_secs(20), |m| {
-            let keys = m.by_slot("valkey_slot_keys");
-            moved.iter().all(|s| keys.get(s).is_some_and(|(n, _)| *n == replica))
-        })
-        .await;
+    let metrics = slots_reported_on(&exporter, &moved, &replica, Duration::from_secs(20)).await;
     // by_slot panics if a slot appears twice: one owner per slot in every snapshot.
     let keys = metrics.by_slot("valkey_slot_keys");
     assert_eq!(keys.len(), 16384);
@@ -125,12 +126,7 @@ async fn resharded_slots_show_their_new_owner_keys_and_restarted_counters() {
     let cpu_before = before.by_slot("valkey_slot_cpu_seconds_total");
 
     migrate_slots(&cluster, &moving, &from, &to);
-    let metrics = exporter
-        .metrics_until("the moved slots are on their new owner", Duration::from_secs(10), |m| {
-            let keys = m.by_slot("valkey_slot_keys");
-            moving.iter().all(|s| keys.get(s).is_some_and(|(n, _)| *n == to))
-        })
-        .await;
+    let metrics = slots_reported_on(&exporter, &moving, &to, Duration::from_secs(10)).await;
     let keys = metrics.by_slot("valkey_slot_keys");
     let cpu = metrics.by_slot("valkey_slot_cpu_seconds_total");
     let received = metrics.by_slot("valkey_slot_network_receive_bytes_total");
@@ -170,11 +166,7 @@ async fn a_paused_node_is_reported_down_within_the_node_timeout_and_the_rest_is_
 
     // When the pause ends the node is read again, over a fresh connection.
     cluster.cmd(&stalled, &["CLIENT", "UNPAUSE"]);
-    exporter
-        .metrics_until("the unpaused node is up", Duration::from_secs(10), |m| {
-            m.node_value("valkey_node_up", &stalled) == Some(1.0)
-        })
-        .await;
+    exporter.node_up_until(&stalled, 1.0, Duration::from_secs(10)).await;
     exporter.stop().await;
 }
 
@@ -257,18 +249,10 @@ async fn a_node_that_restarts_is_read_again_and_a_dead_seed_does_not_matter() {
 
     let bouncing = non_seed_primary(&cluster);
     cluster.kill(&bouncing);
-    exporter
-        .metrics_until("the killed node is down", Duration::from_secs(10), |m| {
-            m.node_value("valkey_node_up", &bouncing) == Some(0.0)
-        })
-        .await;
+    exporter.node_up_until(&bouncing, 0.0, Duration::from_secs(10)).await;
     cluster.restart(&bouncing);
     // Data is not persisted in tests: the node comes back empty but owning its slots.
-    let metrics = exporter
-        .metrics_until("the restarted node is up", Duration::from_secs(20), |m| {
-            m.node_value("valkey_node_up", &bouncing) == Some(1.0)
-        })
-        .await;
+    let metrics = exporter.node_up_until(&bouncing, 1.0, Duration::from_secs(20)).await;
     let keys = metrics.by_slot("valkey_slot_keys");
     let back: BTreeMap<u16, f64> =
         keys.iter().filter(|(_, (n, _))| *n == bouncing).map(|(s, (_, v))| (*s, *v)).collect();

@@ -61,6 +61,12 @@ impl RunningExporter {
         Metrics::parse(response.text())
     }
 
+    /// Scrapes until `valkey_node_up` of `node` is `up` (1 or 0), for up to `within`.
+    pub async fn node_up_until(&self, node: &str, up: f64, within: Duration) -> Metrics {
+        let what = format!("valkey_node_up of {node} is {up}");
+        self.metrics_until(&what, within, |m| m.node_value("valkey_node_up", node) == Some(up)).await
+    }
+
     /// Scrapes `/metrics` every 200 ms until `done` holds, for up to `within`; fails
     /// naming `what` and the nodes' `valkey_node_up` in the last scrape.
     pub async fn metrics_until(&self, what: &str, within: Duration, done: impl Fn(&Metrics) -> bool) -> Metrics {
