@@ -12,7 +12,7 @@ use monitoring_support::prometheus::Prometheus;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 use support::reshard::migrate_slots;
-use support::{ValkeyCluster, eventually, eventually_async, expected_keys, fill, gets, send, sets, slot_tag, slots_of};
+use support::{ValkeyCluster, eventually_async, expected_keys, fill, gets, send, sets, slot_tag, slots_of};
 
 /// Sum of a per-slot family's values by the `group` of each sample.
 fn sum_by(
@@ -220,10 +220,12 @@ async fn counters_never_decrease_through_migration_resetstat_failover_and_restar
     }
     settle(&exporter, &mut highest, "reads on the replica", Duration::from_secs(1)).await;
     assert_eq!(cluster.cmd(&replica, &["CLUSTER", "FAILOVER"]).as_str(), Some("OK"));
-    eventually("the failover", Duration::from_secs(20), Duration::from_millis(200), || {
+    // Async: the in-process exporter shares this runtime's two threads.
+    eventually_async("the failover", Duration::from_secs(20), Duration::from_millis(200), || async {
         let primaries = cluster.primaries();
         if primaries.contains(&replica) { Ok(()) } else { Err(format!("primaries: {primaries:?}")) }
-    });
+    })
+    .await;
     for &slot in &moving {
         sent += send(&replica, &sets(slot, 50, 4000));
     }
@@ -232,10 +234,11 @@ async fn counters_never_decrease_through_migration_resetstat_failover_and_restar
     // Restart p2: its counters start again from 0.
     cluster.kill(&p2);
     cluster.restart(&p2);
-    eventually("p2 back", Duration::from_secs(20), Duration::from_millis(200), || {
+    eventually_async("p2 back", Duration::from_secs(20), Duration::from_millis(200), || async {
         let pong = cluster.cmd(&p2, &["PING"]);
         if pong.as_str() == Some("PONG") { Ok(()) } else { Err(format!("{pong:?}")) }
-    });
+    })
+    .await;
     settle(&exporter, &mut highest, "restart", Duration::from_secs(3)).await;
     sent += send(&p2, &sets(p2_slot, 50, 4000));
     settle(&exporter, &mut highest, "traffic after the restart", Duration::from_secs(3)).await;

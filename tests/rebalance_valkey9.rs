@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
-use support::{Conn, ValkeyCluster, eventually, slot_key, slot_tag};
+use support::{Conn, ValkeyCluster, eventually_async, slot_key, slot_tag};
 
 /// The exporter's cache TTL: the rate window between two snapshots.
 const TTL: Duration = Duration::from_secs(3);
@@ -134,11 +134,13 @@ async fn the_printed_migrateslots_plan_evens_out_cpu_as_predicted_on_valkey_9() 
         .iter()
         .map(|m| (m["slot_id"].as_u64().unwrap() as u16, m["to"]["node"].as_str().unwrap().to_string()))
         .collect();
-    eventually("the migrations finish", Duration::from_secs(30), Duration::from_millis(200), || {
+    // Async: the in-process exporter shares this runtime's two threads.
+    eventually_async("the migrations finish", Duration::from_secs(30), Duration::from_millis(200), || async {
         let owners = cluster.slot_owners();
         let pending: Vec<_> = targets.iter().filter(|(slot, to)| owners[usize::from(*slot)] != *to).collect();
         if pending.is_empty() { Ok(()) } else { Err(format!("not yet moved: {pending:?}")) }
-    });
+    })
+    .await;
     for (slot, to) in &targets {
         traffic.route(*slot, to);
     }
