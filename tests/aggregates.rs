@@ -12,39 +12,7 @@ use monitoring_support::prometheus::Prometheus;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 use support::reshard::migrate_slots;
-use support::{Conn, ValkeyCluster, expected_keys, fill, slot_tag};
-
-/// Sends `commands` to `addr` in one pipeline and returns the RESP bytes sent: what
-/// the server counts as network-bytes-in for the commands' slots.
-fn send(addr: &str, commands: &[Vec<String>]) -> u64 {
-    let mut conn = Conn::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
-    for reply in conn.pipeline(commands).unwrap_or_else(|e| panic!("{addr}: {e}")) {
-        assert!(reply.as_error().is_none(), "{addr}: {reply:?}");
-    }
-    commands.iter().map(|c| resp_size(c)).sum()
-}
-
-fn resp_size(command: &[String]) -> u64 {
-    let header = format!("*{}\r\n", command.len()).len();
-    let args: usize = command.iter().map(|a| format!("${}\r\n", a.len()).len() + a.len() + 2).sum();
-    (header + args) as u64
-}
-
-/// `count` SETs of `value_bytes`-byte values to keys of `slot`.
-fn sets(slot: u16, count: usize, value_bytes: usize) -> Vec<Vec<String>> {
-    let value = "v".repeat(value_bytes);
-    (0..count).map(|i| vec!["SET".into(), format!("{{{}}}:t{i}", slot_tag(slot)), value.clone()]).collect()
-}
-
-/// `count` GETs of one key of `slot`.
-fn gets(slot: u16, count: usize) -> Vec<Vec<String>> {
-    (0..count).map(|_| vec!["GET".into(), format!("{{{}}}:0", slot_tag(slot))]).collect()
-}
-
-fn slots_of(cluster: &ValkeyCluster, node: &str) -> Vec<u16> {
-    let owners = cluster.slot_owners();
-    (0..16384u16).filter(|s| owners[usize::from(*s)] == node).collect()
-}
+use support::{ValkeyCluster, eventually_async, expected_keys, fill, gets, send, sets, slot_tag, slots_of};
 
 /// Sum of a per-slot family's values by the `group` of each sample.
 fn sum_by(
@@ -222,7 +190,7 @@ async fn counters_never_decrease_through_migration_resetstat_failover_and_restar
     let mut sent = 0;
 
     // History: 5 slots of p0 get ~10 MB each way, then move to p1.
-    let moving: Vec<u16> = slots_of(&cluster, &p0).into_iter().take(5).collect();
+    let moving: Vec<u16> = slots_of(&cluster.slot_owners(), &p0).into_iter().take(5).collect();
     for &slot in &moving {
         sent += send(&p0, &sets(slot, 500, 4000));
     }
@@ -234,7 +202,7 @@ async fn counters_never_decrease_through_migration_resetstat_failover_and_restar
     settle(&exporter, &mut highest, "migration", Duration::from_secs(2)).await;
 
     assert_eq!(cluster.cmd(&p2, &["CONFIG", "RESETSTAT"]).as_str(), Some("OK"));
-    let p2_slot = slots_of(&cluster, &p2)[0];
+    let p2_slot = slots_of(&cluster.slot_owners(), &p2)[0];
     sent += send(&p2, &sets(p2_slot, 50, 4000));
     settle(&exporter, &mut highest, "CONFIG RESETSTAT", Duration::from_secs(2)).await;
 
@@ -243,7 +211,7 @@ async fn counters_never_decrease_through_migration_resetstat_failover_and_restar
     // gain. (Valkey 8.0.1 resets a slot's counters when the slot comes to a node, the
     // promoted replica included, so the rule that prevents this — re-basing on an owner
     // change — is proven in the ledger's unit tests; here it is checked end to end.)
-    let replica = cluster.replicas().into_iter().find(|r| primary_of(&cluster, r) == p1).expect("p1's replica");
+    let replica = cluster.replicas().into_iter().find(|r| cluster.primary_of(r) == p1).expect("p1's replica");
     for &slot in &moving {
         let long_key = format!("{{{}}}:{}", slot_tag(slot), "k".repeat(4000));
         let mut reads = vec![vec!["READONLY".to_string()]];
@@ -252,7 +220,12 @@ async fn counters_never_decrease_through_migration_resetstat_failover_and_restar
     }
     settle(&exporter, &mut highest, "reads on the replica", Duration::from_secs(1)).await;
     assert_eq!(cluster.cmd(&replica, &["CLUSTER", "FAILOVER"]).as_str(), Some("OK"));
-    wait(Duration::from_secs(20), "the failover", || cluster.primaries().contains(&replica)).await;
+    // Async: the in-process exporter shares this runtime's two threads.
+    eventually_async("the failover", Duration::from_secs(20), Duration::from_millis(200), || async {
+        let primaries = cluster.primaries();
+        if primaries.contains(&replica) { Ok(()) } else { Err(format!("primaries: {primaries:?}")) }
+    })
+    .await;
     for &slot in &moving {
         sent += send(&replica, &sets(slot, 50, 4000));
     }
@@ -261,7 +234,11 @@ async fn counters_never_decrease_through_migration_resetstat_failover_and_restar
     // Restart p2: its counters start again from 0.
     cluster.kill(&p2);
     cluster.restart(&p2);
-    wait(Duration::from_secs(20), "p2 back", || cluster.cmd(&p2, &["PING"]).as_str() == Some("PONG")).await;
+    eventually_async("p2 back", Duration::from_secs(20), Duration::from_millis(200), || async {
+        let pong = cluster.cmd(&p2, &["PING"]);
+        if pong.as_str() == Some("PONG") { Ok(()) } else { Err(format!("{pong:?}")) }
+    })
+    .await;
     settle(&exporter, &mut highest, "restart", Duration::from_secs(3)).await;
     sent += send(&p2, &sets(p2_slot, 50, 4000));
     settle(&exporter, &mut highest, "traffic after the restart", Duration::from_secs(3)).await;
@@ -288,28 +265,11 @@ async fn counters_never_decrease_through_migration_resetstat_failover_and_restar
 /// Until Prometheus has scraped the range counters, so its first sample predates the
 /// traffic.
 async fn wait_for_samples(prometheus: &Prometheus) {
-    let until = Instant::now() + Duration::from_secs(20);
-    loop {
-        let result = prometheus.query("count(valkey_slot_range_network_receive_bytes_total)", None).await;
-        if result.is_ok_and(|r| !r.is_empty()) {
-            return;
+    eventually_async("Prometheus has range counters", Duration::from_secs(20), Duration::from_millis(250), || async {
+        match prometheus.query("count(valkey_slot_range_network_receive_bytes_total)", None).await {
+            Ok(result) if !result.is_empty() => Ok(()),
+            other => Err(format!("{other:?}")),
         }
-        assert!(Instant::now() < until, "Prometheus has no range counters after 20 s");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
-/// The primary a replica follows, from `ROLE`.
-fn primary_of(cluster: &ValkeyCluster, replica: &str) -> String {
-    let role = cluster.cmd(replica, &["ROLE"]);
-    let parts = role.as_array().expect("ROLE array");
-    format!("{}:{}", parts[1].as_str().unwrap(), parts[2].as_int().unwrap())
-}
-
-async fn wait(limit: Duration, what: &str, done: impl Fn() -> bool) {
-    let until = Instant::now() + limit;
-    while !done() {
-        assert!(Instant::now() < until, "{what} did not happen within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    })
+    .await;
 }

@@ -9,29 +9,41 @@ use exporter_support::{Metrics, RunningExporter, start_exporter};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use support::reshard::migrate_slots;
-use support::{Conn, ValkeyCluster, expected_keys, fill, slot_tag};
+use support::{Conn, ValkeyCluster, expected_keys, fill, gets, slots_of};
 
-/// Polls `/metrics` until `done` holds, for up to `limit`.
-async fn metrics_until(exporter: &RunningExporter, limit: Duration, done: impl Fn(&Metrics) -> bool) -> Metrics {
-    let deadline = Instant::now() + limit;
-    loop {
-        let metrics = exporter.metrics().await;
-        if done(&metrics) {
-            return metrics;
-        }
-        assert!(Instant::now() < deadline, "condition not reached within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+/// The cache TTL and node timeout of the paused-node tests: short, so a fault shows
+/// within seconds. The flags below spell them as "1s".
+const SHORT: Duration = Duration::from_secs(1);
+/// How long past a TTL a test waits before counting on expiry. The TTL runs from the
+/// snapshot, which was taken before the previous answer arrived, so any wait beyond
+/// the TTL after that answer is past it; 100 ms covers the timers' granularity.
+const PAST_TTL: Duration = Duration::from_millis(100);
+/// What a scrape may take beyond the node timeout when it triggers a refresh. The
+/// refresh's one deadline bounds discovery and statistics together (`collect::refresh`);
+/// what is left is merging, rendering and loopback HTTP, milliseconds on an idle
+/// machine, but these tests share 2 cores with other builds and tests: 1.5 s.
+const BEYOND_NODE_TIMEOUT: Duration = Duration::from_millis(1500);
+
+/// A `CLIENT PAUSE` of `pause`, long enough to outlast what the test awaits.
+fn client_pause(cluster: &ValkeyCluster, node: &str, pause: Duration) {
+    let millis = pause.as_millis().to_string();
+    assert_eq!(cluster.cmd(node, &["CLIENT", "PAUSE", &millis, "ALL"]).as_str(), Some("OK"), "{node}");
+}
+
+/// Scrapes until every one of `slots` is reported on `node`, for up to `within`.
+async fn slots_reported_on(exporter: &RunningExporter, slots: &[u16], node: &str, within: Duration) -> Metrics {
+    exporter
+        .metrics_until(&format!("{} moved slots reported on {node}", slots.len()), within, |m| {
+            let keys = m.by_slot("valkey_slot_keys");
+            slots.iter().all(|s| keys.get(s).is_some_and(|(n, _)| n == node))
+        })
+        .await
 }
 
 /// A primary other than the seed the exporter was given.
 fn non_seed_primary(cluster: &ValkeyCluster) -> String {
     let seed = cluster.seed_url().trim_start_matches("redis://").to_string();
     cluster.primaries().into_iter().find(|p| *p != seed).expect("a second primary")
-}
-
-fn slots_of(owners: &[String], node: &str) -> Vec<u16> {
-    (0..16384u16).filter(|s| owners[*s as usize] == node).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -44,8 +56,7 @@ async fn a_dead_primary_is_down_and_its_slots_absent_while_the_rest_is_served() 
     let dead = non_seed_primary(&cluster);
     cluster.kill(&dead);
 
-    let metrics =
-        metrics_until(&exporter, Duration::from_secs(10), |m| m.node_value("valkey_node_up", &dead) == Some(0.0)).await;
+    let metrics = exporter.node_up_until(&dead, 0.0, Duration::from_secs(10)).await;
     let keys = metrics.by_slot("valkey_slot_keys");
     let lost = slots_of(&owners, &dead);
     assert_eq!(keys.len(), 16384 - lost.len(), "every healthy slot, none of the dead node's");
@@ -77,15 +88,11 @@ async fn after_a_failover_slots_belong_to_the_new_primary_and_never_to_two() {
     let old_owners = cluster.slot_owners();
 
     let replica = cluster.replicas()[0].clone();
-    let old_primary = primary_of(&cluster, &replica);
+    let old_primary = cluster.primary_of(&replica);
     assert_eq!(cluster.cmd(&replica, &["CLUSTER", "FAILOVER"]).as_str(), Some("OK"));
     let moved = slots_of(&old_owners, &old_primary);
 
-    let metrics = metrics_until(&exporter, Duration::from_secs(20), |m| {
-        let keys = m.by_slot("valkey_slot_keys");
-        moved.iter().all(|s| keys.get(s).is_some_and(|(n, _)| *n == replica))
-    })
-    .await;
+    let metrics = slots_reported_on(&exporter, &moved, &replica, Duration::from_secs(20)).await;
     // by_slot panics if a slot appears twice: one owner per slot in every snapshot.
     let keys = metrics.by_slot("valkey_slot_keys");
     assert_eq!(keys.len(), 16384);
@@ -101,13 +108,6 @@ async fn after_a_failover_slots_belong_to_the_new_primary_and_never_to_two() {
     exporter.stop().await;
 }
 
-/// The primary a replica follows, from `ROLE`.
-fn primary_of(cluster: &ValkeyCluster, replica: &str) -> String {
-    let role = cluster.cmd(replica, &["ROLE"]);
-    let parts = role.as_array().expect("ROLE array");
-    format!("{}:{}", parts[1].as_str().unwrap(), parts[2].as_int().unwrap())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resharded_slots_show_their_new_owner_keys_and_restarted_counters() {
     let cluster = ValkeyCluster::start(3, 0);
@@ -119,21 +119,14 @@ async fn resharded_slots_show_their_new_owner_keys_and_restarted_counters() {
 
     // Give the moving slots CPU and network history on their old owner.
     let mut conn = Conn::connect(&from).unwrap();
-    let commands: Vec<Vec<String>> = moving
-        .iter()
-        .flat_map(|s| (0..200).map(move |_| vec!["GET".to_string(), format!("{{{}}}:0", slot_tag(*s))]))
-        .collect();
+    let commands: Vec<Vec<String>> = moving.iter().flat_map(|s| gets(*s, 200)).collect();
     conn.pipeline(&commands).unwrap();
     let exporter = start_exporter(&["--nodes", &cluster.seed_url(), "--cache-ttl", "1s", "--node-timeout", "1s"]).await;
     let before = exporter.metrics().await;
     let cpu_before = before.by_slot("valkey_slot_cpu_seconds_total");
 
     migrate_slots(&cluster, &moving, &from, &to);
-    let metrics = metrics_until(&exporter, Duration::from_secs(10), |m| {
-        let keys = m.by_slot("valkey_slot_keys");
-        moving.iter().all(|s| keys.get(s).is_some_and(|(n, _)| *n == to))
-    })
-    .await;
+    let metrics = slots_reported_on(&exporter, &moving, &to, Duration::from_secs(10)).await;
     let keys = metrics.by_slot("valkey_slot_keys");
     let cpu = metrics.by_slot("valkey_slot_cpu_seconds_total");
     let received = metrics.by_slot("valkey_slot_network_receive_bytes_total");
@@ -156,14 +149,15 @@ async fn a_paused_node_is_reported_down_within_the_node_timeout_and_the_rest_is_
     let exporter = start_exporter(&["--nodes", &cluster.seed_url(), "--cache-ttl", "1s", "--node-timeout", "1s"]).await;
     exporter.metrics().await;
     let stalled = non_seed_primary(&cluster);
-    assert_eq!(cluster.cmd(&stalled, &["CLIENT", "PAUSE", "4000", "ALL"]).as_str(), Some("OK"));
-    // Past the 1 s TTL, with the pause still ahead of the refresh that follows.
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // The pause outlasts the wait past the TTL and the whole refresh that follows.
+    let bound = SHORT + BEYOND_NODE_TIMEOUT;
+    client_pause(&cluster, &stalled, SHORT + PAST_TTL + bound);
+    tokio::time::sleep(SHORT + PAST_TTL).await;
 
     let started = Instant::now();
     let metrics = exporter.metrics().await;
     let took = started.elapsed();
-    assert!(took < Duration::from_millis(2500), "refresh took {took:?} with a 1s node timeout");
+    assert!(took < bound, "refresh took {took:?} with a {SHORT:?} node timeout");
     assert_eq!(metrics.node_value("valkey_node_up", &stalled), Some(0.0));
     let keys = metrics.by_slot("valkey_slot_keys");
     assert_eq!(keys.len(), 16384 - slots_of(&owners, &stalled).len());
@@ -172,34 +166,51 @@ async fn a_paused_node_is_reported_down_within_the_node_timeout_and_the_rest_is_
 
     // When the pause ends the node is read again, over a fresh connection.
     cluster.cmd(&stalled, &["CLIENT", "UNPAUSE"]);
-    metrics_until(&exporter, Duration::from_secs(10), |m| m.node_value("valkey_node_up", &stalled) == Some(1.0)).await;
+    exporter.node_up_until(&stalled, 1.0, Duration::from_secs(10)).await;
     exporter.stop().await;
 }
+
+/// The TTL and node timeout of the slow-refresh test (the flags say "5s").
+const SLOW: Duration = Duration::from_secs(5);
+/// The scrape timeout Prometheus announces in the slow-refresh test.
+const SCRAPE_TIMEOUT: Duration = Duration::from_secs(4);
+/// How long the exporter waits for a snapshot under that timeout: 85 % of it
+/// (`scrape_deadline` in http/routes.rs), leaving 15 % (0.6 s) before Prometheus gives
+/// up for answering the previous snapshot, already rendered.
+const HURRIED_WAIT: Duration = Duration::from_millis(SCRAPE_TIMEOUT.as_millis() as u64 * 85 / 100);
+/// How late the hurried scrape may start after the wait past the TTL and still find
+/// the node paused through its whole wait.
+const HURRY_MARGIN: Duration = Duration::from_millis(1200);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scrape_that_triggers_a_slow_refresh_gets_the_previous_snapshot_within_its_timeout() {
     let cluster = ValkeyCluster::start(3, 0);
-    let exporter = start_exporter(&["--nodes", &cluster.seed_url(), "--cache-ttl", "4s", "--node-timeout", "4s"]).await;
+    let exporter = start_exporter(&["--nodes", &cluster.seed_url(), "--cache-ttl", "5s", "--node-timeout", "5s"]).await;
     let first = exporter.metrics().await;
     let refreshed_at = |m: &Metrics| m.named("valkey_exporter_last_refresh_timestamp_seconds").next().unwrap().value;
     let stalled = non_seed_primary(&cluster);
-    // Once the 4 s TTL has passed, about 2.4 s of pause remain: longer than the hurried
-    // scrape waits (1.275 s), shorter than the node timeout.
-    cluster.cmd(&stalled, &["CLIENT", "PAUSE", "6500", "ALL"]);
-    tokio::time::sleep(Duration::from_millis(4100)).await;
+    // Once the TTL has passed, the pause still holds for the hurried scrape's whole wait
+    // and a margin for the scrape to start late, and ends within the node timeout.
+    let pause = SLOW + PAST_TTL + HURRIED_WAIT + HURRY_MARGIN;
+    assert!(pause - SLOW - PAST_TTL < SLOW, "the paused node must answer within the node timeout");
+    client_pause(&cluster, &stalled, pause);
+    tokio::time::sleep(SLOW + PAST_TTL).await;
 
     let started = Instant::now();
-    let response = exporter.request("GET", "/metrics", &[("x-prometheus-scrape-timeout-seconds", "1.5")]).await;
+    let header = SCRAPE_TIMEOUT.as_secs_f64().to_string();
+    let response = exporter.request("GET", "/metrics", &[("x-prometheus-scrape-timeout-seconds", &header)]).await;
     let took = started.elapsed();
     assert_eq!(response.status, 200);
-    assert!(took < Duration::from_millis(1500), "answered after {took:?}, past Prometheus' 1.5s timeout");
+    assert!(took < SCRAPE_TIMEOUT, "answered after {took:?}, past Prometheus' {SCRAPE_TIMEOUT:?} timeout");
     let hurried = Metrics::parse(response.text());
     assert_eq!(refreshed_at(&hurried), refreshed_at(&first), "the previous snapshot, with its own timestamp");
     assert_eq!(hurried.named("valkey_node_up").filter(|s| s.value == 1.0).count(), 3);
 
     // The refresh that scrape started was not cut short: it waits for the paused node
-    // (node timeout 4 s) and, once the pause ends, serves a complete newer snapshot.
-    let after = metrics_until(&exporter, Duration::from_secs(15), |m| refreshed_at(m) > refreshed_at(&first)).await;
+    // (node timeout 5 s) and, once the pause ends, serves a complete newer snapshot.
+    let after = exporter
+        .metrics_until("a newer snapshot", Duration::from_secs(15), |m| refreshed_at(m) > refreshed_at(&first))
+        .await;
     assert_eq!(after.node_value("valkey_node_up", &stalled), Some(1.0), "the paused node answered late, not never");
     assert_eq!(after.by_slot("valkey_slot_keys").len(), 16384);
     exporter.stop().await;
@@ -211,11 +222,12 @@ async fn a_paused_seed_does_not_stall_discovery_once_other_nodes_are_known() {
     let seed = cluster.seed_url().trim_start_matches("redis://").to_string();
     let exporter = start_exporter(&["--nodes", &cluster.seed_url(), "--cache-ttl", "1s", "--node-timeout", "1s"]).await;
     exporter.metrics().await;
-    cluster.cmd(&seed, &["CLIENT", "PAUSE", "3000", "ALL"]);
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let bound = SHORT + BEYOND_NODE_TIMEOUT;
+    client_pause(&cluster, &seed, SHORT + PAST_TTL + bound);
+    tokio::time::sleep(SHORT + PAST_TTL).await;
     let started = Instant::now();
     let metrics = exporter.metrics().await;
-    assert!(started.elapsed() < Duration::from_millis(2500), "took {:?}", started.elapsed());
+    assert!(started.elapsed() < bound, "took {:?}", started.elapsed());
     assert_eq!(metrics.node_value("valkey_node_up", &seed), Some(0.0));
     assert_eq!(metrics.named("valkey_node_up").filter(|s| s.value == 1.0).count(), 2);
     cluster.cmd(&seed, &["CLIENT", "UNPAUSE"]);
@@ -237,12 +249,10 @@ async fn a_node_that_restarts_is_read_again_and_a_dead_seed_does_not_matter() {
 
     let bouncing = non_seed_primary(&cluster);
     cluster.kill(&bouncing);
-    metrics_until(&exporter, Duration::from_secs(10), |m| m.node_value("valkey_node_up", &bouncing) == Some(0.0)).await;
+    exporter.node_up_until(&bouncing, 0.0, Duration::from_secs(10)).await;
     cluster.restart(&bouncing);
     // Data is not persisted in tests: the node comes back empty but owning its slots.
-    let metrics =
-        metrics_until(&exporter, Duration::from_secs(20), |m| m.node_value("valkey_node_up", &bouncing) == Some(1.0))
-            .await;
+    let metrics = exporter.node_up_until(&bouncing, 1.0, Duration::from_secs(20)).await;
     let keys = metrics.by_slot("valkey_slot_keys");
     let back: BTreeMap<u16, f64> =
         keys.iter().filter(|(_, (n, _))| *n == bouncing).map(|(s, (_, v))| (*s, *v)).collect();

@@ -14,7 +14,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use support::{
-    Conn, EXPECTED_KEYS_TOTAL, SLOT_COUNT, Standalone, ValkeyCluster, Value, expected_keys, fill, key_slot, slot_tag,
+    Conn, EXPECTED_KEYS_TOTAL, SLOT_COUNT, Standalone, ValkeyCluster, Value, eventually, expected_keys, fill, key_slot,
+    slot_tag,
 };
 
 #[test]
@@ -108,11 +109,10 @@ fn killed_primary_is_replaced_by_its_replica() {
     assert!(cluster.node_ids().contains_key(&victim), "killed nodes keep their id");
 
     let started = Instant::now();
-    let deadline = started + Duration::from_secs(30);
-    while cluster.slot_owners()[0] == victim {
-        assert!(Instant::now() < deadline, "no failover of {victim} within 30 s");
-        thread::sleep(Duration::from_millis(200));
-    }
+    eventually(&format!("a failover of {victim}"), Duration::from_secs(30), Duration::from_millis(200), || {
+        let owner = cluster.slot_owners()[0].clone();
+        if owner == victim { Err(format!("slot 0 still on {owner}")) } else { Ok(()) }
+    });
     eprintln!("failover took {:?}", started.elapsed());
     let new_owner = cluster.slot_owners()[0].clone();
     assert!(replicas_before.contains(&new_owner), "{new_owner} was not a replica");
@@ -173,11 +173,9 @@ fn servers_are_killed_when_a_test_panics() {
 #[test]
 fn servers_die_with_the_thread_that_started_them() {
     let server = thread::spawn(Standalone::valkey).join().expect("start a server on a helper thread");
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while connects(&server.addr()) {
-        assert!(Instant::now() < deadline, "server outlived its thread");
-        thread::sleep(Duration::from_millis(20));
-    }
+    eventually("the server dies with its thread", Duration::from_secs(5), Duration::from_millis(20), || {
+        if connects(&server.addr()) { Err("it still accepts connections") } else { Ok(()) }
+    });
     drop(server); // must not fail on the already-dead child
 }
 

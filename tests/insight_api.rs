@@ -10,27 +10,7 @@ use exporter_support::{RunningExporter, start_exporter};
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
 use std::time::Duration;
-use support::{Conn, ExporterBinary, ValkeyCluster, expected_keys, fill, slot_tag};
-
-/// Pipelines `commands` to `addr`; returns the RESP bytes sent (the server's
-/// network-bytes-in for the commands' slot).
-fn send(addr: &str, commands: &[Vec<String>]) -> u64 {
-    let mut conn = Conn::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
-    for reply in conn.pipeline(commands).unwrap_or_else(|e| panic!("{addr}: {e}")) {
-        assert!(reply.as_error().is_none(), "{addr}: {reply:?}");
-    }
-    commands
-        .iter()
-        .map(|c| {
-            let args: usize = c.iter().map(|a| format!("${}\r\n", a.len()).len() + a.len() + 2).sum();
-            (format!("*{}\r\n", c.len()).len() + args) as u64
-        })
-        .sum()
-}
-
-fn gets(slot: u16, count: usize) -> Vec<Vec<String>> {
-    (0..count).map(|_| vec!["GET".into(), format!("{{{}}}:0", slot_tag(slot))]).collect()
-}
+use support::{ExporterBinary, ValkeyCluster, expected_keys, fill, gets, send};
 
 async fn json(exporter: &RunningExporter, path: &str) -> Json {
     let response = exporter.get(path).await;

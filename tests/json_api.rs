@@ -5,11 +5,11 @@ mod support;
 
 use exporter_support::{RunningExporter, start_exporter};
 use serde_json::Value as Json;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use support::{ValkeyCluster, expected_keys, fill};
 
 /// Slot ids and owners of a success answer, after checking the envelope.
-fn slots_of(body: &Json) -> Vec<(u16, String)> {
+fn slot_owners_in(body: &Json) -> Vec<(u16, String)> {
     assert_eq!(body["status"], "success", "{body}");
     assert!(body["timestamp"].as_str().unwrap().ends_with('Z'));
     let slots = body["data"]["slots"].as_array().expect("slots array");
@@ -34,7 +34,7 @@ async fn ranges_return_exactly_the_expected_slots() {
 
     let (status, all) = get_json(&exporter, "/api/cluster/slot-stats").await;
     assert_eq!(status, 200);
-    assert_eq!(slots_of(&all), expect(0, 16383));
+    assert_eq!(slot_owners_in(&all), expect(0, 16383));
     assert_eq!((all["data"]["start_slot"].as_u64(), all["data"]["end_slot"].as_u64()), (Some(0), Some(16383)));
     for entry in all["data"]["slots"].as_array().unwrap() {
         let slot = entry["slot_id"].as_u64().unwrap() as u16;
@@ -47,18 +47,18 @@ async fn ranges_return_exactly_the_expected_slots() {
     }
 
     let (_, one) = get_json(&exporter, "/api/cluster/slot-stats?start_slot=777&end_slot=777").await;
-    assert_eq!(slots_of(&one), expect(777, 777));
+    assert_eq!(slot_owners_in(&one), expect(777, 777));
     let (_, start_only) = get_json(&exporter, "/api/cluster/slot-stats?start_slot=16000").await;
-    assert_eq!(slots_of(&start_only), expect(16000, 16383));
+    assert_eq!(slot_owners_in(&start_only), expect(16000, 16383));
     assert_eq!(start_only["data"]["end_slot"], 16383);
     let (_, end_only) = get_json(&exporter, "/api/cluster/slot-stats?end_slot=99").await;
-    assert_eq!(slots_of(&end_only), expect(0, 99));
+    assert_eq!(slot_owners_in(&end_only), expect(0, 99));
     assert_eq!(end_only["data"]["start_slot"], 0);
 
     let boundary = (1..16384u16).find(|s| owners[*s as usize] != owners[*s as usize - 1]).expect("two owners");
     let path = format!("/api/cluster/slot-stats?start_slot={}&end_slot={}", boundary - 5, boundary + 5);
     let (_, across) = get_json(&exporter, &path).await;
-    let got = slots_of(&across);
+    let got = slot_owners_in(&across);
     assert_eq!(got, expect(boundary - 5, boundary + 5));
     assert_ne!(got.first().unwrap().1, got.last().unwrap().1, "the range spans two nodes");
     exporter.stop().await;
@@ -67,17 +67,23 @@ async fn ranges_return_exactly_the_expected_slots() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cached_flips_within_the_ttl_and_a_new_snapshot_follows_it() {
     let cluster = ValkeyCluster::start(3, 0);
-    let exporter = start_exporter(&["--nodes", &cluster.seed_url(), "--cache-ttl", "1s", "--node-timeout", "1s"]).await;
+    // A TTL long enough that the second request surely comes within it, however busy
+    // the machine: the test proves the flip, not how short a TTL can be.
+    const TTL: Duration = Duration::from_secs(3);
+    let exporter = start_exporter(&["--nodes", &cluster.seed_url(), "--cache-ttl", "3s", "--node-timeout", "1s"]).await;
     let path = "/api/cluster/slot-stats?start_slot=0&end_slot=0";
 
     let (_, first) = get_json(&exporter, path).await;
+    // The TTL runs from the snapshot, taken before this answer arrived: waiting a TTL
+    // from here is past it; 100 ms covers the timers' granularity.
+    let expired_at = Instant::now() + TTL + Duration::from_millis(100);
     assert_eq!(first["data"]["cached"], false);
     assert!(first["data"]["cache_timestamp"].is_null());
     let (_, second) = get_json(&exporter, path).await;
     assert_eq!(second["data"]["cached"], true);
     assert_eq!(second["data"]["cache_timestamp"], first["data"]["snapshot_timestamp"]);
 
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    tokio::time::sleep_until(expired_at.into()).await;
     let (_, third) = get_json(&exporter, path).await;
     assert_eq!(third["data"]["cached"], false, "expired snapshots are never presented as fresh");
     assert_ne!(third["data"]["snapshot_timestamp"], first["data"]["snapshot_timestamp"]);

@@ -8,7 +8,7 @@ mod support;
 use exporter_support::start_exporter;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
-use support::{ExporterBinary, ValkeyCluster, expected_keys, fill, http};
+use support::{ExporterBinary, ValkeyCluster, eventually_async, expected_keys, fill, http};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_concurrent_requests_after_expiry_cause_one_refresh() {
@@ -64,11 +64,11 @@ async fn sustained_mixed_load_has_no_errors_and_flat_memory() {
         "--log-level",
         "warn",
     ]);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while request_ok(exporter.addr, "/healthz").await.is_err() {
-        assert!(Instant::now() < deadline, "exporter did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let step = Duration::from_millis(50);
+    eventually_async("the exporter answers /healthz", Duration::from_secs(10), step, || {
+        request_ok(exporter.addr, "/healthz")
+    })
+    .await;
 
     // Warm up, then measure memory over two equal rounds: a leak shows as growth
     // from the first round's end to the second's.

@@ -7,7 +7,7 @@ mod support;
 use exporter_support::start_exporter;
 use std::collections::BTreeMap;
 use std::time::Duration;
-use support::{ValkeyCluster, expected_keys, fill, slot_tag};
+use support::{ValkeyCluster, eventually, expected_keys, fill, slot_key};
 
 const SLOT_FAMILIES_WITH_USAGE: [&str; 3] = [
     "valkey_slot_cpu_seconds_total",
@@ -75,7 +75,7 @@ async fn traffic_to_one_slot_raises_only_its_counters() {
     let before = exporter.metrics().await;
 
     let hot: u16 = 4242;
-    let key = format!("{{{}}}:0", slot_tag(hot));
+    let key = slot_key(hot);
     let mut conn = support::Conn::connect(&owners[hot as usize]).expect("connect to the hot slot's owner");
     let commands: Vec<Vec<String>> = (0..2000)
         .map(|i| if i % 2 == 0 { vec!["GET".into(), key.clone()] } else { vec!["SET".into(), key.clone(), "v".into()] })
@@ -159,9 +159,12 @@ async fn replicas_when_included_report_under_their_own_node() {
 
 fn wait_for_replication(cluster: &ValkeyCluster) {
     let total = |addrs: &[String]| -> i64 { addrs.iter().map(|a| cluster.cmd(a, &["DBSIZE"]).as_int().unwrap()).sum() };
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while total(&cluster.replicas()) != total(&cluster.primaries()) {
-        assert!(std::time::Instant::now() < deadline, "replicas did not catch up");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    eventually("the replicas catch up", Duration::from_secs(30), Duration::from_millis(100), || {
+        let (replicas, primaries) = (total(&cluster.replicas()), total(&cluster.primaries()));
+        if replicas == primaries {
+            Ok(())
+        } else {
+            Err(format!("{replicas} keys on replicas, {primaries} on primaries"))
+        }
+    });
 }

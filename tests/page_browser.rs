@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::Duration;
 use support::browser::Browser;
-use support::{Conn, ExporterBinary, ValkeyCluster, expected_keys, fill, slot_tag};
+use support::{Conn, ExporterBinary, ValkeyCluster, expected_keys, fill, gets};
 use tokio::runtime::Runtime;
 
 /// The slot the traffic hammers, a slot with a twentieth of it, and one left alone: all
@@ -55,10 +55,7 @@ const nodata = [...new Set(rgb(nodataCanvas, 0, 0, nodataCanvas.width, nodataCan
 /// going down after the kill) are ignored.
 fn traffic(addr: String, rounds: Vec<(u16, usize)>, stop: Arc<AtomicBool>) -> thread::JoinHandle<()> {
     thread::spawn(move || {
-        let commands: Vec<Vec<String>> = rounds
-            .iter()
-            .flat_map(|&(slot, n)| (0..n).map(move |_| vec!["GET".into(), format!("{{{}}}:0", slot_tag(slot))]))
-            .collect();
+        let commands: Vec<Vec<String>> = rounds.iter().flat_map(|&(slot, n)| gets(slot, n)).collect();
         while !stop.load(Ordering::Relaxed) {
             if let Ok(mut conn) = Conn::connect(&addr) {
                 let _ = conn.pipeline(&commands);

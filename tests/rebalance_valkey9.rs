@@ -15,8 +15,8 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
-use support::{Conn, ValkeyCluster, slot_tag};
+use std::time::Duration;
+use support::{Conn, ValkeyCluster, eventually_async, slot_key, slot_tag};
 
 /// The exporter's cache TTL: the rate window between two snapshots.
 const TTL: Duration = Duration::from_secs(3);
@@ -43,7 +43,7 @@ impl Traffic {
             while !stopping.load(Ordering::Relaxed) {
                 let current = shared.lock().unwrap().clone();
                 for &(slot, weight) in &weights {
-                    let key = format!("{{{}}}:0", slot_tag(slot));
+                    let key = slot_key(slot);
                     let commands: Vec<Vec<String>> =
                         (0..weight * UNIT).map(|_| vec!["GET".into(), key.clone()]).collect();
                     // Replies during a migration may be MOVED/ASK errors: only the mix matters.
@@ -134,11 +134,13 @@ async fn the_printed_migrateslots_plan_evens_out_cpu_as_predicted_on_valkey_9() 
         .iter()
         .map(|m| (m["slot_id"].as_u64().unwrap() as u16, m["to"]["node"].as_str().unwrap().to_string()))
         .collect();
-    let until = Instant::now() + Duration::from_secs(30);
-    while !targets.iter().all(|(slot, to)| cluster.slot_owners()[usize::from(*slot)] == *to) {
-        assert!(Instant::now() < until, "the migrations did not finish within 30 s");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    // Async: the in-process exporter shares this runtime's two threads.
+    eventually_async("the migrations finish", Duration::from_secs(30), Duration::from_millis(200), || async {
+        let owners = cluster.slot_owners();
+        let pending: Vec<_> = targets.iter().filter(|(slot, to)| owners[usize::from(*slot)] != *to).collect();
+        if pending.is_empty() { Ok(()) } else { Err(format!("not yet moved: {pending:?}")) }
+    })
+    .await;
     for (slot, to) in &targets {
         traffic.route(*slot, to);
     }

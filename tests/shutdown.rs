@@ -10,7 +10,7 @@ mod support;
 use std::io::ErrorKind;
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
-use support::{ExporterBinary, SLOT_COUNT, Standalone, ValkeyCluster, Value, free_local_addr, http};
+use support::{ExporterBinary, SLOT_COUNT, Standalone, ValkeyCluster, Value, eventually, free_local_addr, http};
 use valkey_slot_exporter::http::DRAIN_TIMEOUT;
 
 /// How long the node is paused: the time the request stays in flight.
@@ -21,13 +21,13 @@ const SIGNAL_AFTER: Duration = Duration::from_millis(500);
 /// Waits until connecting to `addr` is refused; panics after `timeout`.
 fn wait_until_refused(addr: SocketAddr, timeout: Duration) -> Duration {
     let started = Instant::now();
-    loop {
+    eventually(&format!("{addr} refuses connections"), timeout, Duration::from_millis(20), || {
         match TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
-            Err(e) if e.kind() == ErrorKind::ConnectionRefused => return started.elapsed(),
-            _ => assert!(started.elapsed() < timeout, "{addr} still accepts connections after {timeout:?}"),
+            Err(e) if e.kind() == ErrorKind::ConnectionRefused => Ok(()),
+            other => Err(format!("connect: {other:?}")),
         }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    });
+    started.elapsed()
 }
 
 fn expect_ok(reply: Value, what: &str) {

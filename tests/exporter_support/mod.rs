@@ -61,6 +61,27 @@ impl RunningExporter {
         Metrics::parse(response.text())
     }
 
+    /// Scrapes until `valkey_node_up` of `node` is `up` (1 or 0), for up to `within`.
+    pub async fn node_up_until(&self, node: &str, up: f64, within: Duration) -> Metrics {
+        let what = format!("valkey_node_up of {node} is {up}");
+        self.metrics_until(&what, within, |m| m.node_value("valkey_node_up", node) == Some(up)).await
+    }
+
+    /// Scrapes `/metrics` every 200 ms until `done` holds, for up to `within`; fails
+    /// naming `what` and the nodes' `valkey_node_up` in the last scrape.
+    pub async fn metrics_until(&self, what: &str, within: Duration, done: impl Fn(&Metrics) -> bool) -> Metrics {
+        crate::support::eventually_async(what, within, Duration::from_millis(200), || async {
+            let metrics = self.metrics().await;
+            if done(&metrics) {
+                return Ok(metrics);
+            }
+            let up: Vec<String> =
+                metrics.named("valkey_node_up").map(|s| format!("{}={}", s.label("node"), s.value)).collect();
+            Err(format!("valkey_node_up {up:?}"))
+        })
+        .await
+    }
+
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());

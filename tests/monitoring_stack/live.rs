@@ -7,16 +7,17 @@
 //! stack may depend neither on per-slot series nor on one cluster per exporter.
 
 use crate::exporter_support::{RunningExporter, start_exporter};
-use crate::monitoring_support::checks::{Check, Scope, run_until_all_pass, until_ok};
+use crate::monitoring_support::checks::{Check, Scope, run_until_all_pass};
 use crate::monitoring_support::dashboards::{self, Substitution};
 use crate::monitoring_support::files::{self, repo_path};
 use crate::monitoring_support::prometheus::{Prometheus, QueryResult};
 use crate::monitoring_support::traffic::{Load, Traffic};
 use crate::rules::{Rule, rules};
+use crate::support::eventually::{eventually_async, try_eventually_async};
 use crate::support::{SLOT_COUNT, ValkeyCluster, expected_keys, fill};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Scrape and rule evaluation interval of the test's Prometheus. A debug build of the
 /// exporter needs up to a second or two per refresh on a busy 2-core machine; 3s keeps
@@ -117,8 +118,8 @@ fn write_test_prometheus_config(dir: &Path, exporter: &RunningExporter) -> PathB
 /// Waits until Prometheus holds three scrapes of every target and every recording
 /// rule has a series for each.
 async fn wait_for_scrapes_and_rules(prometheus: &Prometheus, rules: &[Rule]) {
-    let deadline = Instant::now() + WARM_UP_TIMEOUT;
-    loop {
+    let step = Duration::from_millis(500);
+    let warm = try_eventually_async("three scrapes of each target and every rule", WARM_UP_TIMEOUT, step, || async {
         let mut missing = Vec::new();
         let scrapes = prometheus.query("count_over_time(valkey_exporter_build_info[5m])", None).await;
         match scrapes.as_ref().map(|r| (r.series.len(), r.values().fold(f64::INFINITY, f64::min))) {
@@ -131,18 +132,13 @@ async fn wait_for_scrapes_and_rules(prometheus: &Prometheus, rules: &[Rule]) {
                 missing.push(rule.name.clone());
             }
         }
-        if missing.is_empty() {
-            return;
-        }
-        if Instant::now() > deadline {
-            let up = prometheus.query("up", None).await;
-            let durations = prometheus.query("scrape_duration_seconds", None).await;
-            panic!(
-                "after {WARM_UP_TIMEOUT:?} still missing: {missing:?}\nup: {up:?}\nscrape durations: {durations:?}\n{}",
-                prometheus.log_tail()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        if missing.is_empty() { Ok(()) } else { Err(format!("missing: {missing:?}")) }
+    })
+    .await;
+    if let Err(failure) = warm {
+        let up = prometheus.query("up", None).await;
+        let durations = prometheus.query("scrape_duration_seconds", None).await;
+        panic!("{failure}\nup: {up:?}\nscrape durations: {durations:?}\n{}", prometheus.log_tail());
     }
 }
 
@@ -226,7 +222,7 @@ fn names() -> BTreeSet<String> {
 /// Each cluster runs the profile its table names, so the checks above really saw the
 /// dashboard without per-slot series (none) and with only some (top:100).
 async fn check_each_cluster_runs_its_profile(prometheus: &Prometheus) {
-    until_ok("a cluster does not run its profile", SCRAPE_INTERVAL, SETTLE_TIMEOUT, || async {
+    eventually_async("every cluster runs its profile", SETTLE_TIMEOUT, SCRAPE_INTERVAL, || async {
         for (name, profile) in CLUSTERS {
             let selector = format!("{{{TARGET_LABEL}=\"{name}\"}}");
             let served = prometheus.query(&format!("valkey_exporter_slot_series{selector}"), None).await?;
@@ -261,7 +257,7 @@ async fn check_slot_ranges_add_up(prometheus: &Prometheus, total_keys: u64) {
     }
     assert_eq!(expected.len(), 128, "16384 slots in ranges of 128");
     assert_eq!(expected.values().sum::<f64>(), total_keys as f64);
-    until_ok("slot ranges do not add up", SCRAPE_INTERVAL, SETTLE_TIMEOUT, || async {
+    eventually_async("the slot ranges add up", SETTLE_TIMEOUT, SCRAPE_INTERVAL, || async {
         let mut problems = Vec::new();
         for (name, _) in CLUSTERS {
             let selector = format!("{TARGET_LABEL}=\"{name}\"");
@@ -309,8 +305,8 @@ async fn check_slot_maps_are_in_slot_order(prometheus: &Prometheus, exporter: &R
                 ..Substitution::all(RATE_INTERVAL)
             };
             let expr = substitution.apply(&query.expr);
-            let what = format!("panel \"{}\" on {name}: rows not in slot order", query.panel_title);
-            until_ok(&what, SCRAPE_INTERVAL, SETTLE_TIMEOUT, || async {
+            let what = format!("panel \"{}\" on {name}: rows in slot order", query.panel_title);
+            eventually_async(&what, SETTLE_TIMEOUT, SCRAPE_INTERVAL, || async {
                 let result = prometheus.query_range(&expr, Duration::from_secs(60), SCRAPE_INTERVAL).await?;
                 let rows: Vec<&str> = result.series.iter().map(|s| s.label("slot_range")).collect();
                 if rows == in_order { Ok(()) } else { Err(format!("{rows:?}")) }

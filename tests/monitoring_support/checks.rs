@@ -3,7 +3,9 @@
 //! missing until the next one, so one failed answer proves nothing yet.
 
 use super::prometheus::{Prometheus, QueryResult, Series};
-use std::time::{Duration, Instant};
+use crate::support::eventually::try_eventually_async;
+use std::sync::Mutex;
+use std::time::Duration;
 
 /// One question asked of Prometheus.
 pub struct Check {
@@ -126,41 +128,25 @@ fn has_positive_data(series: &[&Series], instant: bool) -> Result<(), String> {
 /// runs out, then fails the test listing every one still failing.
 pub async fn run_until_all_pass(prometheus: &Prometheus, checks: Vec<Check>, step: Duration, settle: Duration) {
     let total = checks.len();
-    let deadline = Instant::now() + settle;
-    let mut pending = checks;
-    loop {
-        let mut failing = Vec::new();
-        for check in pending {
+    // The checks still failing: each attempt takes them out and puts back the failures.
+    let pending = Mutex::new(checks);
+    let outcome = try_eventually_async("every check passes", settle, step, || async {
+        let checks = std::mem::take(&mut *pending.lock().unwrap());
+        let mut report = Vec::new();
+        for check in checks {
             if let Err(error) = check.run(prometheus, step).await {
-                failing.push((check, error));
+                report.push(format!("- {}\n  {}\n  => {error}", check.name, check.expr));
+                pending.lock().unwrap().push(check);
             }
         }
-        if failing.is_empty() {
-            return;
+        if report.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("{} of {total} fail:\n{}", report.len(), report.join("\n")))
         }
-        if Instant::now() > deadline {
-            let report: Vec<String> =
-                failing.iter().map(|(c, e)| format!("- {}\n  {}\n  => {e}", c.name, c.expr)).collect();
-            panic!("{} of {total} checks still fail:\n{}\n{}", failing.len(), report.join("\n"), prometheus.log_tail());
-        }
-        pending = failing.into_iter().map(|(check, _)| check).collect();
-        tokio::time::sleep(step).await;
-    }
-}
-
-/// Retries `check` every `step` until it passes or `settle` runs out, then fails the
-/// test with `what` and its last error: for checks that are not one query each.
-pub async fn until_ok<F, Fut>(what: &str, step: Duration, settle: Duration, check: F)
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = Result<(), String>>,
-{
-    let deadline = Instant::now() + settle;
-    loop {
-        match check().await {
-            Ok(()) => return,
-            Err(error) if Instant::now() > deadline => panic!("{what}:\n{error}"),
-            Err(_) => tokio::time::sleep(step).await,
-        }
+    })
+    .await;
+    if let Err(failure) = outcome {
+        panic!("{failure}\n{}", prometheus.log_tail());
     }
 }

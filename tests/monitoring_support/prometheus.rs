@@ -2,13 +2,14 @@
 //! harness's HTTP client, `support::http`).
 
 use super::files::require_tool;
+use crate::support::eventually::{Unmet, try_eventually_async};
 use crate::support::free_local_addr;
 use crate::support::http::{HttpResponse, Request};
 use crate::support::process::{ChildGuard, spawn};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How long Prometheus may take to start answering /-/ready.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -49,19 +50,22 @@ impl Prometheus {
     }
 
     async fn wait_ready(&mut self) -> Result<(), String> {
-        let deadline = Instant::now() + READY_TIMEOUT;
-        loop {
-            if self.process.exit_status().is_some() {
-                return Err(format!("prometheus on {} exited", self.addr));
+        let (addr, process) = (self.addr, &mut self.process);
+        let what = format!("prometheus on {addr} is ready");
+        try_eventually_async(&what, READY_TIMEOUT, Duration::from_millis(100), || {
+            // Asked here, outside the future, which may then borrow nothing.
+            let exited = process.exit_status();
+            async move {
+                if let Some(status) = exited {
+                    return Err(Unmet::Never(format!("exited with {status}")));
+                }
+                match Request::get("/-/ready").timeout(REQUEST_TIMEOUT).try_send(addr).await {
+                    Ok(response) if response.status == 200 => Ok(()),
+                    other => Err(Unmet::NotYet(format!("{:?}", other.map(|r| r.status)))),
+                }
             }
-            if self.get("/-/ready").await.is_ok_and(|response| response.status == 200) {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                return Err(format!("prometheus on {} not ready after {READY_TIMEOUT:?}", self.addr));
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        })
+        .await
     }
 
     /// The end of Prometheus' logs, for failure messages.

@@ -2,7 +2,7 @@
 //! network counters grow between scrapes: a steady walk over every slot, and
 //! optionally a few hot slots on top, as a real cluster's long tail and hot keys.
 
-use crate::support::{Conn, SLOT_COUNT, ValkeyCluster, slot_tag};
+use crate::support::{Conn, SLOT_COUNT, ValkeyCluster, slot_key, slot_tag};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -107,7 +107,7 @@ impl Primary {
         let get = |key: &str| vec!["GET".to_owned(), key.to_owned()];
         let walk = (0..background).map(|i| {
             let slot = self.slots[(round * background + i) % self.slots.len()];
-            get(&format!("{{{}}}:0", slot_tag(slot)))
+            get(&slot_key(slot))
         });
         let hot = self.hot.iter().flat_map(|(key, gets)| std::iter::repeat_n(get(key), *gets));
         walk.chain(hot).collect()

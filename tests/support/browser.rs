@@ -16,13 +16,14 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine;
 use serde_json::{Value as Json, json};
 use tempfile::TempDir;
 use tokio::runtime::Runtime;
 
+use super::eventually::{Unmet, eventually, try_eventually};
 use super::free_local_addr;
 use super::http::{HttpResponse, Request};
 use super::process::{self, ChildGuard};
@@ -112,18 +113,11 @@ impl Browser {
     /// Runs `script` until it returns something truthy, and returns that; panics with
     /// `what` and the last answer after `timeout`.
     pub fn wait_for(&self, what: &str, timeout: Duration, script: &str) -> Json {
-        let deadline = Instant::now() + timeout;
-        loop {
+        eventually(what, timeout, POLL_INTERVAL, || {
             let answer = self.run(script);
             let truthy = !matches!(&answer, Json::Null | Json::Bool(false)) && answer != json!("");
-            if truthy {
-                return answer;
-            }
-            if Instant::now() >= deadline {
-                panic!("{what}: not within {timeout:?}; the page said {answer}");
-            }
-            thread::sleep(POLL_INTERVAL);
-        }
+            if truthy { Ok(answer) } else { Err(format!("the page said {answer}")) }
+        })
     }
 
     /// Clicks the element `css` selects, as a person would (scrolled into view, on top).
@@ -246,18 +240,21 @@ fn start_driver(runtime: &Runtime, dir: &Path) -> (ChildGuard, SocketAddr) {
         let args = [format!("--port={}", addr.port())];
         let label = format!("chromedriver-{attempt}");
         let mut driver = process::spawn(Path::new(CHROMEDRIVER), &args, dir, &label).expect("spawn chromedriver");
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            let status =
-                http(runtime, addr, "GET", "/status", None).ok().and_then(|a| serde_json::from_slice(&a.body).ok());
-            if status.is_some_and(|s: Json| s["value"]["ready"] == true) {
-                return (driver, addr);
+        let ready = try_eventually("chromedriver is ready", START_TIMEOUT, Duration::from_millis(50), || {
+            if let Some(status) = driver.exit_status() {
+                return Err(Unmet::Never(format!("exited with {status}")));
             }
-            if driver.exit_status().is_some() || Instant::now() >= deadline {
-                failures.push(driver.output_tail(10));
-                break;
+            let status = http(runtime, addr, "GET", "/status", None)
+                .ok()
+                .and_then(|a| serde_json::from_slice::<Json>(&a.body).ok());
+            match status {
+                Some(s) if s["value"]["ready"] == true => Ok(()),
+                other => Err(Unmet::NotYet(format!("status {other:?}"))),
             }
-            thread::sleep(Duration::from_millis(50));
+        });
+        match ready {
+            Ok(()) => return (driver, addr),
+            Err(error) => failures.push(format!("{error}\n{}", driver.output_tail(10))),
         }
     }
     panic!("chromedriver did not start:\n{}", failures.join("\n"));

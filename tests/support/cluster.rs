@@ -17,14 +17,17 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+use super::eventually::try_eventually;
 use super::process;
 use super::resp::Value;
-use super::server::{self, Server, ServerKind, query, wait_for};
+use super::server::{self, Server, ServerKind, query};
 use super::slots::SLOT_COUNT;
 use super::topology::{self, SlotRange};
 
 /// How long a new cluster may take until every node agrees on the layout.
 const CONVERGE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often a converging cluster is asked again: gossip moves in ~100 ms steps.
+const CONVERGE_STEP: Duration = Duration::from_millis(100);
 
 /// How long `valkey-cli --cluster create` may run.
 const CREATE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -82,7 +85,7 @@ impl ValkeyCluster {
         } else {
             cluster.create_by_hand(primaries);
         }
-        wait_for(CONVERGE_TIMEOUT, || cluster.check_converged(primaries))
+        try_eventually("the cluster converges", CONVERGE_TIMEOUT, CONVERGE_STEP, || cluster.check_converged(primaries))
             .unwrap_or_else(|error| cluster.fail("the cluster did not converge", &error));
         cluster.node_ids = cluster.ask_node_ids();
         cluster
@@ -112,6 +115,13 @@ impl ValkeyCluster {
     /// `CLUSTER SLOTS` asked now; "" for a slot no node serves.
     pub fn slot_owners(&self) -> Vec<String> {
         topology::slot_owners(&self.current_ranges())
+    }
+
+    /// The primary the replica at `replica` follows, from its `ROLE` ("127.0.0.1:P").
+    pub fn primary_of(&self, replica: &str) -> String {
+        let role = self.cmd(replica, &["ROLE"]);
+        let parts = role.as_array().unwrap_or_else(|| panic!("{replica}: ROLE is {role:?}"));
+        format!("{}:{}", parts[1].as_str().expect("primary host"), parts[2].as_int().expect("primary port"))
     }
 
     /// Node id of every node, by address ("127.0.0.1:P"), killed ones included.
@@ -180,7 +190,7 @@ impl ValkeyCluster {
         let running: Vec<String> = self.nodes.iter().filter(|n| !n.is_killed()).map(Server::addr).collect();
         // The newcomer refuses MIGRATE with CLUSTERDOWN until it has learnt who owns
         // every slot, some time after the others list it.
-        wait_for(CONVERGE_TIMEOUT, || {
+        try_eventually("every node lists the newcomer", CONVERGE_TIMEOUT, CONVERGE_STEP, || {
             check_state_ok(&addr)?;
             for other in &running {
                 let shards = query(other, &["CLUSTER", "SHARDS"])?;
@@ -239,8 +249,10 @@ impl ValkeyCluster {
         for (index, replica) in replica_addrs.iter().enumerate() {
             let primary_id = &ids[&primary_addrs[index % primaries]];
             // Fails with "Unknown node" until the MEET gossip has reached `replica`.
-            wait_for(CONVERGE_TIMEOUT, || expect_simple_ok(query(replica, &["CLUSTER", "REPLICATE", primary_id])?))
-                .unwrap_or_else(|error| self.fail(&format!("{replica} did not attach"), &error));
+            try_eventually("CLUSTER REPLICATE succeeds", CONVERGE_TIMEOUT, CONVERGE_STEP, || {
+                expect_simple_ok(query(replica, &["CLUSTER", "REPLICATE", primary_id])?)
+            })
+            .unwrap_or_else(|error| self.fail(&format!("{replica} did not attach"), &error));
         }
     }
 
@@ -348,9 +360,9 @@ impl Standalone {
         let reply = standalone.cmd(&["CLUSTER", "ADDSLOTSRANGE", "0", "16383"]);
         expect_simple_ok(reply).unwrap_or_else(|error| panic!("{addr}: ADDSLOTSRANGE: {error}"));
         // A new cluster node waits about 2 s after start before it reports ok.
-        wait_for(CONVERGE_TIMEOUT, || check_state_ok(&addr)).unwrap_or_else(|error| {
-            panic!("{addr} did not become cluster_state:ok: {error}\n{}", standalone.server.log_tail())
-        });
+        try_eventually("cluster_state:ok", CONVERGE_TIMEOUT, CONVERGE_STEP, || check_state_ok(&addr)).unwrap_or_else(
+            |error| panic!("{addr} did not become cluster_state:ok: {error}\n{}", standalone.server.log_tail()),
+        );
         standalone
     }
 

@@ -18,16 +18,20 @@ use std::ffi::OsString;
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::{Command, ExitStatus};
-use std::thread;
 use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+use super::eventually::{Unmet, eventually, try_eventually};
 use super::ports::free_local_addr;
 use super::process::{self, ChildGuard};
 
 /// How long a started exporter may take to accept connections.
 const READY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often a starting exporter is asked whether it listens.
+const STARTUP_STEP: Duration = Duration::from_millis(20);
+/// How often the log is read again while waiting for a line.
+const LOG_STEP: Duration = Duration::from_millis(50);
 /// How long [`ExporterBinary::run`] waits for the binary to exit by itself.
 const RUN_TIMEOUT: Duration = Duration::from_secs(30);
 /// The prefix of every environment variable the exporter reads.
@@ -70,13 +74,14 @@ impl ExporterBinary {
         let process =
             process::spawn_command(command(&args, env), dir.path(), LABEL).expect("spawn the exporter binary");
         let mut exporter = ExporterBinary { addr, process, dir };
-        let deadline = Instant::now() + READY_TIMEOUT;
-        while TcpStream::connect(addr).is_err() {
+        let listening = try_eventually("the exporter listens", READY_TIMEOUT, STARTUP_STEP, || {
             if let Some(status) = exporter.process.exit_status() {
-                panic!("the exporter exited with {status} at start:\n{}", exporter.stderr());
+                return Err(Unmet::Never(format!("the exporter exited with {status} at start")));
             }
-            assert!(Instant::now() < deadline, "the exporter did not listen on {addr}:\n{}", exporter.stderr());
-            thread::sleep(Duration::from_millis(20));
+            TcpStream::connect(addr).map(drop).map_err(|error| Unmet::NotYet(format!("connect {addr}: {error}")))
+        });
+        if let Err(error) = listening {
+            panic!("{error}:\n{}", exporter.stderr());
         }
         exporter
     }
@@ -133,11 +138,10 @@ impl ExporterBinary {
 
     /// Polls stderr until it contains `needle`; panics with the log otherwise.
     pub fn wait_for_log(&self, needle: &str, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
-        while !self.stderr().contains(needle) {
-            assert!(Instant::now() < deadline, "no `{needle}` in the log after {timeout:?}:\n{}", self.stderr());
-            thread::sleep(Duration::from_millis(50));
-        }
+        eventually(&format!("`{needle}` in the log"), timeout, LOG_STEP, || {
+            let log = self.stderr();
+            if log.contains(needle) { Ok(()) } else { Err(log) }
+        });
     }
 }
 

@@ -10,8 +10,10 @@
 //!   [`Standalone`] (a non-cluster Valkey, or a Redis 7 cluster without slot stats);
 //! * [`browser`]: headless Chromium through chromedriver (WebDriver), for the page;
 //! * [`resp`]: [`Conn`], a blocking RESP2 client with pipelining, and [`Value`];
-//! * [`slots`]: slot arithmetic and [`fill`], which loads a known number of keys
-//!   into every slot;
+//! * [`slots`]: slot arithmetic, [`slots_of`] a node, and [`fill`], which loads a
+//!   known number of keys into every slot;
+//! * [`commands`]: GETs and SETs aimed at one slot, and [`send`], which pipelines
+//!   them and returns the bytes the server counts for that slot;
 //! * [`acl`]: ACL users and `ACL LOG` on every node;
 //! * [`reshard`]: moving slots between primaries the classic way;
 //! * [`pki`]: a generated CA with server and client certificates, as PEM files;
@@ -22,6 +24,8 @@
 //! * [`http`]: the one HTTP/1.1 client, plain or TLS: [`http::request`],
 //!   [`http::Request`] and [`HttpResponse`];
 //! * [`siege`]: hostile clients: connections held open, answers never read;
+//! * [`eventually`]: the one poller, [`eventually`] and [`eventually_async`]: a check
+//!   asked again until it holds, or a failure naming what was awaited and last seen;
 //! * [`process`]: [`spawn`](process::spawn), how every process above is started, and
 //!   the guard that kills it;
 //! * [`free_local_addr`]: a free port on 127.0.0.1, picked by the OS.
@@ -36,6 +40,8 @@
 pub mod acl;
 pub mod browser;
 pub mod cluster;
+pub mod commands;
+pub mod eventually;
 pub mod exporter_bin;
 pub mod http;
 pub mod pki;
@@ -50,8 +56,10 @@ pub mod tls;
 mod topology;
 
 pub use cluster::{Standalone, ValkeyCluster};
+pub use commands::{gets, send, sets, slot_key};
+pub use eventually::{Unmet, eventually, eventually_async, try_eventually, try_eventually_async};
 pub use exporter_bin::ExporterBinary;
 pub use http::HttpResponse;
 pub use ports::free_local_addr;
 pub use resp::{Conn, Value};
-pub use slots::{EXPECTED_KEYS_TOTAL, SLOT_COUNT, expected_keys, fill, key_slot, slot_tag};
+pub use slots::{EXPECTED_KEYS_TOTAL, SLOT_COUNT, expected_keys, fill, key_slot, slot_tag, slots_of};

@@ -25,8 +25,9 @@ use std::io;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::thread;
 use std::time::{Duration, Instant};
+
+use super::eventually::try_eventually;
 
 /// How often [`ChildGuard::wait_until`] checks whether the child has exited.
 const EXIT_POLL_INTERVAL: Duration = Duration::from_millis(20);
@@ -99,15 +100,8 @@ impl ChildGuard {
 
     /// Waits for the child to exit until `deadline`; `None` if it is still running.
     pub fn wait_until(&mut self, deadline: Instant) -> Option<ExitStatus> {
-        loop {
-            if let Some(status) = self.exit_status() {
-                return Some(status);
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            thread::sleep(EXIT_POLL_INTERVAL);
-        }
+        let within = deadline.saturating_duration_since(Instant::now());
+        try_eventually("the child exits", within, EXIT_POLL_INTERVAL, || self.exit_status().ok_or("still running")).ok()
     }
 
     /// SIGKILLs the child and reaps it. Safe to call on a child that has exited.

@@ -8,9 +8,9 @@
 //! fresh port.
 
 use std::path::{Path, PathBuf};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use super::eventually::{Unmet, try_eventually};
 use super::ports;
 use super::process::{self, ChildGuard};
 use super::resp::{Conn, Value};
@@ -197,21 +197,16 @@ impl Server {
         format!("--- {} ---\n{}\n{}", log.display(), process::file_tail(&log, 20), self.process.output_tail(5))
     }
 
-    /// Polls until the server on our port reports our pid, or fails.
+    /// Polls until the server on our port reports our pid, or fails at once if it
+    /// exited (a port taken by another process, say: the caller tries another).
     fn wait_ready(&mut self) -> Result<(), String> {
-        let deadline = Instant::now() + READY_TIMEOUT;
-        loop {
+        try_eventually("the server answers as itself", READY_TIMEOUT, POLL_INTERVAL, || {
             if let Some(status) = self.process.exit_status() {
-                return Err(format!("exited with {status}\n{}", self.log_tail()));
+                return Err(Unmet::Never(format!("exited with {status}")));
             }
-            if answers_as(&self.addr(), self.process.pid()) {
-                return Ok(());
-            }
-            if Instant::now() >= deadline {
-                return Err(format!("not answering after {READY_TIMEOUT:?}\n{}", self.log_tail()));
-            }
-            thread::sleep(POLL_INTERVAL);
-        }
+            if answers_as(&self.addr(), self.process.pid()) { Ok(()) } else { Err(Unmet::NotYet("no answer".into())) }
+        })
+        .map_err(|error| format!("{error}\n{}", self.log_tail()))
     }
 }
 
@@ -282,20 +277,4 @@ pub fn query(addr: &str, args: &[&str]) -> Result<Value, String> {
     Conn::connect(addr)
         .and_then(|mut conn| conn.cmd(args))
         .map_err(|error| format!("{addr}: {} failed: {error}", args.join(" ")))
-}
-
-/// Calls `check` until it returns `Ok` or `timeout` passes; then returns the
-/// last error, so that the caller can add context (such as server logs).
-pub fn wait_for(timeout: Duration, mut check: impl FnMut() -> Result<(), String>) -> Result<(), String> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let error = match check() {
-            Ok(()) => return Ok(()),
-            Err(error) => error,
-        };
-        if Instant::now() >= deadline {
-            return Err(format!("still failing after {timeout:?}: {error}"));
-        }
-        thread::sleep(Duration::from_millis(100));
-    }
 }

@@ -51,6 +51,11 @@ fn crc16_xmodem(data: &[u8]) -> u16 {
     })
 }
 
+/// The slots `node` owns, given every slot's owner (`ValkeyCluster::slot_owners`).
+pub fn slots_of(owners: &[String], node: &str) -> Vec<u16> {
+    (0..SLOT_COUNT).filter(|s| owners[usize::from(*s)] == node).collect()
+}
+
 /// A short string `t` with `key_slot(t) == slot`: the smallest decimal number
 /// that hashes there. Keys `"{t}:anything"` then all land in `slot`.
 pub fn slot_tag(slot: u16) -> &'static str {

@@ -10,21 +10,23 @@
 //! on the test's own thread.
 
 use std::path::Path;
-use std::thread;
 use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+use super::eventually::{Unmet, try_eventually};
 use super::pki::Pki;
 use super::ports;
 use super::process::{self, ChildGuard};
 use super::resp::{Conn, Value};
-use super::server::{query, require_program, wait_for};
+use super::server::{query, require_program};
 
 /// How many port pairs to try before giving up on starting the server.
 const LAUNCH_ATTEMPTS: usize = 5;
 /// How long a started process may take to accept connections.
 const READY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often a starting server is asked whether it is up.
+const READY_STEP: Duration = Duration::from_millis(20);
 /// A new cluster node reports `cluster_state:ok` about 2 s after it has all slots.
 const CLUSTER_OK_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -111,19 +113,14 @@ impl TlsValkey {
         .to_vec();
         let process = process::spawn(program, &args, dir.path(), "server").map_err(|e| format!("spawn: {e}"))?;
         let mut server = TlsValkey { plain_port, tls_port, process, dir };
-        let deadline = Instant::now() + READY_TIMEOUT;
-        loop {
+        try_eventually("the TLS server answers as itself", READY_TIMEOUT, READY_STEP, || {
             if let Some(status) = server.process.exit_status() {
-                return Err(format!("exited with {status}\n{}", server.log_tail()));
+                return Err(Unmet::Never(format!("exited with {status}")));
             }
-            if server.answers_as_itself() {
-                return Ok(server);
-            }
-            if Instant::now() >= deadline {
-                return Err(format!("not answering after {READY_TIMEOUT:?}\n{}", server.log_tail()));
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
+            if server.answers_as_itself() { Ok(()) } else { Err(Unmet::NotYet("no answer".into())) }
+        })
+        .map_err(|error| format!("{error}\n{}", server.log_tail()))?;
+        Ok(server)
     }
 
     /// Whether the plain port is answered by this process (not by another test's server
@@ -139,10 +136,10 @@ impl TlsValkey {
     fn with_all_slots(self) -> TlsValkey {
         let reply = self.cmd(&["CLUSTER", "ADDSLOTSRANGE", "0", "16383"]);
         assert_eq!(reply, Value::Simple("OK".into()), "ADDSLOTSRANGE on {}", self.plain_addr());
-        wait_for(CLUSTER_OK_TIMEOUT, || {
+        try_eventually("cluster_state:ok", CLUSTER_OK_TIMEOUT, READY_STEP, || {
             let info = query(&self.plain_addr(), &["CLUSTER", "INFO"])?;
             let ok = info.as_str().is_some_and(|t| t.lines().any(|l| l.trim_end() == "cluster_state:ok"));
-            if ok { Ok(()) } else { Err("not cluster_state:ok yet".into()) }
+            if ok { Ok(()) } else { Err(format!("not cluster_state:ok yet: {info:?}")) }
         })
         .unwrap_or_else(|error| panic!("{}: {error}\n{}", self.plain_addr(), self.log_tail()));
         self
