@@ -17,7 +17,7 @@ pub struct NodeAddr {
 }
 
 impl NodeAddr {
-    pub fn new(host: impl Into<String>, port: u16) -> Self {
+    pub(crate) fn new(host: impl Into<String>, port: u16) -> Self {
         let host = host.into();
         NodeAddr { text: format_addr(&host, port), host, port }
     }

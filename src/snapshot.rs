@@ -33,7 +33,7 @@ pub struct SlotStats {
 
 impl SlotStats {
     /// Whether the node sends the statistics that `cluster-slot-stats-enabled` gates.
-    pub fn has_usage_stats(&self) -> bool {
+    pub(crate) fn has_usage_stats(&self) -> bool {
         self.cpu_usec.is_some() || self.network_bytes_in.is_some() || self.network_bytes_out.is_some()
     }
 }
@@ -42,20 +42,20 @@ impl SlotStats {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServerVersion {
     /// `valkey` or `redis`.
-    pub server: String,
+    pub(crate) server: String,
     /// As reported, e.g. `9.1.2`.
-    pub version: String,
+    pub(crate) version: String,
 }
 
 impl ServerVersion {
     /// `(major, minor)`, when the version starts with two numbers.
-    pub fn major_minor(&self) -> Option<(u32, u32)> {
+    pub(crate) fn major_minor(&self) -> Option<(u32, u32)> {
         let mut parts = self.version.split('.');
         Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
     }
 
     /// Whether the node has atomic slot migration (`CLUSTER MIGRATESLOTS`, Valkey 9.0+).
-    pub fn has_atomic_slot_migration(&self) -> bool {
+    pub(crate) fn has_atomic_slot_migration(&self) -> bool {
         self.server == "valkey" && self.major_minor().is_some_and(|v| v >= (9, 0))
     }
 }
@@ -89,7 +89,7 @@ impl Role {
 /// Why a node did not answer, coarse enough to alert on and to show to a user.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum FailureKind {
+pub(crate) enum FailureKind {
     ConnectionRefused,
     Timeout,
     AuthFailed,
@@ -108,7 +108,7 @@ pub enum FailureKind {
 
 impl FailureKind {
     /// Human wording used in logs and the JSON API (`"error": "connection refused"`).
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             FailureKind::ConnectionRefused => "connection refused",
             FailureKind::Timeout => "timeout",
@@ -126,33 +126,33 @@ impl FailureKind {
 /// A node failure: the kind, and a short detail safe to show (never a credential).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NodeFailure {
-    pub kind: FailureKind,
-    pub detail: String,
+    pub(crate) kind: FailureKind,
+    pub(crate) detail: String,
 }
 
 /// One node as the snapshot saw it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NodeStatus {
     /// Announced address; its `host:port` text is the `node` label everywhere.
-    pub addr: NodeAddr,
+    pub(crate) addr: NodeAddr,
     /// Cluster node id (empty when the node was never reached through a topology).
-    pub node_id: String,
-    pub role: Role,
+    pub(crate) node_id: String,
+    pub(crate) role: Role,
     /// Slots the node serves: its own for a primary, its primary's for a replica.
-    pub slots_served: u32,
+    pub(crate) slots_served: u32,
     /// `None` when the node answered.
-    pub failure: Option<NodeFailure>,
+    pub(crate) failure: Option<NodeFailure>,
     /// Time to get (or fail to get) this node's reply.
-    pub duration: Duration,
+    pub(crate) duration: Duration,
     /// Whether CPU/network statistics are on; `None` when it cannot be told (the node
     /// failed, or serves no slot).
-    pub slot_stats_enabled: Option<bool>,
+    pub(crate) slot_stats_enabled: Option<bool>,
     /// What the node runs, from `INFO server`; `None` when it did not answer.
-    pub version: Option<ServerVersion>,
+    pub(crate) version: Option<ServerVersion>,
 }
 
 impl NodeStatus {
-    pub fn is_up(&self) -> bool {
+    pub(crate) fn is_up(&self) -> bool {
         self.failure.is_none()
     }
 }
@@ -160,10 +160,10 @@ impl NodeStatus {
 /// One slot's statistics from one node.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SlotRecord {
-    pub slot: u16,
+    pub(crate) slot: u16,
     /// Index into [`Snapshot::nodes`] of the node that reported it.
-    pub node: u32,
-    pub stats: SlotStats,
+    pub(crate) node: u32,
+    pub(crate) stats: SlotStats,
 }
 
 /// What kind of server the seeds turned out to be.
@@ -216,7 +216,7 @@ impl Snapshot {
     }
 
     /// True when not one node answered: there is nothing to serve but the failure.
-    pub fn nothing_answered(&self) -> bool {
+    pub(crate) fn nothing_answered(&self) -> bool {
         matches!(self.state, ClusterState::Unreachable(_))
             || (self.state == ClusterState::Cluster && !self.nodes.is_empty() && self.nodes.iter().all(|n| !n.is_up()))
     }

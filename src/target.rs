@@ -18,20 +18,20 @@ use std::sync::Arc;
 /// One cluster the exporter reports on.
 pub(crate) struct Target {
     /// The cluster's name: `default` for the flat configuration.
-    pub name: ClusterName,
+    pub(crate) name: ClusterName,
     /// Where discovery starts, without credentials (URLs never carry any): for
     /// `/api/clusters`.
-    pub seeds: Vec<NodeUrl>,
+    pub(crate) seeds: Vec<NodeUrl>,
     /// The cluster's observation cache; it owns the collector that refreshes it.
-    pub cache: Arc<SnapshotCache<ClusterSource>>,
+    pub(crate) cache: Arc<SnapshotCache<ClusterSource>>,
     /// How `/metrics` is shaped for this cluster (TTL quoted in HELP, slot profile).
-    pub exposition: Exposition,
+    pub(crate) exposition: Exposition,
     /// Whether the nodes speak TLS: the rebalance commands then say `--tls`.
-    pub valkey_tls: bool,
+    pub(crate) valkey_tls: bool,
     /// `/metrics` bodies of the current snapshot, rendered once and served to every scrape.
-    pub metrics_bodies: RenderedBodies,
+    pub(crate) metrics_bodies: RenderedBodies,
     /// The JSON slot entries of the current snapshot, encoded once for every range query.
-    pub slot_stats_json: SlotStatsJson,
+    pub(crate) slot_stats_json: SlotStatsJson,
 }
 
 impl Target {

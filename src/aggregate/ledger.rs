@@ -25,22 +25,22 @@ use std::time::SystemTime;
 /// Keys and accumulated counters of a node or a slot range. A field is `None` until
 /// some slot reported it: a statistic the servers do not send is absent, not 0.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Sums {
+pub(crate) struct Sums {
     /// Keys now (a gauge).
-    pub keys: Option<u64>,
+    pub(crate) keys: Option<u64>,
     /// CPU µs, bytes in, bytes out, accumulated (monotonic counters).
-    pub counters: Counters,
+    pub(crate) counters: Counters,
 }
 
 /// Per-node and per-range sums of one snapshot.
 #[derive(Debug, Default)]
 pub struct Totals {
     /// Slots per range.
-    pub range_size: u16,
+    pub(crate) range_size: u16,
     /// Aligned with `Snapshot::nodes`.
-    pub nodes: Vec<Sums>,
+    pub(crate) nodes: Vec<Sums>,
     /// One per range, in slot order; primaries only, so no slot is counted twice.
-    pub ranges: Vec<Sums>,
+    pub(crate) ranges: Vec<Sums>,
 }
 
 /// What the exporter remembers between snapshots.

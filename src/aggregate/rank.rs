@@ -53,10 +53,10 @@ fn descending(a: f64, b: f64) -> Ordering {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Hottest {
     /// Index into `Snapshot::nodes`.
-    pub node: usize,
-    pub slot: u16,
+    pub(crate) node: usize,
+    pub(crate) slot: u16,
     /// 0..1.
-    pub share: f64,
+    pub(crate) share: f64,
 }
 
 /// Each node's hottest slot by `measure` (a rate); nodes with no rate, or a rate of
@@ -141,7 +141,7 @@ pub struct AboveFloor {
 
 impl AboveFloor {
     /// The slots above the floor in `observation`'s window (none without a window).
-    pub fn of(observation: &Observation) -> AboveFloor {
+    pub(crate) fn of(observation: &Observation) -> AboveFloor {
         let above = |measure| {
             let values = primary_values(observation, measure);
             let floor = values.iter().map(|(_, value)| value).sum::<f64>() * TOP_RATE_FLOOR;
@@ -155,7 +155,7 @@ impl AboveFloor {
     }
 
     /// The slots above the floor in both.
-    pub fn and(&self, other: &AboveFloor) -> AboveFloor {
+    pub(crate) fn and(&self, other: &AboveFloor) -> AboveFloor {
         AboveFloor { cpu: self.cpu.and(&other.cpu), network: self.network.and(&other.network) }
     }
 

@@ -11,15 +11,15 @@ use crate::snapshot::SlotStats;
 /// Rates of one slot record, per second. A field is `None` when the node does not
 /// report that statistic (`cluster-slot-stats-enabled no`).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct SlotRates {
-    pub cpu_usec: Option<f64>,
-    pub network_bytes_in: Option<f64>,
-    pub network_bytes_out: Option<f64>,
+pub(crate) struct SlotRates {
+    pub(crate) cpu_usec: Option<f64>,
+    pub(crate) network_bytes_in: Option<f64>,
+    pub(crate) network_bytes_out: Option<f64>,
 }
 
 impl SlotRates {
     /// Bytes in and out together.
-    pub fn network(&self) -> Option<f64> {
+    pub(crate) fn network(&self) -> Option<f64> {
         match (self.network_bytes_in, self.network_bytes_out) {
             (None, None) => None,
             (a, b) => Some(a.unwrap_or(0.0) + b.unwrap_or(0.0)),
@@ -31,14 +31,14 @@ impl SlotRates {
 #[derive(Debug, Default)]
 pub struct Window {
     /// Seconds between the previous snapshot and this one; `None` for the first.
-    pub seconds: Option<f64>,
+    pub(crate) seconds: Option<f64>,
     /// Aligned with `Snapshot::slots`: `rates[i]` belongs to `slots[i]`.
-    pub rates: Vec<Option<SlotRates>>,
+    pub(crate) rates: Vec<Option<SlotRates>>,
 }
 
 impl Window {
     /// Whether any rate could be computed (there was an earlier snapshot).
-    pub fn has_rates(&self) -> bool {
+    pub(crate) fn has_rates(&self) -> bool {
         self.seconds.is_some()
     }
 }

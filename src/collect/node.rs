@@ -68,13 +68,13 @@ impl NodePool {
 
     /// Connects only to hosts `allowed` admits; others fail with
     /// [`FailureKind::NotAllowed`] before any connection is opened.
-    pub fn allowing(mut self, allowed: AllowedNodes) -> Self {
+    pub(crate) fn allowing(mut self, allowed: AllowedNodes) -> Self {
         self.allowed = allowed;
         self
     }
 
     /// Whether a connection to `addr` may be opened.
-    pub fn allows(&self, addr: &NodeAddr) -> bool {
+    pub(crate) fn allows(&self, addr: &NodeAddr) -> bool {
         self.allowed.allows(addr.host())
     }
 
@@ -126,7 +126,7 @@ impl NodePool {
     /// Bounds every command from now on by `deadline` as well as the node timeout:
     /// discovery and statistics together then end within one node timeout, with late
     /// nodes reported as timed out.
-    pub fn set_refresh_deadline(&self, deadline: Instant) {
+    pub(crate) fn set_refresh_deadline(&self, deadline: Instant) {
         *crate::sync::lock(&self.refresh_deadline) = Some(deadline);
     }
 
@@ -189,7 +189,7 @@ impl NodePool {
     }
 
     /// Drops the clients of nodes that are neither seeds nor in the current topology.
-    pub fn retain(&self, keep: &HashSet<NodeAddr>) {
+    pub(crate) fn retain(&self, keep: &HashSet<NodeAddr>) {
         crate::sync::lock(&self.clients).retain(|addr, _| keep.contains(addr));
     }
 
@@ -234,8 +234,8 @@ impl NodePool {
 /// One command for [`NodePool::pipeline_raw`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RawCommand {
-    pub name: &'static str,
-    pub args: Vec<String>,
+    pub(crate) name: &'static str,
+    pub(crate) args: Vec<String>,
 }
 
 /// `custom_raw` hands server errors back as frames; they are failures like any other.

@@ -11,9 +11,9 @@ use fred::types::Value;
 
 /// A primary that serves no slot.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EmptyPrimary {
-    pub addr: NodeAddr,
-    pub node_id: String,
+pub(crate) struct EmptyPrimary {
+    pub(crate) addr: NodeAddr,
+    pub(crate) node_id: String,
 }
 
 /// The online primaries of slot-less shards in a `CLUSTER SHARDS` reply. `queried_host`

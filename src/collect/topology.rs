@@ -30,10 +30,10 @@ impl std::error::Error for TopologyError {}
 pub struct TopologyNode {
     /// Announced address.
     pub addr: NodeAddr,
-    pub node_id: String,
+    pub(crate) node_id: String,
     pub role: Role,
     /// For a replica: index of its primary in [`Topology::nodes`].
-    pub primary: Option<usize>,
+    pub(crate) primary: Option<usize>,
 }
 
 /// Slot ownership as one node sees it.
@@ -66,7 +66,7 @@ impl Topology {
 
     /// Adds primaries that own no slots (from `CLUSTER SHARDS`) unless already known:
     /// they have no statistics, but they are where a rebalance should move load.
-    pub fn add_empty_primaries(&mut self, primaries: Vec<super::shards::EmptyPrimary>) {
+    pub(crate) fn add_empty_primaries(&mut self, primaries: Vec<super::shards::EmptyPrimary>) {
         for primary in primaries {
             if self.nodes.iter().any(|n| n.node_id == primary.node_id || n.addr == primary.addr) {
                 continue;
@@ -81,19 +81,19 @@ impl Topology {
     }
 
     /// Index of the primary owning `slot`.
-    pub fn owner_of(&self, slot: u16) -> Option<usize> {
+    pub(crate) fn owner_of(&self, slot: u16) -> Option<usize> {
         self.owner.get(slot as usize).copied().flatten().map(|i| i as usize)
     }
 
     /// Whether the node at `index` answers for `slot`: a primary for its own slots, a
     /// replica for its primary's.
-    pub fn serves(&self, index: usize, slot: u16) -> bool {
+    pub(crate) fn serves(&self, index: usize, slot: u16) -> bool {
         let primary = self.nodes[index].primary.unwrap_or(index);
         self.owner_of(slot) == Some(primary)
     }
 
     /// Number of slots the node at `index` serves.
-    pub fn slots_served(&self, index: usize) -> u32 {
+    pub(crate) fn slots_served(&self, index: usize) -> u32 {
         let primary = self.nodes[index].primary.unwrap_or(index) as u32;
         self.owner.iter().filter(|o| **o == Some(primary)).count() as u32
     }
@@ -173,7 +173,7 @@ impl Topology {
     /// `CLUSTER SLOT-STATS SLOTSRANGE a b` over windows of the slot space that each hold
     /// at most [`MAX_SLOTS_PER_REQUEST`] of its slots. A window may span slots the node
     /// does not serve; the server leaves those out of its reply.
-    pub fn slot_stats_requests(&self, index: usize) -> Vec<RawCommand> {
+    pub(crate) fn slot_stats_requests(&self, index: usize) -> Vec<RawCommand> {
         self.slot_stats_requests_of(index, MAX_SLOTS_PER_REQUEST)
     }
 

@@ -58,13 +58,14 @@ impl AllowedNodes {
     }
 
     /// Whether the list is empty, so every node may be contacted.
-    pub fn allows_any(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn allows_any(&self) -> bool {
         self.entries.is_empty()
     }
 
     /// Whether a node announced with `host` (an IP address or a name, IPv6 without
     /// brackets) may be contacted.
-    pub fn allows(&self, host: &str) -> bool {
+    pub(crate) fn allows(&self, host: &str) -> bool {
         if self.entries.is_empty() {
             return true;
         }

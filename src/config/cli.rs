@@ -27,24 +27,24 @@ pub struct Cli {
     /// Without a command the exporter serves; a command runs once and exits.
     #[command(subcommand)]
     #[serde(skip)]
-    pub command: Option<Command>,
+    pub(crate) command: Option<Command>,
 
     /// TOML configuration file (it must exist).
     #[arg(long, global = true, value_name = "PATH", env = "VALKEY_SLOT_EXPORTER_CONFIG")]
     #[serde(skip)]
-    pub config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
 
     /// Address to serve /metrics and the JSON API on [default: 0.0.0.0:9765].
     #[arg(long, global = true, value_name = "ADDR")]
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub listen: Option<String>,
+    pub(crate) listen: Option<String>,
 
     /// Seed nodes of the cluster, comma-separated redis://, valkey://, rediss:// or
     /// valkeys:// URLs; the topology is discovered from any one that answers
     /// [default: redis://localhost:6379].
     #[arg(long, global = true, value_name = "URL[,URL...]", value_delimiter = ',')]
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub nodes: Option<Vec<String>>,
+    pub(crate) nodes: Option<Vec<String>>,
 
     /// The only nodes the exporter may contact, and so send the credentials to:
     /// comma-separated CIDRs (10.0.0.0/8, fd00::/8), IP addresses, host names and
@@ -52,40 +52,40 @@ pub struct Cli {
     /// not_allowed and never contacted [default: empty, any node].
     #[arg(long, global = true, value_name = "ENTRY[,ENTRY...]", value_delimiter = ',')]
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub allowed_nodes: Option<Vec<String>>,
+    pub(crate) allowed_nodes: Option<Vec<String>>,
 
     /// ACL user name for Valkey.
     #[arg(long, global = true, value_name = "NAME")]
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub username: Option<String>,
+    pub(crate) username: Option<String>,
 
     /// Password for Valkey (visible in the process list: prefer --password-file).
     #[arg(long, global = true, value_name = "PASSWORD", hide_default_value = true, value_parser = parse_secret)]
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub password: Option<Secret>,
+    pub(crate) password: Option<Secret>,
 
     /// File holding the Valkey password (a trailing newline is ignored).
     #[arg(long, global = true, value_name = "PATH")]
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub password_file: Option<PathBuf>,
+    pub(crate) password_file: Option<PathBuf>,
 
     /// How long a snapshot is served before the next request refreshes it, e.g. 30s,
     /// 2m; at least 1s [default: 30s].
     #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration_flag)]
     #[serde(skip_serializing_if = "Option::is_none", with = "humantime_serde::option")]
-    pub cache_ttl: Option<Duration>,
+    pub(crate) cache_ttl: Option<Duration>,
 
     /// How long one node may take to connect and answer before it is reported down;
     /// at most the cache TTL [default: 5s].
     #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration_flag)]
     #[serde(skip_serializing_if = "Option::is_none", with = "humantime_serde::option")]
-    pub node_timeout: Option<Duration>,
+    pub(crate) node_timeout: Option<Duration>,
 
     /// Also query replicas; their slot series carry their own `node` label.
     #[arg(long, global = true, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true",
           action = ArgAction::Set)]
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub include_replicas: Option<bool>,
+    pub(crate) include_replicas: Option<bool>,
 
     /// Per-slot series on /metrics: all, top:N (the N hottest slots by CPU and by
     /// network among those above 0.1% of the cluster's rate two refreshes running, and
@@ -93,80 +93,80 @@ pub struct Cli {
     /// always there [default: all].
     #[arg(long, global = true, value_name = "PROFILE")]
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub slot_series: Option<SlotSeries>,
+    pub(crate) slot_series: Option<SlotSeries>,
 
     /// Width of the slot ranges the slot_range series sum over; must divide 16384
     /// [default: 128, i.e. 128 ranges].
     #[arg(long, global = true, value_name = "SLOTS")]
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub slot_range_size: Option<u32>,
+    pub(crate) slot_range_size: Option<u32>,
 
     /// CA certificate(s) (PEM) that Valkey's server certificates must chain to, for
     /// rediss:// and valkeys:// nodes [default: the system's CA bundle].
     #[arg(long, global = true, value_name = "PATH")]
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub tls_ca_file: Option<PathBuf>,
+    pub(crate) tls_ca_file: Option<PathBuf>,
 
     /// Client certificate (PEM) to present to Valkey (with --tls-client-key-file).
     #[arg(long, global = true, value_name = "PATH")]
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub tls_client_cert_file: Option<PathBuf>,
+    pub(crate) tls_client_cert_file: Option<PathBuf>,
 
     /// Private key (PEM) of the client certificate.
     #[arg(long, global = true, value_name = "PATH")]
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub tls_client_key_file: Option<PathBuf>,
+    pub(crate) tls_client_key_file: Option<PathBuf>,
 
     /// Prometheus exporter-toolkit web config (YAML) for TLS and basic auth on the
     /// exporter's own endpoint.
     #[arg(long, global = true, value_name = "PATH")]
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub web_config_file: Option<PathBuf>,
+    pub(crate) web_config_file: Option<PathBuf>,
 
     /// Most concurrent HTTP connections; more are answered 503 and closed [default: 256].
     #[arg(long, global = true, value_name = "N")]
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_connections: Option<usize>,
+    pub(crate) max_connections: Option<usize>,
 
     /// How long a client has, from connecting (or from the end of its previous
     /// answer), to send a complete request head, TLS handshake included [default: 10s].
     #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration_flag)]
     #[serde(skip_serializing_if = "Option::is_none", with = "humantime_serde::option")]
-    pub http_header_timeout: Option<Duration>,
+    pub(crate) http_header_timeout: Option<Duration>,
 
     /// How long a keep-alive connection (HTTP/1.1 or HTTP/2) may stay open with no
     /// request in progress [default: 60s].
     #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration_flag)]
     #[serde(skip_serializing_if = "Option::is_none", with = "humantime_serde::option")]
-    pub http_idle_timeout: Option<Duration>,
+    pub(crate) http_idle_timeout: Option<Duration>,
 
     /// How long an answer may make no progress towards a client that does not read it
     /// before the connection is dropped [default: 30s].
     #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration_flag)]
     #[serde(skip_serializing_if = "Option::is_none", with = "humantime_serde::option")]
-    pub http_send_timeout: Option<Duration>,
+    pub(crate) http_send_timeout: Option<Duration>,
 
     /// Requests in progress at once on one HTTP/2 connection, 1-1000 [default: 16].
     #[arg(long, global = true, value_name = "N")]
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub http2_max_concurrent_streams: Option<u32>,
+    pub(crate) http2_max_concurrent_streams: Option<u32>,
 
     /// host:port Prometheus should scrape, as /sd announces it [default: the Host
     /// header of the /sd request].
     #[arg(long, global = true, value_name = "HOST:PORT")]
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub web_external_address: Option<String>,
+    pub(crate) web_external_address: Option<String>,
 
     /// Log filter: error, warn, info, debug, trace, or a tracing filter directive
     /// [default: info].
     #[arg(long, global = true, value_name = "LEVEL")]
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub log_level: Option<String>,
+    pub(crate) log_level: Option<String>,
 
     /// Log format: text or json [default: text].
     #[arg(long, global = true, value_name = "FORMAT")]
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub log_format: Option<String>,
+    pub(crate) log_format: Option<String>,
 }
 
 fn parse_secret(s: &str) -> Result<Secret, Infallible> {
@@ -219,44 +219,44 @@ pub enum Command {
 pub struct PlanArgs {
     /// Which configured cluster to read (required when the file names several).
     #[arg(long, value_name = "NAME")]
-    pub cluster: Option<String>,
+    pub(crate) cluster: Option<String>,
     /// The load to even out.
     #[arg(long, default_value = "cpu", value_parser = Measure::parser(&BALANCEABLE))]
     pub(crate) by: Measure,
     /// Time between the two snapshots the rates come from.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_window)]
-    pub window: Duration,
+    pub(crate) window: Duration,
     #[arg(long, value_name = "N", help = ranged("Most slot moves to propose", &MAX_MOVES),
           default_value_t = MAX_MOVES.default, value_parser = clap::value_parser!(u32).range(MAX_MOVES.clap_range()))]
-    pub max_moves: u32,
+    pub(crate) max_moves: u32,
     #[arg(long, value_name = "RATIO", help = ranged("Stop once the busiest primary carries at most this times the mean", &TARGET_RATIO),
           default_value_t = TARGET_RATIO.default, value_parser = parse_target)]
-    pub target: f64,
+    pub(crate) target: f64,
     #[arg(long, value_name = "N", help = ranged("Hottest slots listed before the plan", &HOT_LIMIT),
           default_value_t = HOT_LIMIT.default, value_parser = clap::value_parser!(u32).range(HOT_LIMIT.clap_range()))]
-    pub limit: u32,
+    pub(crate) limit: u32,
     /// Print the API's JSON instead of tables.
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
 }
 
 #[derive(Args, Debug, Clone, PartialEq)]
 pub struct TopArgs {
     /// Which configured cluster to read (required when the file names several).
     #[arg(long, value_name = "NAME")]
-    pub cluster: Option<String>,
+    pub(crate) cluster: Option<String>,
     /// What to rank by.
     #[arg(long, default_value = "cpu", value_parser = Measure::parser(&RANKABLE))]
     pub(crate) by: Measure,
     /// Time between the two snapshots the rates come from.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_window)]
-    pub window: Duration,
+    pub(crate) window: Duration,
     #[arg(long, value_name = "N", help = ranged("Slots listed", &HOT_LIMIT),
           default_value_t = HOT_LIMIT.default, value_parser = clap::value_parser!(u32).range(HOT_LIMIT.clap_range()))]
-    pub limit: u32,
+    pub(crate) limit: u32,
     /// Print the API's JSON instead of a table.
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
 }
 
 /// A window of at least 100 ms: rates over less are mostly noise.

@@ -21,7 +21,7 @@ pub struct ClusterName(String);
 
 impl ClusterName {
     /// Checks `name` against [`CLUSTER_NAME_GRAMMAR`].
-    pub fn parse(name: &str) -> Result<Self, InvalidClusterName> {
+    pub(crate) fn parse(name: &str) -> Result<Self, InvalidClusterName> {
         let mut chars = name.chars();
         let first_ok = chars.next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
         let rest_ok = chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');

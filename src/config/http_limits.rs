@@ -19,14 +19,14 @@ pub struct HttpLimits {
     pub header_timeout: Duration,
     /// How long a keep-alive connection (HTTP/1.1 or HTTP/2) may sit with no request in
     /// progress before it is closed (`http_idle_timeout`).
-    pub idle_timeout: Duration,
+    pub(crate) idle_timeout: Duration,
     /// How long an answer may make no progress towards the client (a write that
     /// cannot proceed, or an HTTP/2 stream with no flow-control window) before the
     /// connection is dropped (`http_send_timeout`).
-    pub send_timeout: Duration,
+    pub(crate) send_timeout: Duration,
     /// Requests in progress at once on one HTTP/2 connection
     /// (`http2_max_concurrent_streams`).
-    pub http2_max_concurrent_streams: u32,
+    pub(crate) http2_max_concurrent_streams: u32,
 }
 
 impl HttpLimits {

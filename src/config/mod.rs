@@ -16,7 +16,7 @@ mod node_url;
 mod raw;
 mod secret;
 mod slot_series;
-pub mod tls;
+pub(crate) mod tls;
 mod validate;
 pub mod web;
 
@@ -66,12 +66,12 @@ pub struct Settings {
     /// TLS and basic auth on the exporter's own endpoint.
     pub web: WebConfig,
     /// `host:port` `/sd` announces as the target; `None`: the request's `Host`.
-    pub web_external_address: Option<String>,
+    pub(crate) web_external_address: Option<String>,
     /// Cap on concurrent HTTP connections, so a flood cannot exhaust memory or file
     /// descriptors.
-    pub max_connections: usize,
+    pub(crate) max_connections: usize,
     /// Per-connection timeouts and the HTTP/2 stream limit.
-    pub http_limits: HttpLimits,
+    pub(crate) http_limits: HttpLimits,
     /// tracing filter directive.
     pub log_level: String,
     pub log_format: LogFormat,
@@ -104,7 +104,7 @@ pub struct ClusterSettings {
     pub slot_range_size: u16,
     /// The nodes the exporter may contact (and send the credentials to); the seeds are
     /// among them. Nodes the topology names outside it are reported, never contacted.
-    pub allowed_nodes: AllowedNodes,
+    pub(crate) allowed_nodes: AllowedNodes,
 }
 
 impl Settings {

@@ -13,7 +13,7 @@ pub struct NodeUrl {
     /// The node; its port is 6379 when the URL has none, as with every Redis client.
     pub addr: NodeAddr,
     /// `rediss://`/`valkeys://`: the connection must be TLS.
-    pub tls: bool,
+    pub(crate) tls: bool,
 }
 
 impl fmt::Display for NodeUrl {

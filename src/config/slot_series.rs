@@ -25,7 +25,7 @@ pub enum SlotSeries {
 
 impl SlotSeries {
     /// What the user wrote: `all`, `top:N` or `none` (also the `profile` label).
-    pub fn name(self) -> String {
+    pub(crate) fn name(self) -> String {
         self.to_string()
     }
 }

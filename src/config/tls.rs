@@ -19,7 +19,7 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 }
 
 /// Reads every certificate in a PEM file; an empty file is an error, not "trust nothing".
-pub fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+pub(crate) fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let path_buf = || path.to_path_buf();
     let certs = CertificateDer::pem_file_iter(path)
         .map_err(|e| TlsError::ReadCerts { path: path_buf(), detail: e.to_string() })?
@@ -33,7 +33,7 @@ pub fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError>
 
 /// Reads the first private key (PKCS#8, PKCS#1 or SEC1) in a PEM file. Errors name
 /// the file, never its contents.
-pub fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
+pub(crate) fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
     PrivateKeyDer::from_pem_file(path)
         .map_err(|e| TlsError::ReadKey { path: path.to_path_buf(), detail: e.to_string() })
 }
@@ -50,7 +50,7 @@ fn root_store(ca_file: &Path) -> Result<RootCertStore, TlsError> {
 /// (or the system's CA store when none is given: the platform bundle, or
 /// `SSL_CERT_FILE` / `SSL_CERT_DIR` when set, through rustls-native-certs); a client certificate is presented when
 /// both `cert_file` and `key_file` are set.
-pub fn client_config(
+pub(crate) fn client_config(
     ca_file: Option<&Path>,
     cert_and_key: Option<(&Path, &Path)>,
 ) -> Result<Arc<ClientConfig>, TlsError> {
@@ -140,14 +140,14 @@ impl std::error::Error for TlsError {}
 
 /// How the exporter's endpoint treats client certificates (exporter-toolkit names).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ClientAuth {
+pub(crate) enum ClientAuth {
     NoClientCert,
     VerifyClientCertIfGiven,
     RequireAndVerifyClientCert,
 }
 
 /// Server side (Prometheus → exporter).
-pub fn server_config(
+pub(crate) fn server_config(
     cert_file: &Path,
     key_file: &Path,
     client_ca_file: Option<&Path>,

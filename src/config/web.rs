@@ -164,9 +164,9 @@ fn basic_auth(users: BTreeMap<String, String>) -> Result<Option<BasicAuthUsers>,
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WebConfigError {
     /// The file, as configured: every message starts with it.
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// What is wrong.
-    pub problem: WebProblem,
+    pub(crate) problem: WebProblem,
 }
 
 /// What is wrong with a web-config file.

@@ -89,7 +89,7 @@ impl From<bool> for Verdict {
 }
 
 /// The credential checker every request goes through when `basic_auth_users` is set.
-pub struct BasicAuth {
+pub(crate) struct BasicAuth {
     /// User name to bcrypt hash, from `basic_auth_users`: what credentials must match.
     users: HashMap<String, String>,
     /// Verified instead when the user is unknown, so that an unknown user costs what a

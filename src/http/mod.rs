@@ -48,21 +48,21 @@ use tokio_rustls::TlsAcceptor;
 /// How long shutdown waits for in-flight requests before giving up on them.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// Most request headers accepted; Prometheus sends about eight.
-pub const MAX_HEADERS: usize = 64;
+pub(crate) const MAX_HEADERS: usize = 64;
 /// Most bytes of request line and headers buffered (hyper's minimum is 8 KiB).
-pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+pub(crate) const MAX_HEADER_BYTES: usize = 16 * 1024;
 
 /// How the endpoint is exposed.
 #[derive(Clone, Default)]
 pub struct ServeOptions {
     /// Serve HTTPS only, with this configuration.
-    pub tls: Option<Arc<rustls::ServerConfig>>,
+    pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
     /// Require these credentials on every request.
-    pub basic_auth: Option<Arc<BasicAuth>>,
+    pub(crate) basic_auth: Option<Arc<BasicAuth>>,
     /// Most connections served at once; 0 means the default of 256.
-    pub max_connections: usize,
+    pub(crate) max_connections: usize,
     /// Per-connection timeouts and the HTTP/2 stream limit.
-    pub limits: HttpLimits,
+    pub(crate) limits: HttpLimits,
 }
 
 impl ServeOptions {

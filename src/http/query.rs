@@ -10,8 +10,8 @@ use std::ops::RangeInclusive;
 /// A rejected query: the error code and a message naming the parameter.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct QueryError {
-    pub code: &'static str,
-    pub message: String,
+    pub(crate) code: &'static str,
+    pub(crate) message: String,
 }
 
 /// The parameters of one request, checked against the names its endpoint accepts.

@@ -12,24 +12,24 @@ use crate::snapshot::Role;
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct PrimaryBalance {
     /// Index into `Snapshot::nodes`.
-    pub node: usize,
-    pub slots: u32,
-    pub keys: Option<u64>,
-    pub cpu_usec_per_sec: Option<f64>,
+    pub(crate) node: usize,
+    pub(crate) slots: u32,
+    pub(crate) keys: Option<u64>,
+    pub(crate) cpu_usec_per_sec: Option<f64>,
     /// Bytes in plus bytes out per second.
-    pub network_bytes_per_sec: Option<f64>,
-    pub keys_share: Option<f64>,
-    pub cpu_share: Option<f64>,
-    pub network_share: Option<f64>,
+    pub(crate) network_bytes_per_sec: Option<f64>,
+    pub(crate) keys_share: Option<f64>,
+    pub(crate) cpu_share: Option<f64>,
+    pub(crate) network_share: Option<f64>,
 }
 
 /// Every primary, and the imbalance of each measure over those that answered.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Balance {
-    pub primaries: Vec<PrimaryBalance>,
-    pub keys: Imbalance,
-    pub cpu: Imbalance,
-    pub network: Imbalance,
+    pub(crate) primaries: Vec<PrimaryBalance>,
+    pub(crate) keys: Imbalance,
+    pub(crate) cpu: Imbalance,
+    pub(crate) network: Imbalance,
 }
 
 pub(crate) fn balance(observation: &Observation) -> Balance {

@@ -45,21 +45,21 @@ impl Kind {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Commands {
     /// Which form `lines` take.
-    pub kind: Kind,
+    pub(crate) kind: Kind,
     /// The commands (or script lines), ready to review and run.
-    pub lines: Vec<String>,
+    pub(crate) lines: Vec<String>,
     /// Moves of the plan that `lines` do not carry out, and why: shown beside the
     /// commands so that the operator knows the plan was not carried out whole.
-    pub left_out: Vec<LeftOut>,
+    pub(crate) left_out: Vec<LeftOut>,
 }
 
 /// A planned move kept out of the commands.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct LeftOut {
     /// The slot the move would have moved.
-    pub slot: u16,
+    pub(crate) slot: u16,
     /// Why, naming the node by its address (never echoing the odd ID itself).
-    pub reason: String,
+    pub(crate) reason: String,
 }
 
 /// Length of a Valkey node ID: the hex of 20 random bytes.

@@ -13,23 +13,23 @@ pub(crate) const NO_WINDOW_NOTE: &str =
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct HotSlot {
     /// Index into `Snapshot::slots` (and `Window::rates`).
-    pub position: usize,
+    pub(crate) position: usize,
     /// The slot's value in the ranked measure.
-    pub value: f64,
+    pub(crate) value: f64,
     /// Share of its node's total in the measure; `None` when that total is 0.
-    pub share_of_node: Option<f64>,
+    pub(crate) share_of_node: Option<f64>,
     /// Share of all primaries' total; `None` when that total is 0.
-    pub share_of_cluster: Option<f64>,
+    pub(crate) share_of_cluster: Option<f64>,
 }
 
 /// The hottest slots by one measure.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct HotSlots {
-    pub measure: Measure,
+    pub(crate) measure: Measure,
     /// Highest first, ties to the lower slot; at most the limit asked for.
-    pub entries: Vec<HotSlot>,
+    pub(crate) entries: Vec<HotSlot>,
     /// Set when there is nothing to rank yet.
-    pub note: Option<&'static str>,
+    pub(crate) note: Option<&'static str>,
 }
 
 /// The `limit` hottest slots of the primaries by `measure`.

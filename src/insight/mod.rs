@@ -27,9 +27,9 @@ use crate::snapshot::Role;
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct PrimaryLoad {
     /// Index into `Snapshot::nodes`.
-    pub node: usize,
+    pub(crate) node: usize,
     /// `(slot, load, keys)`, in slot order. A slot without a rate counts 0.
-    pub slots: Vec<(u16, f64, u64)>,
+    pub(crate) slots: Vec<(u16, f64, u64)>,
 }
 
 impl PrimaryLoad {

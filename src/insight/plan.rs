@@ -21,13 +21,13 @@ use super::stats::{Imbalance, imbalance};
 /// One slot to move.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Move {
-    pub slot: u16,
+    pub(crate) slot: u16,
     /// Indices into `Snapshot::nodes`.
-    pub from: usize,
-    pub to: usize,
-    pub keys: u64,
+    pub(crate) from: usize,
+    pub(crate) to: usize,
+    pub(crate) keys: u64,
     /// The slot's load in the planned measure.
-    pub load: f64,
+    pub(crate) load: f64,
 }
 
 /// Why the planner stopped.
@@ -58,12 +58,12 @@ impl Stop {
 /// A plan and what it predicts.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Plan {
-    pub moves: Vec<Move>,
-    pub before: Imbalance,
+    pub(crate) moves: Vec<Move>,
+    pub(crate) before: Imbalance,
     /// Predicted after the moves.
-    pub after: Imbalance,
-    pub keys_to_migrate: u64,
-    pub stop: Stop,
+    pub(crate) after: Imbalance,
+    pub(crate) keys_to_migrate: u64,
+    pub(crate) stop: Stop,
 }
 
 /// Plans moves over `primaries` (their slots and loads in one measure).

@@ -7,9 +7,9 @@ use serde::Serialize;
 /// Imbalance figures of one measure; `None` when the mean is 0 (nothing to balance).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub(crate) struct Imbalance {
-    pub max_over_mean: Option<f64>,
-    pub gini: Option<f64>,
-    pub coefficient_of_variation: Option<f64>,
+    pub(crate) max_over_mean: Option<f64>,
+    pub(crate) gini: Option<f64>,
+    pub(crate) coefficient_of_variation: Option<f64>,
 }
 
 pub(crate) fn imbalance(loads: &[f64]) -> Imbalance {

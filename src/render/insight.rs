@@ -393,9 +393,9 @@ struct NodesData<'a> {
 /// What the exporter knows about a cluster and its nodes, for the page's header and
 /// node table.
 pub(crate) struct ClusterFacts<'a> {
-    pub name: &'a str,
-    pub profile: String,
-    pub cache_ttl: std::time::Duration,
+    pub(crate) name: &'a str,
+    pub(crate) profile: String,
+    pub(crate) cache_ttl: std::time::Duration,
 }
 
 pub(crate) fn nodes(observation: &Observation, facts: ClusterFacts<'_>, cached: bool, now: SystemTime) -> JsonReply {

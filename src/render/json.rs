@@ -22,8 +22,8 @@ pub(crate) const UNSUPPORTED_NOTE: &str = "CLUSTER SLOT-STATS command not suppor
 /// A rendered answer: HTTP status and JSON body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JsonReply {
-    pub status: u16,
-    pub body: String,
+    pub(crate) status: u16,
+    pub(crate) body: String,
 }
 
 /// `{"status","data","timestamp"}` in that order, as users see it in the docs.

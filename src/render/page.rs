@@ -5,8 +5,8 @@
 
 /// One embedded file.
 pub(crate) struct Asset {
-    pub content_type: &'static str,
-    pub body: &'static str,
+    pub(crate) content_type: &'static str,
+    pub(crate) body: &'static str,
 }
 
 pub(crate) const INDEX: Asset =
