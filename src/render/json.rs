@@ -270,6 +270,7 @@ mod tests {
             nodes,
             slots,
             owners: Vec::new(),
+            moves: Default::default(),
         };
         Served { value: Arc::new(snapshot), cached }
     }
