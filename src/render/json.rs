@@ -228,6 +228,7 @@ pub(crate) fn index(now: SystemTime) -> JsonReply {
                 "rebalance_plan": "/api/cluster/rebalance-plan",
                 "slot_map": "/api/cluster/slot-map",
                 "nodes": "/api/cluster/nodes",
+                "migrations": "/api/cluster/migrations",
             },
         },
     });
