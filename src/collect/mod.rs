@@ -5,6 +5,8 @@
 //! 2. [`node`]: `CLUSTER SLOT-STATS SLOTSRANGE` for the slots each primary (and replica,
 //!    when enabled) serves, to all at once, each over its own reused connection and
 //!    within the node timeout.
+//!    A primary is also asked, in the same task, `CLUSTER NODES` and (Valkey 9.0+)
+//!    `CLUSTER GETSLOTMIGRATIONS`: the slot moves under way, parsed by [`moves`].
 //! 3. [`reply`]: each answer walked as fred's raw frames and parsed by field name.
 //! 4. [`merge`]: answers attributed to slots by the topology, into the snapshot.
 

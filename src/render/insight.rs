@@ -321,7 +321,7 @@ struct NodeEntry<'a> {
     slot_stats_enabled: Option<bool>,
     /// Whether its migration jobs were listed: `listed`, `not_supported` (before Valkey
     /// 9.0), `not_permitted` (refused; see `migrations_detail`), `unreadable`, or
-    /// `not_asked` (down, or a replica).
+    /// `not_asked` (down, a replica, or its version unknown).
     migrations: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     migrations_detail: Option<&'a str>,

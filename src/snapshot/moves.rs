@@ -109,7 +109,8 @@ pub enum MigrationListing {
     NotPermitted(String),
     /// The answer had a shape the exporter does not know; the parser's words.
     Unreadable(String),
-    /// Not asked: the node did not answer this refresh, or is a replica.
+    /// Not asked: the node did not answer this refresh, is a replica, or its version
+    /// is unknown (its ACL refuses `INFO`).
     #[default]
     NotAsked,
 }
