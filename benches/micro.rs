@@ -159,6 +159,7 @@ fn snapshot_taken(at: SystemTime) -> Snapshot {
         nodes: merged.nodes,
         slots: merged.slots,
         owners: merged.owners,
+        moves: Default::default(),
     }
 }
 

@@ -3,7 +3,10 @@
 //! A refresh builds it, the cache shares it (`Arc<Snapshot>`), the renderers read
 //! it. Nothing here does I/O, so every renderer can be tested on a hand-built value.
 
+pub(crate) mod moves;
+
 use crate::addr::NodeAddr;
+pub(crate) use moves::Moves;
 use serde::Serialize;
 use std::fmt;
 use std::ops::RangeInclusive;
@@ -196,6 +199,8 @@ pub struct Snapshot {
     /// `nodes` of the primary that owns it, whether or not it answered: how a dead
     /// node's slots are shown as its own, and missing.
     pub owners: Vec<Option<u32>>,
+    /// Open slots and migration jobs, and per node whether they could be read.
+    pub moves: Moves,
 }
 
 impl Snapshot {
@@ -239,6 +244,7 @@ mod tests {
             nodes: vec![],
             slots: vec![record(0), record(5), record(5), record(9), record(MAX_SLOT)],
             owners: Vec::new(),
+            moves: Moves::default(),
         };
         assert_eq!(snap.slots_in(0..=MAX_SLOT).len(), 5);
         assert_eq!(snap.slots_in(5..=5).len(), 2);

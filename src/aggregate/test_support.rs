@@ -44,5 +44,6 @@ pub(crate) fn snapshot(at_secs: u64, nodes: Vec<NodeStatus>, rows: &[Row]) -> Sn
         nodes,
         slots,
         owners: Vec::new(),
+        moves: Default::default(),
     }
 }

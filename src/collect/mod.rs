@@ -5,12 +5,15 @@
 //! 2. [`node`]: `CLUSTER SLOT-STATS SLOTSRANGE` for the slots each primary (and replica,
 //!    when enabled) serves, to all at once, each over its own reused connection and
 //!    within the node timeout.
+//!    A primary is also asked, in the same task, `CLUSTER NODES` and (Valkey 9.0+)
+//!    `CLUSTER GETSLOTMIGRATIONS`: the slot moves under way, parsed by [`moves`].
 //! 3. [`reply`]: each answer walked as fred's raw frames and parsed by field name.
 //! 4. [`merge`]: answers attributed to slots by the topology, into the snapshot.
 
 pub(crate) mod failure;
 pub(crate) mod info;
 pub(crate) mod merge;
+pub(crate) mod moves;
 pub(crate) mod node;
 pub(crate) mod reply;
 pub(crate) mod shards;
@@ -18,7 +21,8 @@ pub(crate) mod topology;
 
 use crate::addr::NodeAddr;
 use crate::config::{ClusterSettings, NodeUrl};
-use crate::snapshot::{ClusterState, FailureKind, NodeFailure, NodeStatus, Role, Snapshot};
+use crate::snapshot::moves::{MigrationJob, MigrationListing, OpenSlot};
+use crate::snapshot::{ClusterState, FailureKind, Moves, NodeFailure, NodeStatus, Role, ServerVersion, Snapshot};
 use merge::NodeAnswer;
 use node::{ConnectOptions, NodePool, RawCommand};
 use std::collections::HashSet;
@@ -34,6 +38,14 @@ const CLUSTER_SHARDS: &[&str] = &["CLUSTER", "SHARDS"];
 fn info_server_request() -> RawCommand {
     RawCommand { name: "INFO", args: vec!["server".into()] }
 }
+
+fn cluster_request(subcommand: &str) -> RawCommand {
+    RawCommand { name: "CLUSTER", args: vec![subcommand.into()] }
+}
+
+/// What a primary said about moves, by its address (the snapshot's node order is
+/// known only after the merge).
+type Moved = (NodeAddr, moves::MovesAnswer);
 
 /// How many nodes from the last topology are asked, besides the configured seeds,
 /// when looking for the topology: enough to survive losing the seeds, few enough not
@@ -90,33 +102,35 @@ impl ClusterCollector {
         let taken_at = SystemTime::now();
         let started = Instant::now();
         self.pool.set_refresh_deadline(started + self.node_timeout);
-        let (state, merge::Merged { nodes, slots, owners }) = match self.discover().await {
+        let (state, merge::Merged { nodes, slots, owners }, moves) = match self.discover().await {
             Discovery::Found(topology, from) => self.collect(topology, &from).await,
-            Discovery::NotCluster(seed) => (ClusterState::NotCluster, merged(vec![seed])),
+            Discovery::NotCluster(seed) => (ClusterState::NotCluster, merged(vec![seed]), Moves::default()),
             Discovery::Unreachable(statuses) => {
                 let first = statuses
                     .iter()
                     .find_map(|s| s.failure.clone())
                     .unwrap_or(NodeFailure { kind: FailureKind::Other, detail: "no seed node configured".into() });
-                (ClusterState::Unreachable(first), merged(statuses))
+                (ClusterState::Unreachable(first), merged(statuses), Moves::default())
             }
         };
-        let snapshot = Snapshot { taken_at, refresh_duration: started.elapsed(), state, nodes, slots, owners };
+        let snapshot = Snapshot { taken_at, refresh_duration: started.elapsed(), state, nodes, slots, owners, moves };
         log_outcome(&snapshot);
         snapshot
     }
 
-    async fn collect(&self, mut topology: Topology, from: &NodeAddr) -> (ClusterState, merge::Merged) {
+    async fn collect(&self, mut topology: Topology, from: &NodeAddr) -> (ClusterState, merge::Merged, Moves) {
         topology.add_empty_primaries(self.empty_primaries(from).await);
         self.remember(&topology);
         let targets: Vec<usize> = (0..topology.nodes.len())
             .filter(|&i| self.include_replicas || topology.nodes[i].role == Role::Primary)
             .collect();
-        let answers = self.ask_slot_stats(&topology, &targets).await;
+        let (answers, moved) = self.ask_slot_stats(&topology, &targets).await;
         let all_unsupported = !answers.is_empty()
             && answers.iter().all(|a| matches!(&a.result, Err(f) if f.kind == FailureKind::Unsupported));
         let state = if all_unsupported { ClusterState::Unsupported } else { ClusterState::Cluster };
-        (state, merge::merge(&topology, answers))
+        let merged = merge::merge(&topology, answers);
+        let moves = moves::assemble(&merged.nodes, moved);
+        (state, merged, moves)
     }
 
     /// Primaries without slots, from `CLUSTER SHARDS` on the node that gave the
@@ -141,12 +155,13 @@ impl ClusterCollector {
         }
     }
 
-    /// Sends `INFO server` and SLOT-STATS (for the slots each serves) to every target at
-    /// once, pipelined on each node's connection; each answer carries its own timing.
-    /// Each node's reply is parsed in that node's task, so the decoding of several large
-    /// replies is spread over the runtime's threads. A target outside `allowed_nodes` is
-    /// not asked: its answer is the failure that says so.
-    async fn ask_slot_stats(&self, topology: &Topology, targets: &[usize]) -> Vec<NodeAnswer> {
+    /// Sends `INFO server`, `CLUSTER NODES` (primaries) and SLOT-STATS (for the slots
+    /// each serves) to every target at once, pipelined on each node's connection, then
+    /// `CLUSTER GETSLOTMIGRATIONS` to primaries whose `INFO` says Valkey 9.0+; each answer
+    /// carries its own timing. Each node's reply is parsed in that node's task, so the
+    /// decoding of several large replies is spread over the runtime's threads. A target
+    /// outside `allowed_nodes` is not asked: its answer is the failure that says so.
+    async fn ask_slot_stats(&self, topology: &Topology, targets: &[usize]) -> (Vec<NodeAnswer>, Vec<Moved>) {
         let mut tasks = JoinSet::new();
         let mut refused = Vec::new();
         for &index in targets {
@@ -157,28 +172,13 @@ impl ClusterCollector {
             }
             let pool = self.pool.clone();
             let addr = topology.nodes[index].addr.clone();
-            let mut requests = vec![info_server_request()];
-            requests.extend(topology.slot_stats_requests(index));
-            tasks.spawn(async move {
-                let started = Instant::now();
-                let (mut rows, mut version, mut first) = (Vec::new(), None, true);
-                let result = pool
-                    .pipeline_raw(&addr, requests, |frame| {
-                        if std::mem::take(&mut first) {
-                            // Only an ACL without +info refuses it: the version stays unknown.
-                            version = frame.ok().and_then(|f| info::parse_info_frame(&f));
-                            return Ok(());
-                        }
-                        reply::parse_slot_stats_into(&frame?, &mut rows).map_err(failure::protocol)
-                    })
-                    .await
-                    .map(|()| rows);
-                NodeAnswer { index, duration: started.elapsed(), result, version }
-            });
+            let primary = topology.nodes[index].role == Role::Primary;
+            let stats = topology.slot_stats_requests(index);
+            tasks.spawn(async move { ask_node(&pool, index, addr, primary, stats).await });
         }
-        let mut answers = tasks.join_all().await;
+        let (mut answers, moved): (Vec<NodeAnswer>, Vec<Option<Moved>>) = tasks.join_all().await.into_iter().unzip();
         answers.append(&mut refused);
-        answers
+        (answers, moved.into_iter().flatten().collect())
     }
 
     /// Asks every seed (and a few nodes from the last topology) for CLUSTER SLOTS at
@@ -233,6 +233,88 @@ impl ClusterCollector {
         self.pool.retain(&keep);
         *crate::sync::lock(&self.known_nodes) = addrs;
     }
+}
+
+/// One node's task: `INFO server`, `CLUSTER NODES` (a primary) and its SLOT-STATS
+/// requests, pipelined; then, on a primary whose `INFO` says Valkey 9.0+, `CLUSTER
+/// GETSLOTMIGRATIONS`, all within the node's bound. The statistics alone decide
+/// whether the node answered: a refused or odd moves command costs only the moves
+/// (one debug line; the snapshot's per-node listing says why), so an ACL without those
+/// commands neither fails the node nor fills the log.
+async fn ask_node(
+    pool: &NodePool,
+    index: usize,
+    addr: NodeAddr,
+    primary: bool,
+    slot_stats: Vec<RawCommand>,
+) -> (NodeAnswer, Option<Moved>) {
+    let started = Instant::now();
+    let mut requests = vec![info_server_request()];
+    if primary {
+        requests.push(cluster_request("NODES"));
+    }
+    requests.extend(slot_stats);
+    let (mut rows, mut version, mut open_slots, mut replies) = (Vec::new(), None, None, 0usize);
+    let result = pool
+        .pipeline_raw(&addr, requests, |frame| {
+            replies += 1;
+            match replies {
+                // Only an ACL without +info refuses it: the version stays unknown.
+                1 => version = frame.ok().and_then(|f| info::parse_info_frame(&f)),
+                2 if primary => open_slots = read_open_slots(&addr, frame),
+                _ => return reply::parse_slot_stats_into(&frame?, &mut rows).map_err(failure::protocol),
+            }
+            Ok(())
+        })
+        .await
+        .map(|()| rows);
+    let moved = match (&result, primary) {
+        (Ok(_), true) => {
+            let (listing, jobs) = list_jobs(pool, &addr, version.as_ref()).await;
+            Some((addr, moves::MovesAnswer { open_slots, listing, jobs }))
+        }
+        _ => None,
+    };
+    (NodeAnswer { index, duration: started.elapsed(), result, version }, moved)
+}
+
+/// The node's open slots from its `CLUSTER NODES` reply; `None` when it was refused or
+/// unreadable, which is said once per refresh at debug level.
+fn read_open_slots(addr: &NodeAddr, frame: Result<fred::types::Resp3Frame, NodeFailure>) -> Option<Vec<OpenSlot>> {
+    let read = frame.and_then(|f| moves::parse_open_slots(&f).map_err(failure::protocol));
+    read.map_err(|failure| {
+        tracing::debug!(node = %addr, detail = %failure.detail, "CLUSTER NODES not read: open slots unknown (grant +cluster|nodes)");
+    })
+    .ok()
+}
+
+/// The node's atomic migration jobs, or why they are not known. Servers before Valkey
+/// 9.0 have none and are not asked; neither is a node whose version is unknown.
+async fn list_jobs(
+    pool: &NodePool,
+    addr: &NodeAddr,
+    version: Option<&ServerVersion>,
+) -> (MigrationListing, Vec<MigrationJob>) {
+    match version {
+        None => return (MigrationListing::NotAsked, Vec::new()),
+        Some(v) if !v.has_atomic_slot_migration() => return (MigrationListing::NotSupported, Vec::new()),
+        Some(_) => {}
+    }
+    let mut listed = (MigrationListing::NotAsked, Vec::new());
+    let asked = pool
+        .pipeline_raw(addr, vec![cluster_request("GETSLOTMIGRATIONS")], |frame| {
+            listed = match frame.and_then(|f| moves::parse_migration_jobs(&f).map_err(failure::protocol)) {
+                Ok(jobs) => (MigrationListing::Listed, jobs),
+                Err(f) if f.kind == FailureKind::Protocol => (MigrationListing::Unreadable(f.detail), Vec::new()),
+                Err(f) => (MigrationListing::NotPermitted(f.detail), Vec::new()),
+            };
+            Ok(())
+        })
+        .await;
+    if let Some(detail) = asked.err().map(|f| f.detail).or_else(|| listed.0.detail().map(str::to_string)) {
+        tracing::debug!(node = %addr, %detail, "CLUSTER GETSLOTMIGRATIONS not read: migration jobs unknown (grant +cluster|getslotmigrations)");
+    }
+    listed
 }
 
 fn parse_topology(value: fred::types::Value, addr: &NodeAddr) -> Result<Topology, NodeFailure> {

@@ -96,7 +96,7 @@ fn set_field(stats: &mut SlotStats, name: &Resp3Frame, value: &Resp3Frame, slot:
 }
 
 /// A frame's RESP type, for error messages.
-fn kind(frame: &Resp3Frame) -> &'static str {
+pub(super) fn kind(frame: &Resp3Frame) -> &'static str {
     match frame {
         Resp3Frame::Array { .. } => "array",
         Resp3Frame::Map { .. } => "map",
@@ -109,7 +109,7 @@ fn kind(frame: &Resp3Frame) -> &'static str {
 }
 
 /// The bytes of a string frame.
-fn text(frame: &Resp3Frame) -> Option<&[u8]> {
+pub(super) fn text(frame: &Resp3Frame) -> Option<&[u8]> {
     match frame {
         Resp3Frame::BlobString { data, .. } | Resp3Frame::SimpleString { data, .. } => Some(data),
         _ => None,
@@ -118,7 +118,7 @@ fn text(frame: &Resp3Frame) -> Option<&[u8]> {
 
 /// Counts arrive as integers, but accept their decimal string form too (some proxies
 /// and RESP2 bridges stringify).
-fn as_u64(frame: &Resp3Frame) -> Option<u64> {
+pub(super) fn as_u64(frame: &Resp3Frame) -> Option<u64> {
     match frame {
         Resp3Frame::Number { data, .. } => u64::try_from(*data).ok(),
         other => parse_decimal(text(other)?),

@@ -67,7 +67,7 @@ pub(super) async fn rebalance_plan(asked: Asked<'_, PlanQuestion>) -> Answer {
 
 /// The current observation and whether it came from the cache, or the error answer
 /// when there is none or no node answered.
-async fn observed(target: &Target, now: SystemTime) -> Result<(Arc<Observation>, bool), Rejection> {
+pub(super) async fn observed(target: &Target, now: SystemTime) -> Result<(Arc<Observation>, bool), Rejection> {
     let Served { value, cached } = target.cache.get(None).await.map_err(|u| unavailable_response(u, now))?;
     if value.snapshot.nothing_answered() {
         let message = json::unreachable_message(&value.snapshot);

@@ -24,6 +24,7 @@ mod compress;
 mod conn;
 pub(crate) mod guard;
 mod insight;
+mod moves;
 mod page;
 pub(crate) mod query;
 mod request;

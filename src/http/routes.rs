@@ -18,6 +18,7 @@
 //! | `/api/cluster/rebalance-plan` | slot moves that even out a load, with commands |
 //! | `/api/cluster/slot-map`    | every slot's owner and value, for the page's map |
 //! | `/api/cluster/nodes`       | each node's state, answer time, error and version |
+//! | `/api/cluster/migrations`  | slots held open and migration jobs ([`super::moves`]) |
 //! | `/api/clusters`            | every configured cluster: name, seeds, nodes up, snapshot age ([`super::clusters`]) |
 //! | `/sd`                      | Prometheus HTTP service discovery: one target group per cluster |
 
@@ -25,7 +26,7 @@ use super::body::Body;
 use super::compress::compress;
 use super::request::{exporter_wide, per_cluster};
 use super::respond::{Answer, Rejection, json_response, not_found, text_response};
-use super::{clusters, insight, page, scrape};
+use super::{clusters, insight, moves, page, scrape};
 use crate::render::json;
 use crate::render::negotiate::Encoding;
 use crate::target::Exporter;
@@ -35,7 +36,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 /// Every path with an endpoint (the page's files aside), for the 405 answer.
-const KNOWN_PATHS: [&str; 12] = [
+const KNOWN_PATHS: [&str; 13] = [
     "/",
     "/api/clusters",
     "/sd",
@@ -48,6 +49,7 @@ const KNOWN_PATHS: [&str; 12] = [
     "/api/cluster/hot-slots",
     "/api/cluster/balance",
     "/api/cluster/rebalance-plan",
+    "/api/cluster/migrations",
 ];
 
 /// Answers one request. Never fails: every problem becomes a JSON error response.
@@ -82,6 +84,7 @@ async fn route<B>(request: &Request<B>, exporter: &Exporter, now: SystemTime) ->
         "/api/cluster/rebalance-plan" => insight::rebalance_plan(per_cluster(request, exporter, now)?).await,
         "/api/cluster/slot-map" => insight::slot_map(per_cluster(request, exporter, now)?).await,
         "/api/cluster/nodes" => insight::nodes(per_cluster(request, exporter, now)?).await,
+        "/api/cluster/migrations" => moves::migrations(per_cluster(request, exporter, now)?).await,
         _ => Err(not_found(path, now).into()),
     }
 }

@@ -377,6 +377,12 @@ struct NodeEntry<'a> {
     server: Option<&'a str>,
     version: Option<&'a str>,
     slot_stats_enabled: Option<bool>,
+    /// Whether its migration jobs were listed: `listed`, `not_supported` (before Valkey
+    /// 9.0), `not_permitted` (refused; see `migrations_detail`), `unreadable`, or
+    /// `not_asked` (down, a replica, or its version unknown).
+    migrations: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    migrations_detail: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -399,11 +405,13 @@ pub(crate) struct ClusterFacts<'a> {
 }
 
 pub(crate) fn nodes(observation: &Observation, facts: ClusterFacts<'_>, cached: bool, now: SystemTime) -> JsonReply {
+    let moves = &observation.snapshot.moves;
     let nodes = observation
         .snapshot
         .nodes
         .iter()
-        .map(|n| NodeEntry {
+        .enumerate()
+        .map(|(i, n)| NodeEntry {
             node: node_ref(n),
             role: n.role.as_str(),
             up: n.is_up(),
@@ -414,6 +422,8 @@ pub(crate) fn nodes(observation: &Observation, facts: ClusterFacts<'_>, cached: 
             server: n.version.as_ref().map(|v| v.server.as_str()),
             version: n.version.as_ref().map(|v| v.version.as_str()),
             slot_stats_enabled: n.slot_stats_enabled,
+            migrations: moves.of_node(i).listing.as_str(),
+            migrations_detail: moves.of_node(i).listing.detail(),
         })
         .collect();
     let data = NodesData {

@@ -228,6 +228,7 @@ pub(crate) fn index(now: SystemTime) -> JsonReply {
                 "rebalance_plan": "/api/cluster/rebalance-plan",
                 "slot_map": "/api/cluster/slot-map",
                 "nodes": "/api/cluster/nodes",
+                "migrations": "/api/cluster/migrations",
             },
         },
     });
@@ -270,6 +271,7 @@ mod tests {
             nodes,
             slots,
             owners: Vec::new(),
+            moves: Default::default(),
         };
         Served { value: Arc::new(snapshot), cached }
     }

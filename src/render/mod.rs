@@ -6,6 +6,7 @@
 //! - [`json`]: the JSON API envelope, error envelope and endpoint index.
 //! - [`insight`]: the hot-slot, balance and rebalance-plan answers; [`tables`] the
 //!   same as text for the one-shot commands.
+//! - [`moves`]: open slots and migration jobs (`/api/cluster/migrations`).
 //! - [`page`]: the embedded page (HTML, CSS, JS) and its Content-Security-Policy.
 //! - [`per_snapshot`]: work done once per snapshot, off the async threads.
 
@@ -14,6 +15,7 @@ pub(crate) mod gzip;
 pub(crate) mod insight;
 pub(crate) mod json;
 pub(crate) mod metrics;
+pub(crate) mod moves;
 pub(crate) mod negotiate;
 pub(crate) mod page;
 pub(crate) mod per_snapshot;

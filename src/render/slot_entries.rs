@@ -205,6 +205,7 @@ mod tests {
             nodes: vec![node],
             slots: (0..slots).map(|slot| SlotRecord { slot, node: 0, stats: stats(slot) }).collect(),
             owners: Vec::new(),
+            moves: Default::default(),
         }
     }
 

@@ -14,8 +14,9 @@ const ACL_USER: &str = "slotexporter";
 /// The rule the README recommends.
 const ACL_RULE: &[&str] = acl::EXPORTER_RULES;
 /// The bare minimum that still reads every slot: the exporter tolerates the refusal of
-/// the rest (no versions, no slot-less primaries), which then shows up in `ACL LOG`:
-/// `CLUSTER SHARDS` once, `CLIENT ID` and `INFO` once per connection.
+/// the rest (no versions, no slot-less primaries, no open slots), which then shows up in
+/// `ACL LOG`: `CLUSTER SHARDS` once, `CLIENT ID` and `INFO` once per connection,
+/// `CLUSTER NODES` on every refresh.
 const ACL_RULE_MINIMAL: &[&str] =
     &["on", "resetkeys", "resetchannels", "-@all", "+cluster|slots", "+cluster|slot-stats"];
 const ACL_USER_MINIMAL: &str = "slotexporter-min";
@@ -85,8 +86,8 @@ async fn a_least_privilege_acl_user_reads_every_slot_and_its_password_is_never_s
     assert_eq!(api.json()["data"]["nodes_failed"], serde_json::json!([]), "{}", api.text());
     let refused: std::collections::BTreeSet<(String, String)> =
         acl::denials(&cluster).into_iter().map(|d| (d.user, d.object)).collect();
-    let expected =
-        ["client|id", "info", "cluster|shards"].map(|object| (ACL_USER_MINIMAL.to_owned(), object.to_owned()));
+    let expected = ["client|id", "info", "cluster|shards", "cluster|nodes"]
+        .map(|object| (ACL_USER_MINIMAL.to_owned(), object.to_owned()));
     assert_eq!(refused, expected.into_iter().collect(), "with rule {ACL_RULE_MINIMAL:?}");
     exporter.stop().await;
 }

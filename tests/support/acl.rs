@@ -4,10 +4,10 @@ use super::cluster::ValkeyCluster;
 use super::resp::Value;
 
 /// What an exporter user needs: the commands it sends (`CLUSTER SLOTS`, `CLUSTER
-/// SLOT-STATS`, `CLUSTER SHARDS` for slot-less primaries, `INFO server` for versions),
-/// plus `CLIENT ID`, which the client library (fred) sends after AUTH on every new
-/// connection along with `INFO server`. AUTH itself needs no permission. No keys, no
-/// channels. As the README recommends.
+/// SLOT-STATS`, `CLUSTER SHARDS` for slot-less primaries, `CLUSTER NODES` for open
+/// slots, `INFO server` for versions), plus `CLIENT ID`, which the client library
+/// (fred) sends after AUTH on every new connection along with `INFO server`. AUTH
+/// itself needs no permission. No keys, no channels. As the README recommends.
 pub const EXPORTER_RULES: &[&str] = &[
     "on",
     "resetkeys",
@@ -16,6 +16,23 @@ pub const EXPORTER_RULES: &[&str] = &[
     "+cluster|slots",
     "+cluster|slot-stats",
     "+cluster|shards",
+    "+cluster|nodes",
+    "+client|id",
+    "+info",
+];
+
+/// [`EXPORTER_RULES`] for Valkey 9.0+, which also lists migration jobs (`CLUSTER
+/// GETSLOTMIGRATIONS`); Valkey 8 refuses that name in `ACL SETUSER`.
+pub const EXPORTER_RULES_VALKEY9: &[&str] = &[
+    "on",
+    "resetkeys",
+    "resetchannels",
+    "-@all",
+    "+cluster|slots",
+    "+cluster|slot-stats",
+    "+cluster|shards",
+    "+cluster|nodes",
+    "+cluster|getslotmigrations",
     "+client|id",
     "+info",
 ];

@@ -5,11 +5,13 @@
 //! immutable observation once per family. A value the server did not report is
 //! skipped, so a missing statistic is an absent series, never a zero. Each file writes
 //! one group of families: [`slots`] (per slot, as the profile selects), [`nodes`],
-//! [`ranges`] (per slot range) and [`exporter`] (the exporter itself).
+//! [`moves`] (open slots and migration jobs), [`ranges`] (per slot range) and
+//! [`exporter`] (the exporter itself).
 //!
 //! An observation is rendered once per format and encoding ([`super::bodies`]).
 
 mod exporter;
+mod moves;
 mod nodes;
 mod ranges;
 mod slots;
@@ -106,6 +108,7 @@ impl Collector for ObservationCollector {
             return exporter::encode(&mut encoder, observation, self.exposition.slot_series, &self.selection);
         }
         nodes::encode(&mut encoder, observation, &cached)?;
+        moves::encode(&mut encoder, &observation.snapshot, &cached)?;
         ranges::encode(&mut encoder, &observation.totals, &cached)?;
         exporter::encode(&mut encoder, observation, self.exposition.slot_series, &self.selection)
     }

@@ -39,6 +39,7 @@ fn snapshot_at(seconds: u64, cpu_usec: u64) -> Snapshot {
             SlotRecord { slot: 9, node: 1, stats: keys_only },
         ],
         owners: Vec::new(),
+        moves: Default::default(),
     }
 }
 
