@@ -43,25 +43,16 @@ impl<T> Clone for Served<T> {
 }
 
 /// Why a request got no value at all.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum Unavailable {
     /// The request's deadline passed before the first refresh finished; the refresh
     /// goes on and later requests get its result.
+    #[error("the first snapshot is still being taken; retry shortly")]
     RefreshInProgress,
     /// The refresh task itself failed (a bug), and there is no earlier value.
+    #[error("the refresh failed; retry shortly")]
     RefreshFailed,
 }
-
-impl std::fmt::Display for Unavailable {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Unavailable::RefreshInProgress => "the first snapshot is still being taken; retry shortly",
-            Unavailable::RefreshFailed => "the refresh failed; retry shortly",
-        })
-    }
-}
-
-impl std::error::Error for Unavailable {}
 
 struct Entry<T> {
     value: Arc<T>,

@@ -13,15 +13,16 @@ use crate::insight::{balance, hot, rebalance};
 use crate::question::PlanQuestion;
 use crate::render::insight as json;
 use crate::render::{json::unreachable_message, tables};
-use std::fmt;
 use std::time::{Duration, SystemTime};
 
 /// Why a one-shot command printed no answer.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 enum OneshotError {
     /// `--cluster` names no configured cluster, or is missing with several configured.
+    #[error(transparent)]
     Cluster(ConfigError),
     /// No node answered a snapshot; the text names the nodes and what each said.
+    #[error("{0}")]
     Unreachable(String),
 }
 
@@ -33,17 +34,6 @@ impl OneshotError {
         }
     }
 }
-
-impl fmt::Display for OneshotError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            OneshotError::Cluster(e) => e.fmt(f),
-            OneshotError::Unreachable(message) => f.write_str(message),
-        }
-    }
-}
-
-impl std::error::Error for OneshotError {}
 
 /// Runs `command` and returns the process exit status.
 pub async fn run(settings: &Settings, command: Command) -> u8 {

@@ -16,7 +16,6 @@
 use super::NodeUrl;
 use serde::Deserialize;
 use serde::de::{self, Deserializer};
-use std::fmt;
 use std::net::IpAddr;
 
 /// Which node addresses may be contacted. Empty: any.
@@ -169,7 +168,8 @@ fn shown(text: &str) -> String {
 }
 
 /// An allow-list entry that was refused: which one, and why.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("entry {index} of {count} `{shown}`: {why}")]
 pub(crate) struct InvalidEntry {
     /// Its position, from 1, so an operator finds it in a long list.
     index: usize,
@@ -182,52 +182,33 @@ pub(crate) struct InvalidEntry {
 }
 
 /// What is wrong with an allow-list entry.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum EntryProblem {
     /// Blank.
+    #[error("is empty")]
     Empty,
     /// `redis://...`: the entry is a host, not a URL.
+    #[error("is a URL; give the host only (a CIDR, an IP address or a host name)")]
     Url,
     /// The address part of `address/prefix`, as given, is not an IP address.
+    #[error("`{0}` is not an IP address")]
     CidrAddress(String),
     /// The prefix length, as given, is not 0 to `max`.
+    #[error("prefix length `{shown}` must be a number from 0 to {max}")]
     Prefix { shown: String, max: u8 },
     /// A `:` outside an IPv6 address: most likely a port.
+    #[error("is not an IP address (ports do not belong in allowed_nodes)")]
     Port,
     /// `*` alone, which would allow everything while looking like a restriction.
+    #[error("`*` alone is not a pattern; leave allowed_nodes empty to allow any node")]
     Star,
     /// Neither a CIDR, an IP address, a host name nor a `*.domain` pattern.
+    #[error("is not a CIDR, an IP address, a host name or a `*.domain` pattern")]
     NotAHost,
     /// A name whose last label is all digits: a mistyped IPv4 address.
+    #[error("is not a valid IP address")]
     BadIp,
 }
-
-impl fmt::Display for InvalidEntry {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "entry {} of {} `{}`: {}", self.index, self.count, self.shown, self.why)
-    }
-}
-
-impl fmt::Display for EntryProblem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            EntryProblem::Empty => f.write_str("is empty"),
-            EntryProblem::Url => f.write_str("is a URL; give the host only (a CIDR, an IP address or a host name)"),
-            EntryProblem::CidrAddress(address) => write!(f, "`{address}` is not an IP address"),
-            EntryProblem::Prefix { shown, max } => {
-                write!(f, "prefix length `{shown}` must be a number from 0 to {max}")
-            }
-            EntryProblem::Port => f.write_str("is not an IP address (ports do not belong in allowed_nodes)"),
-            EntryProblem::Star => {
-                f.write_str("`*` alone is not a pattern; leave allowed_nodes empty to allow any node")
-            }
-            EntryProblem::NotAHost => f.write_str("is not a CIDR, an IP address, a host name or a `*.domain` pattern"),
-            EntryProblem::BadIp => f.write_str("is not a valid IP address"),
-        }
-    }
-}
-
-impl std::error::Error for InvalidEntry {}
 
 /// The seeds outside `allowed`, as `host:port`, so start-up can refuse them: a seed the
 /// exporter may not contact could never give a topology.

@@ -6,7 +6,6 @@ use crate::question::{BALANCEABLE, Bounded, HOT_LIMIT, MAX_MOVES, Measure, RANKA
 use clap::{ArgAction, Args, Parser, Subcommand};
 use serde::Serialize;
 use std::convert::Infallible;
-use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -184,24 +183,14 @@ pub(super) fn parse_duration(s: &str) -> Result<Duration, InvalidDuration> {
 }
 
 /// A duration humantime cannot read.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("invalid duration `{given}`: {error} (e.g. 30s, 500ms, 2m)")]
 pub(super) struct InvalidDuration {
     /// The text as given, quoted back.
     given: String,
     /// humantime's reason ("unknown time unit", ...).
+    #[source]
     error: humantime::DurationError,
-}
-
-impl fmt::Display for InvalidDuration {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid duration `{}`: {} (e.g. 30s, 500ms, 2m)", self.given, self.error)
-    }
-}
-
-impl std::error::Error for InvalidDuration {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.error)
-    }
 }
 
 /// One-shot commands, for operators without a running exporter. Each takes two
@@ -269,24 +258,15 @@ fn parse_window(s: &str) -> Result<Duration, InvalidWindow> {
 }
 
 /// Why `--window` was refused.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
 enum InvalidWindow {
     /// Not a duration.
+    #[error(transparent)]
     Duration(InvalidDuration),
     /// Under 100 ms, as written.
+    #[error("window `{0}` is too short (at least 100ms)")]
     TooShort(String),
 }
-
-impl fmt::Display for InvalidWindow {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            InvalidWindow::Duration(e) => write!(f, "{e}"),
-            InvalidWindow::TooShort(s) => write!(f, "window `{s}` is too short (at least 100ms)"),
-        }
-    }
-}
-
-impl std::error::Error for InvalidWindow {}
 
 fn parse_target(s: &str) -> Result<f64, InvalidTarget> {
     match s.trim().parse::<f64>() {
@@ -296,20 +276,13 @@ fn parse_target(s: &str) -> Result<f64, InvalidTarget> {
 }
 
 /// A `--target` that is not a number within [`TARGET_RATIO`].
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("target `{given}` must be a number from {min} to {max} (times the mean load)",
+        min = TARGET_RATIO.min, max = TARGET_RATIO.max)]
 pub(super) struct InvalidTarget {
     /// The text as given, quoted back.
     given: String,
 }
-
-impl fmt::Display for InvalidTarget {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (min, max) = (TARGET_RATIO.min, TARGET_RATIO.max);
-        write!(f, "target `{}` must be a number from {min} to {max} (times the mean load)", self.given)
-    }
-}
-
-impl std::error::Error for InvalidTarget {}
 
 /// A flag's help with its range, both from `crate::question`, so the help cannot
 /// drift from what the flag accepts.

@@ -82,24 +82,13 @@ impl fmt::Display for ClusterName {
 }
 
 /// A name outside [`CLUSTER_NAME_GRAMMAR`].
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("cluster name `{shown}` must be 1-63 of a-z, 0-9, '_' and '-', starting with a letter or digit")]
 pub struct InvalidClusterName {
     /// The name as given, cut to one character past the limit so a pasted blob does
     /// not flood the message.
     shown: String,
 }
-
-impl fmt::Display for InvalidClusterName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "cluster name `{}` must be 1-63 of a-z, 0-9, '_' and '-', starting with a letter or digit",
-            self.shown
-        )
-    }
-}
-
-impl std::error::Error for InvalidClusterName {}
 
 /// Why no cluster was picked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -295,13 +295,6 @@ fn slot_range_size(size: u32) -> Result<u16, InvalidSlotRangeSize> {
 }
 
 /// A `slot_range_size` that does not divide 16384, as given.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("slot range size {0} must divide 16384 (1, 2, 4, ..., 128, ..., 16384)")]
 struct InvalidSlotRangeSize(u32);
-
-impl fmt::Display for InvalidSlotRangeSize {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "slot range size {} must divide 16384 (1, 2, 4, ..., 128, ..., 16384)", self.0)
-    }
-}
-
-impl std::error::Error for InvalidSlotRangeSize {}

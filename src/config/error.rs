@@ -12,7 +12,8 @@ use std::fmt;
 ///
 /// Displayed as `configuration error: {message} (from {origin})`, or without the
 /// parenthesis when no single layer is to blame.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("configuration error: {message}{}", self.origin_clause())]
 pub struct ConfigError {
     /// The key to change, as written in a TOML file (`cache_ttl`, `clusters.eu.nodes`),
     /// so tests and callers can tell errors apart without reading prose; `None` when no
@@ -73,19 +74,13 @@ impl ConfigError {
     pub fn message(&self) -> &str {
         &self.message
     }
-}
 
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "configuration error: {}", self.message)?;
-        match &self.origin {
-            Some(origin) => write!(f, " (from {origin})"),
-            None => Ok(()),
-        }
+    /// The end of the displayed text: " (from {origin})" when one layer is to blame,
+    /// nothing otherwise.
+    fn origin_clause(&self) -> String {
+        self.origin.as_ref().map(|origin| format!(" (from {origin})")).unwrap_or_default()
     }
 }
-
-impl std::error::Error for ConfigError {}
 
 /// "command-line flag --cache-ttl", "environment variable VALKEY_SLOT_EXPORTER_CACHE_TTL",
 /// "key `cache_ttl` in TOML file /etc/x.toml", "key `cache_ttl` (default)".

@@ -84,66 +84,45 @@ fn split_host_port(authority: &str) -> Result<(String, u16), NodeUrlError> {
 
 /// Why a seed URL was refused. No variant holds user info: what follows an `@` is
 /// never kept.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum NodeUrlError {
     /// Nothing but spaces.
+    #[error("empty node URL")]
     Empty,
     /// `user:password@` in the URL.
+    #[error("credentials in node URLs are not accepted; use `username` and `password`/`password_file` instead")]
     Credentials,
     /// A scheme other than redis, valkey, rediss or valkeys (lowercased).
+    #[error("unsupported scheme `{0}://` (use redis://, valkey://, rediss:// or valkeys://)")]
     Scheme(String),
     /// `[` without `]` around an IPv6 address.
+    #[error("unclosed `[` in IPv6 address")]
     UnclosedBracket,
     /// `redis://:6379` and the like.
+    #[error("node URL has no host")]
     NoHost,
     /// A port that is not 1-65535, as written.
+    #[error("invalid port `{0}` (expected 1-65535)")]
     Port(String),
 }
 
-impl fmt::Display for NodeUrlError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            NodeUrlError::Empty => f.write_str("empty node URL"),
-            NodeUrlError::Credentials => f.write_str(
-                "credentials in node URLs are not accepted; use `username` and `password`/`password_file` instead",
-            ),
-            NodeUrlError::Scheme(scheme) => {
-                write!(f, "unsupported scheme `{scheme}://` (use redis://, valkey://, rediss:// or valkeys://)")
-            }
-            NodeUrlError::UnclosedBracket => f.write_str("unclosed `[` in IPv6 address"),
-            NodeUrlError::NoHost => f.write_str("node URL has no host"),
-            NodeUrlError::Port(port) => write!(f, "invalid port `{port}` (expected 1-65535)"),
-        }
-    }
-}
-
-impl std::error::Error for NodeUrlError {}
-
 /// Why the seed list was refused.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub(super) enum SeedsError {
     /// The list is empty: discovery has nowhere to start.
+    #[error("no seed nodes given")]
     None,
     /// Seed `index` (from 1) of `count` is not a node URL.
-    Node { index: usize, count: usize, error: NodeUrlError },
-}
-
-impl fmt::Display for SeedsError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SeedsError::None => f.write_str("no seed nodes given"),
-            SeedsError::Node { index, count, error } => write!(f, "node {index} of {count}: {error}"),
-        }
-    }
-}
-
-impl std::error::Error for SeedsError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            SeedsError::None => None,
-            SeedsError::Node { error, .. } => Some(error),
-        }
-    }
+    #[error("node {index} of {count}: {error}")]
+    Node {
+        /// Which seed, from 1, so an operator finds it in a long list.
+        index: usize,
+        /// How many seeds were given.
+        count: usize,
+        /// What is wrong with that seed.
+        #[source]
+        error: NodeUrlError,
+    },
 }
 
 #[cfg(test)]

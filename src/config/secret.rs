@@ -37,21 +37,14 @@ impl Secret {
 
 /// A password file that could not be read. Holds the error's kind only: an I/O
 /// error's text is the operating system's, and never part of the file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot read password file {path}: {kind}")]
 pub(crate) struct PasswordFileError {
     /// The file, as configured.
     path: PathBuf,
     /// Why it could not be read (not found, permission denied, not UTF-8...).
     kind: io::ErrorKind,
 }
-
-impl fmt::Display for PasswordFileError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "cannot read password file {}: {}", self.path.display(), self.kind)
-    }
-}
-
-impl std::error::Error for PasswordFileError {}
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

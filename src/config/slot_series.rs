@@ -58,19 +58,12 @@ impl FromStr for SlotSeries {
 }
 
 /// A profile that is not `all`, `none` or `top:N` with N from 1 to 16384.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid slot series profile `{given}` (use all, none, or top:N with N from 1 to 16384)")]
 pub struct InvalidSlotSeries {
     /// The text as given, quoted back.
     given: String,
 }
-
-impl fmt::Display for InvalidSlotSeries {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid slot series profile `{}` (use all, none, or top:N with N from 1 to 16384)", self.given)
-    }
-}
-
-impl std::error::Error for InvalidSlotSeries {}
 
 impl Serialize for SlotSeries {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {

@@ -10,7 +10,6 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -84,59 +83,38 @@ fn system_roots() -> Result<RootCertStore, TlsError> {
 
 /// Why TLS material was refused. Each variant names the file, never its contents;
 /// `detail` is the parser's or rustls's own text.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum TlsError {
     /// The file could not be opened or read.
+    #[error("cannot read certificates from {path}: {detail}")]
     ReadCerts { path: PathBuf, detail: String },
     /// A PEM section that is not a certificate.
+    #[error("invalid PEM certificate in {path}: {detail}")]
     InvalidPem { path: PathBuf, detail: String },
     /// No certificate in the file at all.
+    #[error("no certificate found in {path}")]
     NoCertificate { path: PathBuf },
     /// No usable private key in the file.
+    #[error("cannot read a private key from {path}: {detail}")]
     ReadKey { path: PathBuf, detail: String },
     /// A CA certificate rustls cannot use as a trust anchor.
+    #[error("unusable CA certificate in {path}: {detail}")]
     UnusableCa { path: PathBuf, detail: String },
     /// The system's CA store is empty or unreadable (`detail`: the first reason).
+    #[error("no system CA certificates found{why}; set tls_ca_file, or SSL_CERT_FILE / SSL_CERT_DIR",
+            why = detail.as_ref().map(|d| format!(" ({d})")).unwrap_or_default())]
     NoSystemRoots { detail: Option<String> },
     /// Certificate and key are not a pair; `client` for the certificate shown to Valkey.
+    #[error("{which} {cert} and key {key} do not match: {detail}",
+            which = if *client { "client certificate" } else { "certificate" })]
     Mismatch { client: bool, cert: PathBuf, key: PathBuf, detail: String },
     /// Client certificates are asked for but nothing to verify them against.
+    #[error("client_auth_type requires client_ca_file")]
     ClientAuthWithoutCa,
     /// rustls refused the configuration itself.
+    #[error("{0}")]
     Rustls(String),
 }
-
-impl fmt::Display for TlsError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TlsError::ReadCerts { path, detail } => {
-                write!(f, "cannot read certificates from {}: {detail}", path.display())
-            }
-            TlsError::InvalidPem { path, detail } => {
-                write!(f, "invalid PEM certificate in {}: {detail}", path.display())
-            }
-            TlsError::NoCertificate { path } => write!(f, "no certificate found in {}", path.display()),
-            TlsError::ReadKey { path, detail } => {
-                write!(f, "cannot read a private key from {}: {detail}", path.display())
-            }
-            TlsError::UnusableCa { path, detail } => {
-                write!(f, "unusable CA certificate in {}: {detail}", path.display())
-            }
-            TlsError::NoSystemRoots { detail } => {
-                let why = detail.as_ref().map(|d| format!(" ({d})")).unwrap_or_default();
-                write!(f, "no system CA certificates found{why}; set tls_ca_file, or SSL_CERT_FILE / SSL_CERT_DIR")
-            }
-            TlsError::Mismatch { client, cert, key, detail } => {
-                let which = if *client { "client certificate" } else { "certificate" };
-                write!(f, "{which} {} and key {} do not match: {detail}", cert.display(), key.display())
-            }
-            TlsError::ClientAuthWithoutCa => f.write_str("client_auth_type requires client_ca_file"),
-            TlsError::Rustls(detail) => f.write_str(detail),
-        }
-    }
-}
-
-impl std::error::Error for TlsError {}
 
 /// How the exporter's endpoint treats client certificates (exporter-toolkit names).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -8,7 +8,6 @@ use super::raw::RawConfig;
 use super::{ConfigError, DEFAULT_PORT, LogFormat, Settings, WebConfig, web};
 use crate::addr::is_host_port;
 use figment::Figment;
-use std::fmt;
 use std::net::SocketAddr;
 
 pub(super) fn settings(raw: RawConfig, figment: &Figment) -> Result<Settings, ConfigError> {
@@ -61,19 +60,12 @@ fn parse_listen(s: &str) -> Result<SocketAddr, InvalidListen> {
 }
 
 /// A `listen` value that is not a socket address.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("invalid listen address `{given}` (expected e.g. 0.0.0.0:{port} or :{port})", port = DEFAULT_PORT)]
 struct InvalidListen {
     /// The value as given, quoted back so the operator sees what was read.
     given: String,
 }
-
-impl fmt::Display for InvalidListen {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid listen address `{}` (expected e.g. 0.0.0.0:{DEFAULT_PORT} or :{DEFAULT_PORT})", self.given)
-    }
-}
-
-impl std::error::Error for InvalidListen {}
 
 /// What `/sd` hands Prometheus as a target: `host:port`, nothing else (a port is
 /// required here, where a `Host` header may leave it out).
@@ -87,16 +79,9 @@ fn external_address(address: &str) -> Result<String, InvalidExternalAddress> {
 }
 
 /// A `web_external_address` Prometheus could not scrape.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("`{given}` is not a host:port address Prometheus can scrape (e.g. exporter.example:9765)")]
 struct InvalidExternalAddress {
     /// The value as given, quoted back.
     given: String,
 }
-
-impl fmt::Display for InvalidExternalAddress {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "`{}` is not a host:port address Prometheus can scrape (e.g. exporter.example:9765)", self.given)
-    }
-}
-
-impl std::error::Error for InvalidExternalAddress {}

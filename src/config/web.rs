@@ -197,63 +197,38 @@ impl fmt::Display for WebConfigError {
 impl std::error::Error for WebConfigError {}
 
 /// Why `tls_server_config` was refused.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ServerTlsError {
     /// A `client_auth_type` this exporter does not implement, as written.
+    #[error(
+        "tls_server_config.client_auth_type `{0}` is not supported \
+         (NoClientCert, VerifyClientCertIfGiven, RequireAndVerifyClientCert)"
+    )]
     ClientAuthType(String),
     /// `client_ca_file` with `NoClientCert`: the CA would go unused.
+    #[error("tls_server_config.client_ca_file is set but client_auth_type is NoClientCert")]
     CaWithoutClientAuth,
     /// A `min_version` other than TLS12 or TLS13, as written.
+    #[error("tls_server_config.min_version `{0}` is not supported (TLS12, TLS13)")]
     MinVersion(String),
     /// The file named by `tls_server_config.{key}` is unusable.
+    #[error("tls_server_config.{key}: {error}")]
     File { key: &'static str, error: TlsError },
     /// The files are readable but do not make a server configuration.
+    #[error(transparent)]
     Build(TlsError),
 }
 
-impl fmt::Display for ServerTlsError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ServerTlsError::ClientAuthType(other) => write!(
-                f,
-                "tls_server_config.client_auth_type `{other}` is not supported \
-                 (NoClientCert, VerifyClientCertIfGiven, RequireAndVerifyClientCert)"
-            ),
-            ServerTlsError::CaWithoutClientAuth => {
-                f.write_str("tls_server_config.client_ca_file is set but client_auth_type is NoClientCert")
-            }
-            ServerTlsError::MinVersion(v) => {
-                write!(f, "tls_server_config.min_version `{v}` is not supported (TLS12, TLS13)")
-            }
-            ServerTlsError::File { key, error } => write!(f, "tls_server_config.{key}: {error}"),
-            ServerTlsError::Build(error) => write!(f, "{error}"),
-        }
-    }
-}
-
-impl std::error::Error for ServerTlsError {}
-
 /// Why `basic_auth_users` was refused; each variant holds the user name, never the hash.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum BasicAuthError {
     /// A user name with `:`, which basic auth cannot carry.
+    #[error("basic_auth_users: user name `{0}` contains ':'")]
     ColonInName(String),
     /// The user's hash is not one bcrypt can verify (a plain-text password, most likely).
+    #[error("basic_auth_users.{0}: not a bcrypt hash (generate one with `htpasswd -nBC 10 {0}`)")]
     NotBcrypt(String),
 }
-
-impl fmt::Display for BasicAuthError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            BasicAuthError::ColonInName(user) => write!(f, "basic_auth_users: user name `{user}` contains ':'"),
-            BasicAuthError::NotBcrypt(user) => {
-                write!(f, "basic_auth_users.{user}: not a bcrypt hash (generate one with `htpasswd -nBC 10 {user}`)")
-            }
-        }
-    }
-}
-
-impl std::error::Error for BasicAuthError {}
 
 #[cfg(test)]
 mod tests {

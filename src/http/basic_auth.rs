@@ -24,7 +24,6 @@ use base64::engine::general_purpose::STANDARD;
 use ring::hmac;
 use ring::rand::SystemRandom;
 use std::collections::HashMap;
-use std::fmt;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -48,27 +47,18 @@ const DUMMY_PASSWORD: &str = "no configured user has this password";
 type CredentialDigest = [u8; 32];
 
 /// Why the checker could not be built (at start-up, from the web-config file).
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum BasicAuthError {
     /// A user's hash is not a bcrypt hash (validation normally catches this first).
+    #[error("basic_auth_users.{user}: not a bcrypt hash")]
     InvalidHash { user: String },
     /// The system's random source failed, so there is no key for the cache digests.
+    #[error("basic_auth_users: the system random source failed")]
     NoRandomness,
     /// bcrypt could not produce the dummy hash.
+    #[error("basic_auth_users: cannot compute the dummy hash: {0}")]
     DummyHash(bcrypt::BcryptError),
 }
-
-impl fmt::Display for BasicAuthError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            BasicAuthError::InvalidHash { user } => write!(f, "basic_auth_users.{user}: not a bcrypt hash"),
-            BasicAuthError::NoRandomness => write!(f, "basic_auth_users: the system random source failed"),
-            BasicAuthError::DummyHash(e) => write!(f, "basic_auth_users: cannot compute the dummy hash: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for BasicAuthError {}
 
 /// What a request's credentials are worth.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
