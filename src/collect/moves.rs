@@ -16,21 +16,14 @@ use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
 /// A reply to one of the two commands that is not shaped as the server documents it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unexpected {command} reply: {problem}")]
 pub(crate) struct MovesReplyError {
     /// `CLUSTER NODES` or `CLUSTER GETSLOTMIGRATIONS`.
     command: &'static str,
     /// What was wrong, quoting at most a short piece of the reply.
     problem: String,
 }
-
-impl std::fmt::Display for MovesReplyError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "unexpected {} reply: {}", self.command, self.problem)
-    }
-}
-
-impl std::error::Error for MovesReplyError {}
 
 const NODES: &str = "CLUSTER NODES";
 const MIGRATIONS: &str = "CLUSTER GETSLOTMIGRATIONS";

@@ -14,16 +14,9 @@ use crate::snapshot::{MAX_SLOT, SlotStats};
 use fred::types::Resp3Frame;
 
 /// A reply that is not shaped like CLUSTER SLOT-STATS output.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unexpected CLUSTER SLOT-STATS reply: {0}")]
 pub struct ReplyError(pub String);
-
-impl std::fmt::Display for ReplyError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "unexpected CLUSTER SLOT-STATS reply: {}", self.0)
-    }
-}
-
-impl std::error::Error for ReplyError {}
 
 /// Parses a whole reply into `(slot, stats)` pairs, in the order the server sent them.
 pub fn parse_slot_stats(reply: &Resp3Frame) -> Result<Vec<(u16, SlotStats)>, ReplyError> {

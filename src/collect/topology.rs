@@ -11,19 +11,11 @@ use crate::addr::NodeAddr;
 use crate::snapshot::{MAX_SLOT, Role, SLOT_COUNT};
 use fred::types::Value;
 use std::collections::HashMap;
-use std::fmt;
 
 /// A `CLUSTER SLOTS` reply that does not describe a topology.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unexpected CLUSTER SLOTS reply: {0}")]
 pub struct TopologyError(String);
-
-impl fmt::Display for TopologyError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "unexpected CLUSTER SLOTS reply: {}", self.0)
-    }
-}
-
-impl std::error::Error for TopologyError {}
 
 /// A node named by the topology.
 #[derive(Clone, Debug, PartialEq, Eq)]
