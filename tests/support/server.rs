@@ -137,6 +137,11 @@ impl ServerKind {
                     // before starting the first full sync.
                     "--repl-diskless-sync-delay",
                     "0",
+                    // DEBUG from loopback clients only: tests hold an atomic slot
+                    // migration in progress with `DEBUG SLOTMIGRATION PREVENT-PAUSE`,
+                    // as Valkey's own tests do, to fault it or cancel it mid-way.
+                    "--enable-debug-command",
+                    "local",
                 ]
                 .map(str::to_owned),
             );
