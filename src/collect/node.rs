@@ -84,6 +84,35 @@ impl NodePool {
         self.bounded(addr, self.command_unbounded(addr, args)).await
     }
 
+    /// Runs one command with arguments made at run time (slot numbers, node ids, keys as
+    /// the server gave them: binary keys stay bytes) on the node at `addr`, within the
+    /// node timeout: what `plan --apply` sends.
+    pub(crate) async fn call(
+        &self,
+        addr: &NodeAddr,
+        name: &'static str,
+        args: Vec<Value>,
+    ) -> Result<Value, NodeFailure> {
+        self.bounded(addr, async {
+            let node = self.client(addr).await?;
+            let command = CustomCommand::new_static(name, ClusterHash::FirstKey, false);
+            node.client.custom::<Value, _>(command, args).await.map_err(|e| classify(&e))
+        })
+        .await
+    }
+
+    /// [`Self::call`] with the reply as fred's raw frame, for the parsers that walk frames
+    /// (`collect::moves`); a server error reply is a failure.
+    pub(crate) async fn call_raw(&self, addr: &NodeAddr, command: RawCommand) -> Result<Resp3Frame, NodeFailure> {
+        let mut reply = None;
+        self.pipeline_raw(addr, vec![command], |frame| {
+            reply = Some(frame?);
+            Ok(())
+        })
+        .await?;
+        reply.ok_or_else(|| super::failure::server_error("no reply"))
+    }
+
     /// Sends `commands` to the node at `addr` back to back on its one connection (fred
     /// pipelines them) and hands each raw reply frame to `each` as soon as it and the
     /// ones before it have arrived, all within one node timeout. Each frame is dropped

@@ -17,6 +17,7 @@
 //! commands, with the reason in [`Commands::left_out`].
 
 use super::plan::Move;
+use crate::addr::NodeAddr;
 use crate::snapshot::{NodeStatus, Role, Snapshot};
 use std::collections::BTreeMap;
 
@@ -132,7 +133,7 @@ fn migrateslots(moves: &[Move], snapshot: &Snapshot, cli: &str) -> Vec<String> {
 }
 
 /// Runs of consecutive slots as `(first, last)`.
-fn ranges(sorted: &[u16]) -> Vec<(u16, u16)> {
+pub(crate) fn ranges(sorted: &[u16]) -> Vec<(u16, u16)> {
     let mut out: Vec<(u16, u16)> = Vec::new();
     for &slot in sorted {
         match out.last_mut() {
@@ -176,13 +177,39 @@ const SCRIPT_FUNCTION: &str = r#"migrate_slot() {
 }"#;
 
 fn classic_script(moves: &[Move], snapshot: &Snapshot, cli: &str) -> Vec<String> {
-    let keys: u64 = moves.iter().map(|m| m.keys).sum();
-    let primaries: Vec<String> = snapshot
-        .nodes
+    let primaries: Vec<&NodeAddr> =
+        snapshot.nodes.iter().filter(|n| n.role == Role::Primary).map(|n| &n.addr).collect();
+    let moves: Vec<ScriptMove> = moves
         .iter()
-        .filter(|n| n.role == Role::Primary)
-        .map(|n| format!("{} {}", shell_word(n.addr.host()), n.addr.port()))
+        .map(|m| {
+            let (from, to) = (&snapshot.nodes[m.from], &snapshot.nodes[m.to]);
+            ScriptMove {
+                slot: m.slot,
+                keys: m.keys,
+                source: (&from.addr, &from.node_id),
+                target: (&to.addr, &to.node_id),
+            }
+        })
         .collect();
+    script(&moves, &primaries, cli)
+}
+
+/// One slot for [`script`]: where it is, where it goes (address and node id), and how
+/// many keys it holds.
+pub(crate) struct ScriptMove<'a> {
+    pub(crate) slot: u16,
+    pub(crate) keys: u64,
+    pub(crate) source: (&'a NodeAddr, &'a str),
+    pub(crate) target: (&'a NodeAddr, &'a str),
+}
+
+/// The classic steps for `moves` as a POSIX shell script, `SETSLOT NODE` sent to every
+/// one of `primaries`: the plan's commands, and what `plan --apply` prints to finish a
+/// slot it left open (re-sending `IMPORTING`/`MIGRATING` to a slot already in that
+/// state is accepted, so the same script finishes a half-done move).
+pub(crate) fn script(moves: &[ScriptMove], primaries: &[&NodeAddr], cli: &str) -> Vec<String> {
+    let keys: u64 = moves.iter().map(|m| m.keys).sum();
+    let primaries: Vec<String> = primaries.iter().map(|a| format!("{} {}", shell_word(a.host()), a.port())).collect();
     let mut lines = vec![
         "#!/bin/sh".to_string(),
         format!(
@@ -200,21 +227,27 @@ fn classic_script(moves: &[Move], snapshot: &Snapshot, cli: &str) -> Vec<String>
     ];
     lines.extend(SCRIPT_FUNCTION.lines().map(str::to_string));
     for m in moves {
-        let (from, to) = (&snapshot.nodes[m.from], &snapshot.nodes[m.to]);
+        let ((from, from_id), (to, to_id)) = (m.source, m.target);
         lines.push(format!(
             "migrate_slot {} {} {} {} {} {} {} {}  # {} keys",
             m.slot,
-            shell_word(from.addr.host()),
-            from.addr.port(),
-            shell_word(&from.node_id),
-            shell_word(to.addr.host()),
-            to.addr.port(),
-            shell_word(&to.node_id),
+            shell_word(from.host()),
+            from.port(),
+            shell_word(from_id),
+            shell_word(to.host()),
+            to.port(),
+            shell_word(to_id),
             primaries.join(" "),
             m.keys,
         ));
     }
     lines
+}
+
+/// `valkey-cli -h H -p P` (with `--tls` when the nodes take TLS) for one node.
+pub(crate) fn cli_for(node: &NodeAddr, tls: bool) -> String {
+    let cli = if tls { "valkey-cli --tls" } else { "valkey-cli" };
+    format!("{cli} -h {} -p {}", shell_word(node.host()), node.port())
 }
 
 #[cfg(test)]

@@ -73,3 +73,10 @@ pub(crate) fn rebalance(observation: &Observation, question: &PlanQuestion, tls:
     let commands = commands::commands(&plan.moves, &observation.snapshot, tls);
     Rebalance { plan, commands }
 }
+
+/// How unevenly the primaries carry `measure` in `observation`: what `plan --apply`
+/// measures after its moves, to set beside the plan's prediction.
+pub(crate) fn measured_imbalance(observation: &Observation, measure: Measure) -> stats::Imbalance {
+    let totals: Vec<f64> = primary_loads(observation, measure).iter().map(PrimaryLoad::total).collect();
+    stats::imbalance(&totals)
+}
