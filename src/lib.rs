@@ -28,6 +28,7 @@
 
 pub mod addr;
 pub(crate) mod aggregate;
+pub(crate) mod apply;
 pub(crate) mod cache;
 pub(crate) mod collect;
 pub mod config;

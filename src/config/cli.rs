@@ -227,6 +227,16 @@ pub struct PlanArgs {
     /// Print the API's JSON instead of tables.
     #[arg(long)]
     pub(crate) json: bool,
+    /// Carry the plan out: show it, ask for confirmation, check the cluster, move the
+    /// slots (CLUSTER MIGRATESLOTS on Valkey 9.0+, the classic steps before), then
+    /// measure again after one --window. Stops at the first fault (exit 1) or Ctrl-C
+    /// (exit 130); refuses, moving nothing, when a node is down or slots are already
+    /// moving (exit 3).
+    #[arg(long)]
+    pub(crate) apply: bool,
+    /// With --apply: do not ask (required when stdin is not a terminal).
+    #[arg(long, requires = "apply")]
+    pub(crate) yes: bool,
 }
 
 #[derive(Args, Debug, Clone, PartialEq)]

@@ -10,6 +10,7 @@
 //! - [`page`]: the embedded page (HTML, CSS, JS) and its Content-Security-Policy.
 //! - [`per_snapshot`]: work done once per snapshot, off the async threads.
 
+pub(crate) mod apply;
 pub(crate) mod bodies;
 pub(crate) mod gzip;
 pub(crate) mod insight;

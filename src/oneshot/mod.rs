@@ -4,12 +4,15 @@
 //!
 //! Exit status: 0 with an answer; 1 when no node answered either snapshot; 2 for bad
 //! flags (clap and the configuration report those before this runs) or a cluster name
-//! that is not configured.
+//! that is not configured. `plan --apply` ([`apply`]) adds its own.
+
+mod apply;
+mod progress;
 
 use crate::aggregate::{Aggregator, Observation};
 use crate::collect::ClusterCollector;
 use crate::config::{ClusterSettings, Command, ConfigError, PlanArgs, Settings, TopArgs};
-use crate::insight::{balance, hot, rebalance};
+use crate::insight::{Rebalance, balance, hot, rebalance};
 use crate::question::PlanQuestion;
 use crate::render::insight as json;
 use crate::render::{json::unreachable_message, tables};
@@ -38,10 +41,7 @@ impl OneshotError {
 /// Runs `command` and returns the process exit status.
 pub async fn run(settings: &Settings, command: Command) -> u8 {
     match answer(settings, command).await {
-        Ok(output) => {
-            println!("{output}");
-            0
-        }
+        Ok(status) => status,
         Err(e) => {
             eprintln!("valkey-slot-exporter: {e}");
             e.exit_status()
@@ -49,17 +49,27 @@ pub async fn run(settings: &Settings, command: Command) -> u8 {
     }
 }
 
-async fn answer(settings: &Settings, command: Command) -> Result<String, OneshotError> {
+/// Prints the answer (and, with `--apply`, carries the plan out); the exit status.
+async fn answer(settings: &Settings, command: Command) -> Result<u8, OneshotError> {
     let (window, cluster) = match &command {
         Command::Plan(args) => (args.window, args.cluster.as_deref()),
         Command::Top(args) => (args.window, args.cluster.as_deref()),
     };
     let settings = settings.cluster(cluster).map_err(OneshotError::Cluster)?;
     let observation = observe(settings, window).await?;
-    Ok(match command {
-        Command::Plan(args) => plan_output(&observation, &args, settings.valkey_tls.is_some()),
-        Command::Top(args) => top_output(&observation, &args),
-    })
+    match command {
+        Command::Plan(args) => {
+            let question = PlanQuestion { measure: args.by, target: args.target, max_moves: args.max_moves as usize };
+            let rebalance = rebalance(&observation, &question, settings.valkey_tls.is_some());
+            let shown = plan_output(&observation, &args, &question, &rebalance);
+            if args.apply {
+                return apply::apply(settings, &observation, &rebalance, &question, &args, shown).await;
+            }
+            println!("{shown}");
+        }
+        Command::Top(args) => println!("{}", top_output(&observation, &args)),
+    }
+    Ok(0)
 }
 
 /// The second of two snapshots `window` apart, folded like the server folds them.
@@ -88,25 +98,23 @@ fn top_output(observation: &Observation, args: &TopArgs) -> String {
     }
 }
 
-fn plan_output(observation: &Observation, args: &PlanArgs, tls: bool) -> String {
+fn plan_output(observation: &Observation, args: &PlanArgs, question: &PlanQuestion, rebalance: &Rebalance) -> String {
     let limit = args.limit as usize;
     let hot = hot::hot_slots(observation, args.by, limit);
     let balance = balance::balance(observation);
-    let question = PlanQuestion { measure: args.by, target: args.target, max_moves: args.max_moves as usize };
-    let rebalance = rebalance(observation, &question, tls);
     if args.json {
         let now = SystemTime::now();
         return format!(
             "{{\"hot_slots\":{},\"balance\":{},\"rebalance_plan\":{}}}",
             json::hot_slots(observation, &hot, limit, false, now).body,
             json::balance(observation, &balance, false, now).body,
-            json::plan(observation, &question, &rebalance, false, now).body,
+            json::plan(observation, question, rebalance, false, now).body,
         );
     }
     [
         tables::hot_slots(observation, &hot),
         tables::balance(observation, &balance),
-        tables::plan(observation, &question, &rebalance),
+        tables::plan(observation, question, rebalance),
     ]
     .join("\n")
 }
