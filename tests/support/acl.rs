@@ -37,6 +37,34 @@ pub const EXPORTER_RULES_VALKEY9: &[&str] = &[
     "+info",
 ];
 
+/// What `plan --apply` needs on top of [`EXPORTER_RULES`] on Valkey 8 (the classic
+/// steps): `SETSLOT`, `GETKEYSINSLOT`, `COUNTKEYSINSLOT` (the report on a slot left
+/// open) and `MIGRATE` with its keys; on the target, the source logs in as the same
+/// user to send `RESTORE-ASKING` (after `SELECT 0`). As the README recommends.
+pub const APPLY_RULES: &[&str] = &[
+    "on",
+    "~*",
+    "resetchannels",
+    "-@all",
+    "+cluster|slots",
+    "+cluster|slot-stats",
+    "+cluster|shards",
+    "+cluster|nodes",
+    "+client|id",
+    "+info",
+    "+cluster|setslot",
+    "+cluster|getkeysinslot",
+    "+cluster|countkeysinslot",
+    "+migrate",
+    "+restore-asking",
+    "+select",
+];
+
+/// What `plan --apply` needs on Valkey 9.0+ besides [`APPLY_RULES`]: listing, starting
+/// and cancelling migration jobs (Valkey 8 refuses these names in `ACL SETUSER`).
+pub const APPLY_RULES_VALKEY9_EXTRA: &[&str] =
+    &["+cluster|getslotmigrations", "+cluster|migrateslots", "+cluster|cancelslotmigrations"];
+
 /// Creates (or resets) `user` with `rules` and `password` on every node, then clears
 /// `ACL LOG` so that later entries are the exporter's doing.
 pub fn create_user(cluster: &ValkeyCluster, user: &str, rules: &[&str], password: &str) {

@@ -117,6 +117,12 @@ impl ValkeyCluster {
         topology::slot_owners(&self.current_ranges())
     }
 
+    /// The owner of every slot as the node at `addr` sees it (its own `CLUSTER SLOTS`).
+    pub fn slot_owners_seen_by(&self, addr: &str) -> Vec<String> {
+        let reply = self.cmd(addr, &["CLUSTER", "SLOTS"]);
+        topology::slot_owners(&topology::parse(&reply).unwrap_or_else(|error| panic!("{addr}: {error}")))
+    }
+
     /// The primary the replica at `replica` follows, from its `ROLE` ("127.0.0.1:P").
     pub fn primary_of(&self, replica: &str) -> String {
         let role = self.cmd(replica, &["ROLE"]);
@@ -133,6 +139,11 @@ impl ValkeyCluster {
     /// errors are returned as [`Value::Error`]; a connection failure panics.
     pub fn cmd(&self, addr: &str, args: &[&str]) -> Value {
         query(addr, args).unwrap_or_else(|error| panic!("{error}"))
+    }
+
+    /// [`Self::cmd`] for a node that may be down: the connection failure as an error.
+    pub fn try_cmd(&self, addr: &str, args: &[&str]) -> Result<Value, String> {
+        query(addr, args)
     }
 
     /// SIGKILLs the node at `addr` (for fault tests). The node stays in

@@ -145,6 +145,67 @@ impl ExporterBinary {
     }
 }
 
+/// A one-shot command (`plan --apply`) running in the background, for a test that acts
+/// while it runs: waits for a line on its stderr, kills a node, sends it Ctrl-C.
+pub struct Launched {
+    process: ChildGuard,
+    dir: TempDir,
+    args: Vec<String>,
+}
+
+impl Launched {
+    /// Starts the binary with `args` and `env` without waiting for anything.
+    pub fn start(args: &[&str], env: &[(&str, &str)]) -> Launched {
+        let dir = temp_dir();
+        let process = process::spawn_command(command(args, env), dir.path(), LABEL).expect("run the exporter binary");
+        Launched { process, dir, args: args.iter().map(|a| a.to_string()).collect() }
+    }
+
+    /// Waits until stderr contains `needle`; panics with the output if the process
+    /// exits first or `timeout` passes.
+    pub fn wait_for_stderr(&mut self, needle: &str, timeout: Duration) {
+        let found = try_eventually(&format!("`{needle}` on stderr"), timeout, LOG_STEP, || {
+            let err = read_output(self.dir.path(), "stderr");
+            if err.contains(needle) {
+                return Ok(());
+            }
+            match self.process.exit_status() {
+                Some(status) => Err(Unmet::Never(format!("exited with {status} first:\n{err}"))),
+                None => Err(Unmet::NotYet(err)),
+            }
+        });
+        if let Err(error) = found {
+            panic!("{error}\nstdout:\n{}", read_output(self.dir.path(), "stdout"));
+        }
+    }
+
+    /// Everything the process wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        read_output(self.dir.path(), "stderr")
+    }
+
+    /// Sends `signal` (e.g. `libc::SIGINT`, what Ctrl-C sends) to the process.
+    pub fn signal(&self, signal: libc::c_int) {
+        let pid = libc::pid_t::try_from(self.process.pid()).expect("pid fits pid_t");
+        // SAFETY: kill(2) has no memory-safety preconditions; the pid is our own child,
+        // not yet reaped (the guard reaps it only on wait or drop).
+        let rc = unsafe { libc::kill(pid, signal) };
+        assert_eq!(rc, 0, "kill({pid}, {signal}): {}", std::io::Error::last_os_error());
+    }
+
+    /// Waits for the process to exit; panics after `timeout`.
+    pub fn finish(mut self, timeout: Duration) -> Finished {
+        let status = self.process.wait_until(Instant::now() + timeout).unwrap_or_else(|| {
+            panic!("the exporter ({:?}) still runs after {timeout:?}:\n{}", self.args, self.process.output_tail(20))
+        });
+        Finished {
+            status,
+            stdout: read_output(self.dir.path(), "stdout"),
+            stderr: read_output(self.dir.path(), "stderr"),
+        }
+    }
+}
+
 /// The command line of every start: the binary cargo built, `args`, and of the
 /// caller's environment everything but the exporter's own variables, which come from
 /// `env` only.

@@ -16,11 +16,14 @@
 //!   them and returns the bytes the server counts for that slot;
 //! * [`acl`]: ACL users and `ACL LOG` on every node;
 //! * [`reshard`]: moving slots between primaries the classic way;
+//! * [`live`]: traffic that follows `-MOVED`/`-ASK` while slots move, remembering every
+//!   acknowledged write, and [`live::missing`], which reads them all back after;
 //! * [`pki`]: a generated CA with server and client certificates, as PEM files;
 //! * [`tls`]: [`TlsValkey`](tls::TlsValkey), a one-node Valkey cluster serving TLS;
 //! * [`exporter_bin`]: [`ExporterBinary`], the exporter executable as a child process,
 //!   either serving (for its log, signals and memory) or run to completion (for its
-//!   exit status and output); the only place that runs the binary;
+//!   exit status and output), or [`exporter_bin::Launched`], a one-shot command a test
+//!   acts on while it runs; the only place that runs the binary;
 //! * [`http`]: the one HTTP/1.1 client, plain or TLS: [`http::request`],
 //!   [`http::Request`] and [`HttpResponse`];
 //! * [`siege`]: hostile clients: connections held open, answers never read;
@@ -44,6 +47,7 @@ pub mod commands;
 pub mod eventually;
 pub mod exporter_bin;
 pub mod http;
+pub mod live;
 pub mod pki;
 mod ports;
 pub mod process;
