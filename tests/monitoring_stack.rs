@@ -10,6 +10,10 @@
 //!   expression evaluates; the slot ranges add up exactly to the keys written and to
 //!   the node counters; the slot maps are in slot order; and `promtool check metrics`
 //!   finds nothing in each cluster's /metrics.
+//! * [`moves`], part of the live test: one cluster runs Valkey 9.1; every cluster holds
+//!   a slot left open, and the 9.1 one lists a cancelled and a failed migration job;
+//!   Prometheus sees them, and ValkeySlotOpenTooLong and ValkeySlotMigrationFailed
+//!   pending on exactly the nodes concerned (the cancel's failed import not reported).
 //! * [`rules`]: promtool `check rules`; `test rules`, whose tests must show every alert
 //!   both firing and not firing; `check config` on the example scrape configurations;
 //!   alerts have severity and annotations; the PrometheusRule is the rules file.
@@ -34,5 +38,7 @@ mod deploy_basic_auth;
 mod deploy_kit;
 #[path = "monitoring_stack/live.rs"]
 mod live;
+#[path = "monitoring_stack/moves.rs"]
+mod moves;
 #[path = "monitoring_stack/rules.rs"]
 mod rules;

@@ -5,6 +5,11 @@
 //! Every series carries `valkey_cluster`; every rule and every dashboard query returns
 //! data for each cluster, and only that cluster's when the dashboard picks one: the
 //! stack may depend neither on per-slot series nor on one cluster per exporter.
+//! `sessions` runs Valkey 9.1, the others Valkey 8: each holds a slot left open, and
+//! `sessions` lists a cancelled and a failed migration job (see [`moves`]), so that the
+//! moves panels have data and both move alerts are seen pending on the right nodes.
+//!
+//! [`moves`]: crate::moves
 
 use crate::exporter_support::{RunningExporter, start_exporter};
 use crate::monitoring_support::checks::{Check, Scope, run_until_all_pass};
@@ -12,6 +17,7 @@ use crate::monitoring_support::dashboards::{self, Substitution};
 use crate::monitoring_support::files::{self, repo_path};
 use crate::monitoring_support::prometheus::{Prometheus, QueryResult};
 use crate::monitoring_support::traffic::{Load, Traffic};
+use crate::moves::{self, Expected};
 use crate::rules::{Rule, rules};
 use crate::support::eventually::{eventually_async, try_eventually_async};
 use crate::support::{SLOT_COUNT, ValkeyCluster, expected_keys, fill};
@@ -38,6 +44,10 @@ const SLOTS_PER_RANGE: u16 = 128;
 const CLUSTERS: [(&str, &str); 3] = [("orders", "all"), ("carts", "top:100"), ("sessions", "none")];
 /// The label service discovery puts on each cluster's series: every rule must keep it.
 const TARGET_LABEL: &str = "valkey_cluster";
+/// The cluster running Valkey 9.1, the only one that can list atomic migration jobs.
+const VALKEY9_CLUSTER: &str = "sessions";
+/// What a dashboard query names when it reads the jobs, which Valkey 8 has none of.
+const JOBS_METRIC: &str = "valkey_slot_migration_jobs";
 
 /// One Valkey cluster, as the exporter names it, and the traffic on it.
 struct Target {
@@ -54,9 +64,15 @@ async fn every_dashboard_query_and_rule_returns_data_for_every_discovered_cluste
     let dir = tempfile::Builder::new().prefix("monitoring-stack-").tempdir().expect("temp dir");
     let mut targets = Vec::new();
     let mut total_keys = 0;
+    let mut moved = Expected::default();
     for (name, profile) in CLUSTERS {
-        let cluster = ValkeyCluster::start(3, 0);
+        let cluster =
+            if name == VALKEY9_CLUSTER { ValkeyCluster::start_valkey9(3, 0) } else { ValkeyCluster::start(3, 0) };
         total_keys = fill(&cluster, expected_keys);
+        if name == VALKEY9_CLUSTER {
+            moves::fail_two_jobs(&cluster, name, &mut moved);
+        }
+        moves::open_a_slot(&cluster, name, &mut moved);
         let traffic = Traffic::start(&cluster, &Load::steady());
         targets.push(Target { name, profile, cluster, traffic });
     }
@@ -69,6 +85,7 @@ async fn every_dashboard_query_and_rule_returns_data_for_every_discovered_cluste
     let mut checks = rule_checks(&rules);
     checks.extend(dashboard_checks(&exporter, &targets));
     run_until_all_pass(&prometheus, checks, SCRAPE_INTERVAL, SETTLE_TIMEOUT).await;
+    moves::check_moves_reach_prometheus(&prometheus, &moved, SCRAPE_INTERVAL).await;
     check_each_cluster_runs_its_profile(&prometheus).await;
     check_slot_ranges_add_up(&prometheus, total_keys).await;
     check_slot_maps_are_in_slot_order(&prometheus, &exporter).await;
@@ -167,12 +184,12 @@ fn rule_checks(rules: &[Rule]) -> Vec<Check> {
 /// Every panel query and variable of the dashboard, with the variables on "All" (a query
 /// that keeps the cluster label must show every cluster, whatever its profile), and on
 /// each cluster in turn (one of its nodes): then the data must be that cluster's only.
+/// The jobs panel has data on Valkey 9.1 only, and must be empty on a Valkey 8 cluster.
 fn dashboard_checks(exporter: &RunningExporter, targets: &[Target]) -> Vec<Check> {
     let dashboard = files::json(files::DASHBOARD);
     let instance = exporter.addr.to_string();
-    let every = Scope::EachWhereKept { label: TARGET_LABEL.into(), values: names().into_iter().collect() };
     let all_primaries: Vec<String> = targets.iter().flat_map(|t| t.cluster.primaries()).collect();
-    let all = (Substitution::all(RATE_INTERVAL), every, names().into_iter().collect(), all_primaries, "all clusters");
+    let all = (Substitution::all(RATE_INTERVAL), None, names().into_iter().collect(), all_primaries, "all clusters");
     let mut substitutions = vec![all];
     for target in targets {
         let primaries = target.cluster.primaries();
@@ -183,15 +200,26 @@ fn dashboard_checks(exporter: &RunningExporter, targets: &[Target]) -> Vec<Check
             node: primaries[0].clone(),
             rate_interval: RATE_INTERVAL.into(),
         };
-        let scope = Scope::Only { label: TARGET_LABEL.into(), value: target.name.into() };
-        substitutions.push((substitution, scope, vec![target.name.to_owned()], primaries, target.name));
+        substitutions.push((substitution, Some(target.name), vec![target.name.to_owned()], primaries, target.name));
     }
     let mut checks = Vec::new();
-    for (substitution, scope, clusters, primaries, whose) in substitutions {
+    for (substitution, only, clusters, primaries, whose) in substitutions {
         for query in dashboards::queries(&dashboard) {
             let name = format!("panel {} \"{}\" query {} on {whose}", query.panel_id, query.panel_title, query.ref_id);
             let expr = substitution.apply(&query.expr);
-            let scope = scope.clone();
+            let with_data: Vec<String> = clusters
+                .iter()
+                .filter(|cluster| !query.expr.contains(JOBS_METRIC) || *cluster == VALKEY9_CLUSTER)
+                .cloned()
+                .collect();
+            let scope = match only {
+                _ if with_data.is_empty() => {
+                    checks.push(Check::empty(name, &expr, !query.instant));
+                    continue;
+                }
+                Some(cluster) => Scope::Only { label: TARGET_LABEL.into(), value: cluster.into() },
+                None => Scope::EachWhereKept { label: TARGET_LABEL.into(), values: with_data },
+            };
             checks.push(if query.instant {
                 Check::instant(name, &expr, scope)
             } else {

@@ -97,6 +97,8 @@ fn alerts_have_severity_summary_and_description() {
         "ValkeyKeyImbalance",
         "ValkeyCpuImbalance",
         "ValkeySlotSnapshotStale",
+        "ValkeySlotOpenTooLong",
+        "ValkeySlotMigrationFailed",
     ];
     for alert in required {
         assert!(names.contains(alert), "missing alert {alert}");

@@ -23,6 +23,13 @@ enum Kind {
     Range,
     /// An instant query that Prometheus accepts (an alert with nothing to say is empty).
     Evaluates,
+    /// A query, instant or over the last minute, that Prometheus accepts and answers
+    /// with no series: a panel for data a target cannot have (migration jobs on a
+    /// server without them) stays empty rather than showing another target's.
+    Empty {
+        /// Sent as a range query, as a time series panel sends it.
+        range: bool,
+    },
     /// `label_values(expr, label)` lists these values among others.
     LabelValues { label: String, must_contain: Vec<String> },
 }
@@ -56,6 +63,10 @@ impl Check {
         Check { name, expr: expr.to_owned(), kind: Kind::Evaluates, scope: Scope::Any }
     }
 
+    pub fn empty(name: String, expr: &str, range: bool) -> Check {
+        Check { name, expr: expr.to_owned(), kind: Kind::Empty { range }, scope: Scope::Any }
+    }
+
     pub fn label_values(name: String, selector: &str, label: &str, must_contain: Vec<String>) -> Check {
         let kind = Kind::LabelValues { label: label.to_owned(), must_contain };
         Check { name, expr: selector.to_owned(), kind, scope: Scope::Any }
@@ -70,6 +81,14 @@ impl Check {
                 judge(&result, &self.scope, false)
             }
             Kind::Evaluates => prometheus.query(&self.expr, None).await.map(drop),
+            Kind::Empty { range } => {
+                let result = if *range {
+                    prometheus.query_range(&self.expr, Duration::from_secs(60), step).await?
+                } else {
+                    prometheus.query(&self.expr, None).await?
+                };
+                if result.is_empty() { Ok(()) } else { Err(format!("expected no data, got {result:?}")) }
+            }
             Kind::LabelValues { label, must_contain } => {
                 let values = prometheus.label_values(&self.expr, label).await?;
                 let absent: Vec<&String> = must_contain.iter().filter(|v| !values.contains(v)).collect();
