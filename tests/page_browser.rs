@@ -74,34 +74,6 @@ fn text(value: &Json) -> String {
     value.as_str().map_or_else(|| value.to_string(), str::to_string)
 }
 
-/// No console message of level SEVERE, except failed loads of API paths with one of
-/// `expected_statuses` (a browser logs every HTTP error answer).
-fn assert_clean_console(browser: &Browser, expected_statuses: &[u16]) {
-    let log = browser.log("browser");
-    let unexpected: Vec<&Json> = log
-        .iter()
-        .filter(|e| e["level"] == "SEVERE")
-        .filter(|e| {
-            let message = e["message"].as_str().unwrap_or_default();
-            let expected = e["source"] == "network"
-                && message.contains("/api/cluster/")
-                && expected_statuses.iter().any(|s| message.contains(&format!("status of {s} ")));
-            !expected
-        })
-        .collect();
-    assert!(unexpected.is_empty(), "console errors: {unexpected:#?}");
-}
-
-/// Every request the page sent went to the exporter; returns their paths.
-fn assert_own_origin_only(browser: &Browser, exporter: &ExporterBinary) -> Vec<String> {
-    let origin = format!("http://{}/", exporter.addr);
-    let urls = browser.requests_from(&origin);
-    assert!(!urls.is_empty(), "the performance log shows the page's requests");
-    let foreign: Vec<&String> = urls.iter().filter(|u| !u.starts_with(&origin)).collect();
-    assert!(foreign.is_empty(), "requests to other origins: {foreign:?}");
-    urls.iter().map(|u| u[origin.len() - 1..].to_string()).collect()
-}
-
 #[test]
 fn the_page_shows_the_hot_slot_the_balance_and_a_dead_primary_without_reloading() {
     let mut cluster = ValkeyCluster::start(3, 0);
@@ -214,9 +186,11 @@ fn the_page_shows_the_hot_slot_the_balance_and_a_dead_primary_without_reloading(
     assert!(phone["page"].as_f64() <= phone["view"].as_f64(), "no sideways scrolling: {phone}");
     assert!(phone["map"].as_f64().unwrap() > 300.0, "the map fills the width: {phone}");
 
-    assert_clean_console(&browser, &[]);
-    let paths = assert_own_origin_only(&browser, &exporter);
-    for needed in ["/ui/app.js", "/ui/map.js", "/api/cluster/slot-map?by=all", "/api/cluster/nodes"] {
+    browser.assert_clean_console(&[]);
+    let paths = browser.assert_own_origin_only(exporter.addr);
+    for needed in
+        ["/ui/app.js", "/ui/map.js", "/api/cluster/slot-map?by=all", "/api/cluster/nodes", "/api/cluster/migrations"]
+    {
         assert!(paths.iter().any(|p| p.starts_with(needed)), "{needed} among {paths:?}");
     }
     stop.store(true, Ordering::Relaxed);
@@ -392,8 +366,8 @@ fn each_cluster_has_its_page_which_says_when_no_node_answers() {
     browser.screenshot("1-choose");
     assert_eq!(offered, serde_json::json!(["/ui?cluster=prod", "/ui?cluster=staging"]));
     // Every per-cluster call was refused for want of a name; nothing else went wrong.
-    assert_clean_console(&browser, &[400]);
-    assert_own_origin_only(&browser, &exporter);
+    browser.assert_clean_console(&[400]);
+    browser.assert_own_origin_only(exporter.addr);
 
     // Followed, as a person would: prod's page, with prod in every call.
     browser.click("#banner a[href='/ui?cluster=prod']");
@@ -424,11 +398,11 @@ fn each_cluster_has_its_page_which_says_when_no_node_answers() {
         assert!(set(cell).iter().all(|c| nodata.contains(c)), "every slot without data: {shown}");
     }
     // The slot map, hot slots, balance and plan have no data to give: 503, nothing else.
-    assert_clean_console(&browser, &[503]);
-    let paths = assert_own_origin_only(&browser, &exporter);
+    browser.assert_clean_console(&[503]);
+    let paths = browser.assert_own_origin_only(exporter.addr);
     let api: Vec<&String> = paths.iter().filter(|p| p.starts_with("/api/")).collect();
-    // At least one refresh: nodes, slot map, hot slots, balance, plan.
-    assert!(api.len() >= 5, "{paths:?}");
+    // At least one refresh: nodes, slot map, hot slots, balance, plan, migrations.
+    assert!(api.len() >= 6, "{paths:?}");
     assert!(api.iter().all(|p| p.ends_with("cluster=prod") && p.matches("cluster=").count() == 1), "{api:?}");
     assert!(paths.iter().filter(|p| p.starts_with("/ui/")).all(|p| !p.contains('?')), "{paths:?}");
 }

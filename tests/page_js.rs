@@ -1,6 +1,6 @@
-//! The page's DOM-free JavaScript (`format.js`, `constants.js`) under node's own test
-//! runner: the cases are in `tests/page_js/*.test.mjs`, so `cargo test` runs them and a
-//! failing case fails this test with node's report. Node is Debian's `nodejs` package
+//! The page's DOM-free JavaScript (`format.js`, `constants.js`, `moves.js`) under node's
+//! own test runner: the cases are in `tests/page_js/*.test.mjs`, so `cargo test` runs
+//! them and a failing case fails this test with node's report. Node is Debian's `nodejs` package
 //! (`scripts/install-deps.sh nodejs`); without it this test fails and says so.
 
 use std::path::{Path, PathBuf};
@@ -38,9 +38,9 @@ fn summary(report: &str, name: &str) -> Option<usize> {
 }
 
 #[test]
-fn format_and_constants_pass_their_javascript_tests() {
+fn the_dom_free_modules_pass_their_javascript_tests() {
     let files = js_tests();
-    assert!(files.len() >= 2, "the JavaScript tests are found: {files:?}");
+    assert!(files.len() >= 3, "the JavaScript tests are found: {files:?}");
     let output = Command::new(node())
         .args(["--test", "--test-reporter=tap"])
         .args(&files)
@@ -52,5 +52,5 @@ fn format_and_constants_pass_their_javascript_tests() {
     assert!(output.status.success(), "node --test failed ({}):\n{report}\n{errors}", output.status);
     assert_eq!(summary(&report, "fail"), Some(0), "{report}");
     // A runner that found no case would pass too: at least one per exported function.
-    assert!(summary(&report, "pass").is_some_and(|n| n >= 12), "{report}");
+    assert!(summary(&report, "pass").is_some_and(|n| n >= 25), "{report}");
 }

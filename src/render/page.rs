@@ -1,7 +1,7 @@
-//! The exporter's own page: a slot map, hot slots, balance, nodes and a rebalance plan
-//! for people without Grafana. HTML, CSS and JavaScript are embedded in the binary and
-//! served from the exporter's own origin only; the page draws everything from the
-//! JSON API (`/api/cluster/...`), nothing from anywhere else.
+//! The exporter's own page: a slot map, hot slots, balance, slot moves, nodes and a
+//! rebalance plan for people without Grafana. HTML, CSS and JavaScript are embedded in
+//! the binary and served from the exporter's own origin only; the page draws everything
+//! from the JSON API (`/api/cluster/...`), nothing from anywhere else.
 
 /// One embedded file.
 pub(crate) struct Asset {
@@ -14,13 +14,14 @@ pub(crate) const INDEX: Asset =
 
 /// The page's other files, by path. The scripts are ES modules importing each other
 /// by relative path; every one of them must be listed here (a test checks).
-pub(crate) const ASSETS: [(&str, Asset); 9] = [
+pub(crate) const ASSETS: [(&str, Asset); 10] = [
     ("/ui/app.js", script(include_str!("page/app.js"))),
     ("/ui/constants.js", script(include_str!("page/constants.js"))),
     ("/ui/api.js", script(include_str!("page/api.js"))),
     ("/ui/dom.js", script(include_str!("page/dom.js"))),
     ("/ui/format.js", script(include_str!("page/format.js"))),
     ("/ui/map.js", script(include_str!("page/map.js"))),
+    ("/ui/moves.js", script(include_str!("page/moves.js"))),
     ("/ui/tables.js", script(include_str!("page/tables.js"))),
     ("/ui/app.css", Asset { content_type: "text/css; charset=utf-8", body: include_str!("page/app.css") }),
     ("/ui/icon.svg", Asset { content_type: "image/svg+xml", body: include_str!("page/icon.svg") }),

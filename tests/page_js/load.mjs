@@ -10,7 +10,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 
 const PAGE = fileURLToPath(new URL("../../src/render/page/", import.meta.url));
 /** The modules that need no document: what node can run. */
-const DOM_FREE = ["format.js", "constants.js"];
+const DOM_FREE = ["format.js", "constants.js", "moves.js"];
 
 const dir = mkdtempSync(join(tmpdir(), "page-js-"));
 writeFileSync(join(dir, "package.json"), '{"type": "module"}\n');

@@ -172,6 +172,36 @@ impl Browser {
             .collect()
     }
 
+    /// Panics if the console logged an error (level SEVERE) since the last call, except
+    /// failed loads of API paths answered with one of `expected_statuses` (a browser
+    /// logs every HTTP error answer).
+    pub fn assert_clean_console(&self, expected_statuses: &[u16]) {
+        let log = self.log("browser");
+        let unexpected: Vec<&Json> = log
+            .iter()
+            .filter(|e| e["level"] == "SEVERE")
+            .filter(|e| {
+                let message = e["message"].as_str().unwrap_or_default();
+                let expected = e["source"] == "network"
+                    && message.contains("/api/cluster/")
+                    && expected_statuses.iter().any(|s| message.contains(&format!("status of {s} ")));
+                !expected
+            })
+            .collect();
+        assert!(unexpected.is_empty(), "console errors: {unexpected:#?}");
+    }
+
+    /// Panics unless every request the page sent since the last call went to the
+    /// exporter at `addr` (and there was one at least); returns their paths.
+    pub fn assert_own_origin_only(&self, addr: SocketAddr) -> Vec<String> {
+        let origin = format!("http://{addr}/");
+        let urls = self.requests_from(&origin);
+        assert!(!urls.is_empty(), "the performance log shows the page's requests");
+        let foreign: Vec<&String> = urls.iter().filter(|u| !u.starts_with(&origin)).collect();
+        assert!(foreign.is_empty(), "requests to other origins: {foreign:?}");
+        urls.iter().map(|u| u[origin.len() - 1..].to_string()).collect()
+    }
+
     fn command(&self, method: &str, path: &str, body: Option<Json>) -> Json {
         self.send(method, &format!("/session/{}{path}", self.session), body)
     }

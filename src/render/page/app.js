@@ -2,14 +2,26 @@
 // cache TTL (the exporter's snapshots are no fresher than that), without a reload.
 // One measure (keys, CPU or network) is chosen for the map, the hot slots and the plan;
 // the slot map comes in all three at once (one request per refresh), so switching
-// redraws the map at once and the tooltip shows every measure.
+// redraws the map at once and the tooltip shows every measure. Slot moves come once a
+// refresh too: listed in their section, outlined on the map, named in the tooltip.
 
 import { clusterParameter, getJson, withCluster } from "./api.js";
 import { el, fill, setText, upBadge } from "./dom.js";
 import { HOT_LIMIT, MEASURES, SIDE, SLOT_COUNT } from "./constants.js";
 import { count, duration } from "./format.js";
-import { drawLegend, drawMap, drawStrip, markSlot, ownerColour, rangesByOwner, slotAt, theme } from "./map.js";
-import { renderBalance, renderHot, renderNodes, renderPlan } from "./tables.js";
+import {
+  drawLegend,
+  drawMap,
+  drawStrip,
+  markSlot,
+  outlineMoving,
+  ownerColour,
+  rangesByOwner,
+  slotAt,
+  theme,
+} from "./map.js";
+import { moveRows, movingLines, movingSlots, openKeys, remember, unknownJobs } from "./moves.js";
+import { renderBalance, renderHot, renderMoves, renderNodes, renderPlan } from "./tables.js";
 
 /** Bounds on the refresh interval, whatever the TTL: not hammering, not stale. */
 const MIN_REFRESH_S = 1;
@@ -31,6 +43,9 @@ const state = {
   timer: null,
   focus: null, // the slot the keyboard points at
   marked: null, // the slot of the table row under the pointer, ringed on the map
+  moves: null, // the last migrations answer, as rows (see readMoves)
+  moving: new Map(), // slot in flight -> its row of the Moves section
+  firstSeen: new Map(), // open slot -> when this page first saw it open (moves.js `remember`)
 };
 
 const canvas = document.getElementById("map");
@@ -46,10 +61,11 @@ async function refresh() {
     getJson(`/api/cluster/hot-slots?by=${measure}&limit=${HOT_LIMIT}`),
     getJson("/api/cluster/balance"),
     getJson(`/api/cluster/rebalance-plan?by=${measure}`),
+    getJson("/api/cluster/migrations"),
   ]);
   // A switch of measure started a newer refresh meanwhile: it draws, not this one.
   if (generation !== state.generation) return;
-  const [nodes, map, hot, balance, plan] = answers;
+  const [nodes, map, hot, balance, plan, migrations] = answers;
   // Several clusters and none (or an unknown one) named: offer the configured ones.
   const clusters = !nodes.ok && CHOOSE.includes(nodes.error.code) ? await getJson("/api/clusters", false) : null;
   if (generation !== state.generation) return;
@@ -58,11 +74,14 @@ async function refresh() {
   state.receivedAt = performance.now();
   state.ageAtReceipt = nodes.ok ? snapshotAge(nodes) : null;
   try {
+    state.moves = readMoves(migrations, nodes);
+    state.moving = state.moves.rows ? movingSlots(state.moves.rows.active) : new Map();
     renderHeader();
     renderBanner(nodes, map, clusters);
     renderMap();
     renderHot(hot, measure);
     renderBalance(balance);
+    renderMoves(state.moves);
     renderNodes(nodes);
     renderPlan(plan, measure);
     document.body.dataset.refreshes = String(Number(document.body.dataset.refreshes || 0) + 1);
@@ -70,6 +89,19 @@ async function refresh() {
     // Even a drawing bug must not stop the page from refreshing.
     state.timer = setTimeout(refresh, nextRefreshSeconds(answers) * 1000);
   }
+}
+
+/**
+ * The migrations answer as the Moves section's rows, node ids turned into addresses
+ * with the nodes answer, and the notes on primaries whose jobs are unknown.
+ */
+function readMoves(answer, nodes) {
+  if (!answer.ok) return { answer, rows: null, notes: [] };
+  const known = nodes.ok ? nodes.data.nodes : [];
+  const addresses = new Map(known.map((n) => [n.node_id, n.node]));
+  state.firstSeen = remember(state.firstSeen, openKeys(answer.data), Date.parse(answer.data.snapshot_timestamp));
+  const rows = moveRows(answer.data, addresses, Date.parse(answer.timestamp), state.firstSeen);
+  return { answer, rows, notes: unknownJobs(known) };
 }
 
 /** Seconds between the snapshot and the server's clock when it answered. */
@@ -145,6 +177,7 @@ function renderMap() {
   const data = answer.ok ? answer.data : empty;
   const values = data.values[state.measure] || [];
   const scale = drawMap(canvas, data.owners, values, data.nodes, colours);
+  outlineMoving(canvas, state.moving, colours);
   if (state.marked !== null) markSlot(canvas, state.marked, colours);
   drawLegend(colours);
   drawStrip(document.getElementById("strip"), data.owners, data.nodes, colours);
@@ -196,6 +229,7 @@ function describe(slot) {
   const node = owner === null ? null : nodes[owner];
   if (!node) return lines.concat("no owner: the slot is not assigned");
   lines.push(`owner ${node.node} (${node.up ? "up" : "down"})`);
+  if (state.moving.has(slot)) lines.push(...movingLines(state.moving.get(slot)));
   if (!node.up) return lines.concat("no data: its primary did not answer");
   for (const [m, { label, format }] of Object.entries(MEASURES)) {
     const value = values[m] ? values[m][slot] : null;
@@ -258,6 +292,7 @@ function setLinks() {
     "balance-json": "/api/cluster/balance",
     "nodes-json": "/api/cluster/nodes",
     "plan-json": `/api/cluster/rebalance-plan?by=${m}`,
+    "moves-json": "/api/cluster/migrations",
   };
   for (const [id, path] of Object.entries(links)) document.getElementById(id).href = withCluster(path);
 }
@@ -273,7 +308,7 @@ function start() {
   canvas.addEventListener("pointerleave", () => showTip(null));
   canvas.addEventListener("keydown", onKey);
   canvas.addEventListener("blur", () => showTip(null));
-  for (const id of ["hot", "plan"]) {
+  for (const id of ["hot", "plan", "moves"]) {
     const box = document.getElementById(id);
     box.addEventListener("mouseover", (event) => onRow(event.target.closest("tr[data-slot]")));
     box.addEventListener("mouseleave", () => onRow(null));

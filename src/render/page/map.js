@@ -3,8 +3,8 @@
 // looks never mix: a colour of the ramp (a value above 0), the "zero" colour, and a
 // hatch for "no data" (its primary did not answer, no rate yet, or no owner) — a
 // missing value is never drawn as 0. Lines between cells of different primaries show
-// who owns which slots. All colours come from the stylesheet, so the map follows the
-// light or dark theme.
+// who owns which slots; an outline marks the slots being moved. All colours come from
+// the stylesheet, so the map follows the light or dark theme.
 
 import { SIDE, SLOT_COUNT } from "./constants.js";
 
@@ -23,6 +23,8 @@ export function theme() {
     stripe: one("--map-nodata-stripe"),
     edge: one("--map-edge"),
     mark: one("--map-mark"),
+    moving: one("--map-moving"),
+    movingHalo: one("--map-moving-halo"),
     owners: list("--owner-colours"),
   };
 }
@@ -134,6 +136,41 @@ function drawOwnerEdges(ctx, owners, cell, edge) {
   }
 }
 
+/**
+ * Outlines the slots in flight (`moving`: a Set or Map keyed by slot) as regions: a band
+ * of the "moving" colour between two thin lines of the page's background, so it reads
+ * on every colour of every measure, drawn just outside the cells so their own colour
+ * stays visible, and around neighbouring slots as one shape (a range is one region,
+ * not a grid). Drawn as squares grown around each cell, after which the cells
+ * themselves are put back as `drawMap` left them.
+ */
+export function outlineMoving(canvas, moving, colours) {
+  if (moving.size === 0) return;
+  const cell = canvas.width / SIDE;
+  const band = Math.max(1, Math.round(cell / 3));
+  const ctx = canvas.getContext("2d");
+  const drawn = ctx.getImageData(0, 0, canvas.width, canvas.height);
+  const grow = (by, colour) => {
+    ctx.fillStyle = css(colour);
+    for (const slot of moving.keys()) {
+      ctx.fillRect((slot % SIDE) * cell - by, Math.floor(slot / SIDE) * cell - by, cell + 2 * by, cell + 2 * by);
+    }
+  };
+  grow(band + 2, colours.movingHalo);
+  grow(band + 1, colours.moving);
+  grow(1, colours.movingHalo);
+  // The cells back, one run of neighbouring slots in a row at a time.
+  const slots = [...moving.keys()].sort((a, b) => a - b);
+  for (let i = 0; i < slots.length; ) {
+    let j = i;
+    while (j + 1 < slots.length && slots[j + 1] === slots[j] + 1 && slots[j + 1] % SIDE !== 0) j++;
+    const x = (slots[i] % SIDE) * cell;
+    const y = Math.floor(slots[i] / SIDE) * cell;
+    ctx.putImageData(drawn, 0, 0, x, y, (j - i + 1) * cell, cell);
+    i = j + 1;
+  }
+}
+
 /** A ring around one slot's cell, so that a slot named in a table can be found. */
 export function markSlot(canvas, slot, colours) {
   const cell = canvas.width / SIDE;
@@ -162,6 +199,14 @@ export function drawLegend(colours) {
     image.data.set([c[0], c[1], c[2], 255], i * 4);
   }
   noData.getContext("2d").putImageData(image, 0, 0);
+  // The outline of a slot in flight, around a cell of the "zero" colour.
+  const moving = document.getElementById("legend-moving").getContext("2d");
+  const size = moving.canvas.width;
+  const rings = [[0, colours.movingHalo], [1, colours.moving], [4, colours.movingHalo], [5, colours.zero]];
+  for (const [inset, colour] of rings) {
+    moving.fillStyle = css(colour);
+    moving.fillRect(inset, inset, size - 2 * inset, size - 2 * inset);
+  }
 }
 
 /** The slot under a pointer event on the map, or null outside it. */

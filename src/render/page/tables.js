@@ -1,10 +1,11 @@
-// The page's tables: hottest slots, balance across primaries, nodes, and the
+// The page's tables: hottest slots, balance across primaries, moves, nodes, and the
 // rebalance plan. Each takes one API answer (see api.js) and replaces its section's
 // content; an error answer shows its message in place of the table.
 
 import { el, fill, upBadge, shareBar } from "./dom.js";
 import { MEASURES, SLOT_COUNT } from "./constants.js";
 import { UNKNOWN, byteRate, count, cpuRate, millis, percent, ratio } from "./format.js";
+import { KIND, OPEN_AGE, slotsText } from "./moves.js";
 
 function table(head, rows, numeric = []) {
   const cells = head.map((h, i) => el("th", { scope: "col", class: numeric.includes(i) ? "num" : null, text: h }));
@@ -164,4 +165,55 @@ export function renderPlan(answer, measure) {
   );
   const head = ["slot", "from", "to", "keys", MEASURES[measure].label];
   fill("plan", summary, table(head, rows, numeric), commands, d.note ? message(d.note) : null);
+}
+
+/**
+ * Slot moves: those under way (open slots, then jobs), then the latest finished jobs,
+ * each under a line saying which; `moves` is what app.js made of the migrations and
+ * nodes answers (see moves.js). Three columns, so that it fits beside the map: what
+ * moves and how, from where to where, and its state, age and the server's message.
+ */
+export function renderMoves(moves) {
+  if (!moves.answer.ok) return fill("moves", failure(moves.answer));
+  const { active, recent, older } = moves.rows;
+  const under = active.length === 1 ? "1 move under way." : `${active.length} moves under way.`;
+  const summary = el("p", { class: "moves-summary", text: active.length === 0 ? "No slot is moving." : under });
+  const group = (text) => el("tr", { class: "group" }, el("th", { colspan: 3, scope: "rowgroup", text }));
+  const rows = [
+    active.length > 0 && recent.length > 0 ? group("under way") : null,
+    active.map(moveRow),
+    recent.length > 0 ? group("recently finished") : null,
+    recent.map(moveRow),
+  ];
+  const head = ["move", "from → to", "state"];
+  const more = older > 0 ? message(`${older} older finished job${older === 1 ? "" : "s"}: see the JSON.`) : null;
+  const notes = moves.notes.length > 0 ? el("div", { class: "notes" }, moves.notes.map((n) => message(n))) : null;
+  fill("moves", summary, active.length + recent.length > 0 ? table(head, rows.flat()) : null, more, notes);
+}
+
+/** One move: its slots and kind; its ends; its state, age and message. */
+function moveRow(r) {
+  const attrs = {
+    class: r.active ? "active" : "finished",
+    "data-kind": r.kind,
+    "data-active": String(r.active),
+    "data-slot": r.ranges[0][0],
+    "data-slots": r.ranges.map(([a, b]) => `${a}-${b}`).join(","),
+  };
+  const what = el("td", {}, el("span", { class: "slot", text: slotsText(r.ranges) }), sub("kind", KIND[r.kind]));
+  const from = el("span", { class: "from", text: r.from });
+  const ends = el("td", {}, from, " → ", el("span", { class: "to", text: r.to }));
+  const state = el(
+    "td",
+    { class: "state-cell" },
+    el("span", { class: r.failed ? "state failed" : "state", text: r.state }),
+    sub("when", r.when, r.kind === "open" ? OPEN_AGE : null),
+    r.message ? sub(r.failed ? "message failed" : "message", r.message) : null,
+  );
+  return el("tr", attrs, what, ends, state);
+}
+
+/** A second line in a cell, smaller. */
+function sub(kind, text, title = null) {
+  return el("span", { class: `sub ${kind}`, text, title });
 }
