@@ -74,6 +74,7 @@ impl<T> Clone for Served<T> {
 /// A value handed to a question that needs rates.
 #[derive(Debug)]
 pub(crate) struct ForRates<T> {
+    /// The value to answer from now, with or without current rates.
     pub(crate) served: Served<T>,
     /// When the value has no current window: how long until a value with one is
     /// taken, so the answer can say when to ask again. `None` when its rates are current.
@@ -94,6 +95,7 @@ pub(crate) enum Unavailable {
 
 /// A stored value with what the cache needs to know about it.
 struct Entry<T> {
+    /// Shared with every request it answers.
     value: Arc<T>,
     /// When the refresh that took it started: the TTL and the first window count from here.
     started: Instant,
@@ -117,8 +119,11 @@ struct FirstWindow {
 }
 
 pub(crate) struct SnapshotCache<S: SnapshotSource> {
+    /// What refreshes: the cluster's collector and aggregator.
     source: Arc<S>,
+    /// How long a value is served before a request refreshes it (`--cache-ttl`).
     ttl: Duration,
+    /// The last value taken; `None` until the first refresh ends.
     current: RwLock<Option<Entry<S::Output>>>,
     /// Held for the whole of a refresh: at most one refresh per target at a time.
     refresh_lock: Arc<AsyncMutex<()>>,

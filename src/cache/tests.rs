@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Numbers its refreshes and takes 50 ms each, like a real cluster round trip; each
 /// value knows the time since the previous refresh started (its window).
 struct Counting {
+    /// Refreshes started, so tests can count what the cluster would have been asked.
     refreshes: AtomicU64,
+    /// When the last refresh started: the next value's window starts there.
     last: Mutex<Option<Instant>>,
 }
 
