@@ -66,6 +66,10 @@ impl SnapshotSource for ClusterSource {
         let snapshot = self.collector.refresh().await;
         self.aggregator.observe(snapshot)
     }
+
+    fn window_seconds(observation: &Observation) -> Option<f64> {
+        observation.window.seconds
+    }
 }
 
 /// Everything the HTTP layer serves from.

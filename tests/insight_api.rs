@@ -57,11 +57,19 @@ async fn hot_slots_follow_the_traffic_and_balance_matches_the_slots() {
     fill(&cluster, expected_keys);
     let exporter =
         start_exporter(&["--nodes", &cluster.seed_url(), "--cache-ttl", "1500ms", "--node-timeout", "1s"]).await;
-    let before = json(&exporter, "/api/cluster/slot-stats").await;
     let first = json(&exporter, "/api/cluster/hot-slots").await;
     assert!(first["slots"].as_array().unwrap().is_empty(), "no rates from one snapshot");
     assert!(first["note"].as_str().unwrap().contains("two snapshots"));
     assert!(first["window_seconds"].is_null());
+    // The second snapshot follows by itself, at most a TTL after the first (issue 18).
+    let ready = f(&first["rates_ready_in_seconds"]);
+    assert!(ready <= 1.5, "{first}");
+    tokio::time::sleep(Duration::from_secs_f64(ready) + Duration::from_millis(200)).await;
+    let second = json(&exporter, "/api/cluster/hot-slots").await;
+    assert!(f(&second["window_seconds"]) > 0.0 && second["rates_ready_in_seconds"].is_null(), "{second}");
+    // Past that snapshot's TTL: `before` is a refresh of its own, just before the traffic.
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    let before = json(&exporter, "/api/cluster/slot-stats").await;
 
     // Clearly separated loads on three slots, all sent between the two snapshots.
     let owners = cluster.slot_owners();

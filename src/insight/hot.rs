@@ -6,8 +6,9 @@ use crate::question::Measure;
 use std::collections::HashMap;
 
 /// Said instead of a ranking when rates are asked for before there are two snapshots.
-pub(crate) const NO_WINDOW_NOTE: &str =
-    "rates need two snapshots and only one has been taken so far; ask again after the cache TTL";
+/// The exporter takes the second a couple of seconds after the first (the cache's first
+/// window) and says when in `rates_ready_in_seconds`.
+pub(crate) const NO_WINDOW_NOTE: &str = "rates need two snapshots and only one has been taken so far; the second follows within seconds: ask again after rates_ready_in_seconds";
 
 /// One slot of the ranking.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -14,7 +14,7 @@ use crate::collect::ClusterCollector;
 use crate::config::{ClusterSettings, Command, ConfigError, PlanArgs, Settings, TopArgs};
 use crate::insight::{Rebalance, balance, hot, rebalance};
 use crate::question::PlanQuestion;
-use crate::render::insight as json;
+use crate::render::insight::{self as json, Freshness};
 use crate::render::{json::unreachable_message, tables};
 use std::time::{Duration, SystemTime};
 
@@ -92,7 +92,7 @@ fn top_output(observation: &Observation, args: &TopArgs) -> String {
     let limit = args.limit as usize;
     let hot = hot::hot_slots(observation, args.by, limit);
     if args.json {
-        json::hot_slots(observation, &hot, limit, false, SystemTime::now()).body
+        json::hot_slots(observation, &hot, limit, Freshness::default(), SystemTime::now()).body
     } else {
         tables::hot_slots(observation, &hot)
     }
@@ -106,9 +106,9 @@ fn plan_output(observation: &Observation, args: &PlanArgs, question: &PlanQuesti
         let now = SystemTime::now();
         return format!(
             "{{\"hot_slots\":{},\"balance\":{},\"rebalance_plan\":{}}}",
-            json::hot_slots(observation, &hot, limit, false, now).body,
-            json::balance(observation, &balance, false, now).body,
-            json::plan(observation, question, rebalance, false, now).body,
+            json::hot_slots(observation, &hot, limit, Freshness::default(), now).body,
+            json::balance(observation, &balance, Freshness::default(), now).body,
+            json::plan(observation, question, rebalance, Freshness::default(), now).body,
         );
     }
     [

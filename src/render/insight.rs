@@ -1,45 +1,60 @@
-//! JSON answers of the insight endpoints (hot slots, balance, rebalance plan), in the
-//! API's envelope. Rates are per second in the server's units (µs of CPU, bytes), like
-//! the slot-stats API; a value that cannot be known is `null`, never 0.
+//! JSON answers of the insight endpoints (hot slots, balance, rebalance plan, nodes; the
+//! slot map is in `slot_map.rs`), in the API's envelope. Rates are per second in the
+//! server's units (µs of CPU, bytes), like the slot-stats API; a value that cannot be
+//! known is `null`, never 0. Every answer says what its rates rest on ([`Basis`]).
 
 use super::json::{JsonReply, rfc3339_millis, success};
 use crate::aggregate::Observation;
-use crate::aggregate::rank::measured;
 use crate::insight::Rebalance;
 use crate::insight::balance::Balance;
 use crate::insight::hot::{HotSlots, NO_WINDOW_NOTE};
 use crate::insight::plan::Move;
 use crate::insight::stats::Imbalance;
-use crate::question::{MAPPED, Measure, PlanQuestion};
+use crate::question::PlanQuestion;
 use crate::snapshot::NodeStatus;
 use serde::Serialize;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
+
+/// How an answer's observation was served.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Freshness {
+    /// True when answered from an existing snapshot without waiting for a refresh.
+    pub(crate) cached: bool,
+    /// When the observation has no current rates (none yet, or over a window spanning
+    /// a long idle time): how long until a snapshot with them is taken (the first
+    /// window, `cache.rs`), so the client knows when to ask again.
+    pub(crate) rates_ready_in: Option<Duration>,
+}
 
 /// What every insight answer says about the observation it comes from.
 #[derive(Serialize)]
-struct Basis {
+pub(super) struct Basis {
     /// Seconds between the two snapshots the rates come from; `null` with one snapshot.
     window_seconds: Option<f64>,
+    /// Seconds until current rates can be asked for, rounded up to a tenth; `null`
+    /// when this answer's rates are current (or it needs none).
+    rates_ready_in_seconds: Option<f64>,
     snapshot_timestamp: String,
     /// True when answered from an existing snapshot without waiting for a refresh.
     cached: bool,
 }
 
-fn basis(observation: &Observation, cached: bool) -> Basis {
+pub(super) fn basis(observation: &Observation, freshness: Freshness) -> Basis {
     Basis {
         window_seconds: observation.window.seconds,
+        rates_ready_in_seconds: freshness.rates_ready_in.map(|d| (d.as_secs_f64() * 10.0).ceil() / 10.0),
         snapshot_timestamp: rfc3339_millis(observation.snapshot.taken_at),
-        cached,
+        cached: freshness.cached,
     }
 }
 
 #[derive(Serialize)]
-struct NodeRef<'a> {
+pub(super) struct NodeRef<'a> {
     node: &'a str,
     node_id: &'a str,
 }
 
-fn node_ref(node: &NodeStatus) -> NodeRef<'_> {
+pub(super) fn node_ref(node: &NodeStatus) -> NodeRef<'_> {
     NodeRef { node: node.addr.as_str(), node_id: &node.node_id }
 }
 
@@ -71,7 +86,7 @@ pub(crate) fn hot_slots(
     observation: &Observation,
     hot: &HotSlots,
     limit: usize,
-    cached: bool,
+    freshness: Freshness,
     now: SystemTime,
 ) -> JsonReply {
     let snapshot = &observation.snapshot;
@@ -93,7 +108,8 @@ pub(crate) fn hot_slots(
             }
         })
         .collect();
-    let data = HotSlotsData { by: hot.measure.name(), limit, slots, basis: basis(observation, cached), note: hot.note };
+    let data =
+        HotSlotsData { by: hot.measure.name(), limit, slots, basis: basis(observation, freshness), note: hot.note };
     success(data, now)
 }
 
@@ -128,7 +144,12 @@ struct BalanceData<'a> {
     note: Option<&'static str>,
 }
 
-pub(crate) fn balance(observation: &Observation, balance: &Balance, cached: bool, now: SystemTime) -> JsonReply {
+pub(crate) fn balance(
+    observation: &Observation,
+    balance: &Balance,
+    freshness: Freshness,
+    now: SystemTime,
+) -> JsonReply {
     let nodes = &observation.snapshot.nodes;
     let primaries = balance
         .primaries
@@ -148,7 +169,7 @@ pub(crate) fn balance(observation: &Observation, balance: &Balance, cached: bool
     let data = BalanceData {
         primaries,
         imbalance: ImbalanceData { keys: balance.keys, cpu: balance.cpu, network: balance.network },
-        basis: basis(observation, cached),
+        basis: basis(observation, freshness),
         note: (!observation.window.has_rates()).then_some(NO_WINDOW_NOTE),
     };
     success(data, now)
@@ -210,7 +231,7 @@ pub(crate) fn plan(
     observation: &Observation,
     question: &PlanQuestion,
     rebalance: &Rebalance,
-    cached: bool,
+    freshness: Freshness,
     now: SystemTime,
 ) -> JsonReply {
     let Rebalance { plan, commands } = rebalance;
@@ -239,124 +260,8 @@ pub(crate) fn plan(
             .iter()
             .map(|l| LeftOutEntry { slot_id: l.slot, reason: &l.reason })
             .collect(),
-        basis: basis(observation, cached),
+        basis: basis(observation, freshness),
         note: no_rates.then_some(NO_WINDOW_NOTE),
-    };
-    success(data, now)
-}
-
-#[derive(Serialize)]
-struct MapNode<'a> {
-    #[serde(flatten)]
-    node: NodeRef<'a>,
-    up: bool,
-}
-
-#[derive(Serialize)]
-struct SlotMapData<'a> {
-    by: &'static str,
-    /// The primaries, in address order; `owners` points into this list.
-    nodes: Vec<MapNode<'a>>,
-    /// Per slot (16384), the index in `nodes` of its owner; `null` when unassigned.
-    owners: Vec<Option<usize>>,
-    /// Per slot, the measure (keys, or a rate per second); `null` when unknown: its
-    /// primary did not answer, or the slot has no rate in this window.
-    values: Vec<Option<f64>>,
-    #[serde(flatten)]
-    basis: Basis,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    note: Option<&'static str>,
-}
-
-/// `by=all`: the map in every measure at once, so the page asks once per refresh.
-#[derive(Serialize)]
-struct AllMapsData<'a> {
-    by: &'static str,
-    /// The size of the slot space, so the page need not hard-code it.
-    slot_count: usize,
-    /// As in [`SlotMapData`].
-    nodes: Vec<MapNode<'a>>,
-    /// As in [`SlotMapData`].
-    owners: Vec<Option<usize>>,
-    /// Per measure name (`keys`, `cpu`, `network`), per slot, as `values` in
-    /// [`SlotMapData`]; an object, so the page finds a measure by its name.
-    values: ByMeasure,
-    #[serde(flatten)]
-    basis: Basis,
-    /// Set when the rate measures (cpu, network) have no window yet; keys never lack one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    note: Option<&'static str>,
-}
-
-/// Values per measure, written as a JSON object keyed by the measure's name, in order.
-struct ByMeasure(Vec<(&'static str, Vec<Option<f64>>)>);
-
-impl Serialize for ByMeasure {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_map(self.0.iter().map(|(name, values)| (name, values)))
-    }
-}
-
-/// The primaries (in address order) and each slot's owner as an index among them.
-fn map_owners(observation: &Observation) -> (Vec<MapNode<'_>>, Vec<Option<usize>>) {
-    let snapshot = &observation.snapshot;
-    let primaries: Vec<usize> =
-        (0..snapshot.nodes.len()).filter(|&i| snapshot.nodes[i].role == crate::snapshot::Role::Primary).collect();
-    let index_of = |node: u32| primaries.iter().position(|&p| p == node as usize);
-    let owners = if snapshot.owners.is_empty() {
-        vec![None; crate::snapshot::SLOT_COUNT]
-    } else {
-        snapshot.owners.iter().map(|o| o.and_then(index_of)).collect()
-    };
-    let nodes = primaries
-        .iter()
-        .map(|&i| MapNode { node: node_ref(&snapshot.nodes[i]), up: snapshot.nodes[i].is_up() })
-        .collect();
-    (nodes, owners)
-}
-
-/// Each slot's value of `measure` on its primary, to two decimals; `null` when unknown.
-fn map_values(observation: &Observation, measure: Measure) -> Vec<Option<f64>> {
-    let snapshot = &observation.snapshot;
-    let mut values = vec![None; crate::snapshot::SLOT_COUNT];
-    for (position, record) in snapshot.slots.iter().enumerate() {
-        if snapshot.node(record).role == crate::snapshot::Role::Primary {
-            values[usize::from(record.slot)] =
-                measured(observation, measure, position).map(|v| (v * 100.0).round() / 100.0);
-        }
-    }
-    values
-}
-
-/// The whole slot space in one measure, for the page's map: one owner and one value
-/// per slot, compact (about 100 KB for a rate, a fraction of that gzipped).
-pub(crate) fn slot_map(observation: &Observation, measure: Measure, cached: bool, now: SystemTime) -> JsonReply {
-    let (nodes, owners) = map_owners(observation);
-    let no_rates = measure.is_rate() && !observation.window.has_rates();
-    let data = SlotMapData {
-        by: measure.name(),
-        nodes,
-        owners,
-        values: map_values(observation, measure),
-        basis: basis(observation, cached),
-        note: no_rates.then_some(NO_WINDOW_NOTE),
-    };
-    success(data, now)
-}
-
-/// The slot space in keys, CPU and network with the owners once: what the page draws
-/// and shows in its tooltip, in one answer per refresh instead of three.
-pub(crate) fn slot_maps(observation: &Observation, cached: bool, now: SystemTime) -> JsonReply {
-    let (nodes, owners) = map_owners(observation);
-    let values = ByMeasure(MAPPED.iter().map(|&m| (m.name(), map_values(observation, m))).collect());
-    let data = AllMapsData {
-        by: "all",
-        slot_count: crate::snapshot::SLOT_COUNT,
-        nodes,
-        owners,
-        values,
-        basis: basis(observation, cached),
-        note: (!observation.window.has_rates()).then_some(NO_WINDOW_NOTE),
     };
     success(data, now)
 }
@@ -404,7 +309,12 @@ pub(crate) struct ClusterFacts<'a> {
     pub(crate) cache_ttl: std::time::Duration,
 }
 
-pub(crate) fn nodes(observation: &Observation, facts: ClusterFacts<'_>, cached: bool, now: SystemTime) -> JsonReply {
+pub(crate) fn nodes(
+    observation: &Observation,
+    facts: ClusterFacts<'_>,
+    freshness: Freshness,
+    now: SystemTime,
+) -> JsonReply {
     let moves = &observation.snapshot.moves;
     let nodes = observation
         .snapshot
@@ -431,7 +341,7 @@ pub(crate) fn nodes(observation: &Observation, facts: ClusterFacts<'_>, cached: 
         profile: facts.profile,
         cache_ttl_seconds: facts.cache_ttl.as_secs_f64(),
         nodes,
-        basis: basis(observation, cached),
+        basis: basis(observation, freshness),
     };
     success(data, now)
 }

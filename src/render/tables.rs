@@ -222,8 +222,13 @@ mod tests {
         let text = super::plan(&observation, &question, &rebalance);
         assert!(text.contains(&format!("Left out of the commands:\n  slot 7: {reason}\n")), "{text}");
         assert!(!text.contains("rm -rf"), "{text}");
-        let reply =
-            crate::render::insight::plan(&observation, &question, &rebalance, false, std::time::SystemTime::now());
+        let reply = crate::render::insight::plan(
+            &observation,
+            &question,
+            &rebalance,
+            crate::render::insight::Freshness::default(),
+            std::time::SystemTime::now(),
+        );
         let json: serde_json::Value = serde_json::from_str(&reply.body).expect("JSON");
         assert_eq!(json["data"]["commands_kind"], "none");
         assert_eq!(json["data"]["commands_left_out"], serde_json::json!([{"slot_id": 7, "reason": reason}]));

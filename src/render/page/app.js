@@ -28,6 +28,8 @@ const MIN_REFRESH_S = 1;
 const MAX_REFRESH_S = 300;
 /** After a failed answer, try again this soon (the exporter says Retry-After: 1). */
 const RETRY_S = 2;
+/** Asked again this long after the moment the exporter said rates would be ready. */
+const RATES_MARGIN_S = 0.3;
 /** Which clusters exist changes only with the exporter's configuration. */
 const CHOOSE_AGAIN_S = 30;
 /** The API's answers when the page must name a cluster, or named one it does not know. */
@@ -115,7 +117,10 @@ function nextRefreshSeconds(answers) {
   if (!answers[0].ok && CHOOSE.includes(answers[0].error.code)) return CHOOSE_AGAIN_S;
   if (answers.some((a) => !a.ok && a.error.code !== "cluster_unreachable")) return RETRY_S;
   const ttl = state.nodes.ok ? state.nodes.data.cache_ttl_seconds : RETRY_S;
-  return Math.min(MAX_REFRESH_S, Math.max(MIN_REFRESH_S, ttl));
+  const regular = Math.min(MAX_REFRESH_S, Math.max(MIN_REFRESH_S, ttl));
+  // Current rates are on their way (the exporter's first window): ask again when they are.
+  const ready = answers.map((a) => (a.ok ? a.data.rates_ready_in_seconds : null)).filter(Number.isFinite);
+  return ready.length > 0 ? Math.min(regular, Math.max(...ready) + RATES_MARGIN_S) : regular;
 }
 
 function renderHeader() {
@@ -175,32 +180,50 @@ function renderMap() {
   const colours = theme();
   const empty = { slot_count: SLOT_COUNT, nodes: [], owners: new Array(SLOT_COUNT).fill(null), values: {} };
   const data = answer.ok ? answer.data : empty;
-  const values = data.values[state.measure] || [];
+  // No rate yet (the second snapshot is seconds away): the keys, known from the first,
+  // rather than a whole map of "no data".
+  const coming = answer.ok && MEASURES[state.measure].rate && ratesComing(data);
+  const shown = coming ? "keys" : state.measure;
+  const values = data.values[shown] || [];
   const scale = drawMap(canvas, data.owners, values, data.nodes, colours);
   outlineMoving(canvas, state.moving, colours);
   if (state.marked !== null) markSlot(canvas, state.marked, colours);
   drawLegend(colours);
   drawStrip(document.getElementById("strip"), data.owners, data.nodes, colours);
   renderOwners(data, colours);
-  const format = MEASURES[state.measure].short;
+  const format = MEASURES[shown].short;
   setText("legend-lo", scale ? format(scale.lo) : "–");
   setText("legend-hi", scale ? format(scale.hi) : "–");
   // The answer's note is about rates; keys need none.
   const rateNote = answer.ok && MEASURES[state.measure].rate ? answer.data.note : undefined;
-  const note = answer.ok ? rateNote || windowNote(answer.data) : answer.error.message;
+  const note = !answer.ok ? answer.error.message : coming ? comingNote(data) : rateNote || windowNote(data);
   setText("map-note", note);
   canvas.dataset.by = state.measure;
-  canvas.dataset.rates = answer.ok && !rateNote ? "yes" : "no";
+  canvas.dataset.rates = coming ? "coming" : answer.ok && !rateNote ? "yes" : "no";
   const known = (o, slot) => o !== null && data.nodes[o] && data.nodes[o].up && values[slot] !== null;
   const missing = data.owners.filter((o, slot) => !known(o, slot)).length;
-  const label = `Slot map by ${MEASURES[state.measure].label}`;
+  const label = `Slot map by ${MEASURES[shown].label}`;
   const slots = `${count(data.slot_count - missing)} slots with data, ${count(missing)} without`;
   canvas.setAttribute("aria-label", `${label}: ${slots}.`);
 }
 
 function windowNote(data) {
   if (!MEASURES[state.measure].rate || data.window_seconds === null) return "";
-  return `Rates over the last ${data.window_seconds.toFixed(1)} s between two snapshots.`;
+  const note = `Rates over the last ${data.window_seconds.toFixed(1)} s between two snapshots.`;
+  // A window over a long unobserved time: current rates follow within seconds.
+  const ready = data.rates_ready_in_seconds;
+  return Number.isFinite(ready) ? `${note} Current rates in ~${Math.ceil(ready)} s.` : note;
+}
+
+/** Whether the answer has no rates yet but says when they come. */
+function ratesComing(data) {
+  return data.window_seconds === null && Number.isFinite(data.rates_ready_in_seconds);
+}
+
+function comingNote(data) {
+  const seconds = Math.max(1, Math.ceil(data.rates_ready_in_seconds));
+  const why = "rates need two snapshots; the second is on its way";
+  return `${MEASURES[state.measure].label} rates in ~${seconds} s (${why}). Showing keys until then.`;
 }
 
 /** Which primary owns which slots: a colour chip (as in the strip), state and ranges. */
