@@ -1,6 +1,7 @@
 //! The deploy kit: Grafana provisioning, docker-compose, scrape intervals, the
 //! Kubernetes manifests and the Dockerfile.
 
+use crate::monitoring_support::exporter_config;
 use crate::monitoring_support::files::{self, repo_path};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -140,12 +141,13 @@ fn scrape_intervals_match_the_exporter_cache_ttl() {
     let monitor = kubernetes_objects().remove("ServiceMonitor").expect("ServiceMonitor");
     let endpoint = &monitor["spec"]["endpoints"][0];
     configs.push(("ServiceMonitor".into(), endpoint["interval"].clone(), endpoint["scrapeTimeout"].clone()));
-    let scrape_config = &overlay_file("scrapeconfig.yaml")["spec"];
-    configs.push((
-        "ScrapeConfig".into(),
-        scrape_config["scrapeInterval"].clone(),
-        scrape_config["scrapeTimeout"].clone(),
-    ));
+    for (name, file) in [
+        ("ScrapeConfig", format!("{}/scrapeconfig.yaml", files::KUBERNETES_SEVERAL_DIR)),
+        ("the fleet's ScrapeConfig", format!("{}/base/scrapeconfig.yaml", files::KUBERNETES_FLEET_DIR)),
+    ] {
+        let spec = &files::yaml_as_json(&file)["spec"];
+        configs.push((name.into(), spec["scrapeInterval"].clone(), spec["scrapeTimeout"].clone()));
+    }
     for (name, interval, timeout) in configs {
         let parse = |v: &Value| humantime::parse_duration(v.as_str().expect("a duration")).expect("a duration");
         let (interval, timeout) = (parse(&interval), parse(&timeout));
@@ -328,34 +330,12 @@ fn kubernetes_overlay_for_several_clusters_discovers_them_through_sd() {
         .iter()
         .map(|source| format!("{}/{}", mounts["passwords"], source["secret"]["items"][0]["path"].as_str().unwrap()))
         .collect();
-    let config = files::read(&format!("{}/exporter.toml", files::KUBERNETES_SEVERAL_DIR));
-    let settings = load_with_password_files(&config, &items);
-    let password_files: BTreeSet<String> = config
-        .lines()
-        .filter_map(|line| line.strip_prefix("password_file = "))
-        .map(|quoted| quoted.trim_matches('"').to_owned())
-        .collect();
-    assert_eq!(password_files, items, "one mounted Secret item per cluster's password_file");
+    let file = format!("{}/exporter.toml", files::KUBERNETES_SEVERAL_DIR);
+    let config = files::read(&file);
+    let settings = exporter_config::load_with_password_files(&config, &items, &file);
+    assert_eq!(exporter_config::password_files(&config), items, "one mounted Secret item per cluster's password_file");
     assert_eq!(settings.clusters.len(), items.len());
     assert!(settings.clusters.iter().all(|c| c.password.is_some() && c.username.is_some()));
-}
-
-/// Loads `config` with the exporter's own loader, each of `password_files` replaced by
-/// a file in a temporary folder (they exist only in the pod).
-fn load_with_password_files(config: &str, password_files: &BTreeSet<String>) -> valkey_slot_exporter::config::Settings {
-    use valkey_slot_exporter::config::{self, Cli};
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut local = config.to_owned();
-    for (i, path) in password_files.iter().enumerate() {
-        let file = dir.path().join(format!("password-{i}"));
-        std::fs::write(&file, "secret\n").expect("write a password file");
-        local = local.replace(path.as_str(), file.to_str().unwrap());
-    }
-    let toml = dir.path().join("exporter.toml");
-    std::fs::write(&toml, local).expect("write exporter.toml");
-    let cli = <Cli as clap::Parser>::try_parse_from(["valkey-slot-exporter", "--config", toml.to_str().unwrap()])
-        .expect("flags parse");
-    config::load(cli).unwrap_or_else(|e| panic!("exporter.toml: {e}"))
 }
 
 #[test]

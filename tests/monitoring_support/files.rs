@@ -28,6 +28,10 @@ pub const COMPOSE: &str = "deploy/docker-compose.yml";
 pub const KUBERNETES_DIR: &str = "deploy/kubernetes";
 /// The kustomize overlay for one exporter of several clusters, on top of KUBERNETES_DIR.
 pub const KUBERNETES_SEVERAL_DIR: &str = "deploy/kubernetes-several-clusters";
+/// The kustomize base and shard overlays for clusters split across exporters.
+pub const KUBERNETES_FLEET_DIR: &str = "deploy/kubernetes-fleet";
+/// The guide to running many clusters: sizing, splitting, Prometheus at scale.
+pub const FLEET_DOC: &str = "docs/fleet.md";
 /// Folders whose every JSON and YAML file must parse.
 pub const MONITORING_DIRS: [&str; 3] = ["grafana", "deploy", "rules"];
 
@@ -67,6 +71,26 @@ pub fn yaml_as_json(relative: &str) -> serde_json::Value {
 /// A repository JSON file.
 pub fn json(relative: &str) -> serde_json::Value {
     serde_json::from_str(&read(relative)).unwrap_or_else(|e| panic!("{relative} is not valid JSON: {e}"))
+}
+
+/// The text of every fenced code block of `markdown` whose info string is `info`
+/// (```` ```yaml ````), in order.
+pub fn fenced_blocks(markdown: &str, info: &str) -> Vec<String> {
+    let mut blocks = Vec::new();
+    let mut current: Option<String> = None;
+    for line in markdown.lines() {
+        match current.as_mut() {
+            None if line.trim_start().strip_prefix("```") == Some(info) => current = Some(String::new()),
+            Some(_) if line.trim_start() == "```" => blocks.push(current.take().expect("an open block")),
+            Some(block) => {
+                block.push_str(line);
+                block.push('\n');
+            }
+            None => {}
+        }
+    }
+    assert!(current.is_none(), "a ```{info} block is never closed");
+    blocks
 }
 
 /// Files under `relative` (recursively), as repository-relative paths, sorted.
