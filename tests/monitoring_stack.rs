@@ -25,6 +25,9 @@
 //!   restricted, the Dockerfile is multi-stage and non-root.
 //! * [`deploy_basic_auth`]: the Kubernetes overlay for basic auth probes without
 //!   credentials (tcpSocket) and scrapes with credentials from a Secret.
+//! * [`deploy_fleet`]: the Kubernetes fleet, one exporter per shard of clusters from
+//!   one base: names, pod selectors, ConfigMaps and discovery URLs of their own,
+//!   disjoint clusters, seeds and Secrets, the rules applied once.
 
 mod exporter_support;
 mod monitoring_support;
@@ -34,6 +37,8 @@ mod support;
 mod dashboard;
 #[path = "monitoring_stack/deploy_basic_auth.rs"]
 mod deploy_basic_auth;
+#[path = "monitoring_stack/deploy_fleet.rs"]
+mod deploy_fleet;
 #[path = "monitoring_stack/deploy_kit.rs"]
 mod deploy_kit;
 #[path = "monitoring_stack/live.rs"]
