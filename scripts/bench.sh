@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The performance benchmark (docs/performance.md), from a fresh Debian/Ubuntu machine:
-# installs valkey-server 8, prometheus and nginx when missing, runs the micro-benchmarks
-# (parse, merge, render, gzip, JSON), then the system benchmark, which starts its own
-# Valkey clusters, exporters, Prometheus servers and nginx on 127.0.0.1 and stops them
-# all when done. It is not part of the test suite. Takes about 12 minutes on 2 cores
-# (4-5 with --quick); the prometheus section alone is about 7 of them.
+# installs valkey-server 8, Valkey 9.1 (the moves section), prometheus and nginx when
+# missing, runs the micro-benchmarks (parse, merge, render, gzip, JSON), then the
+# system benchmark, which starts its own Valkey clusters, exporters, Prometheus servers
+# and nginx on 127.0.0.1 and stops them all when done. It is not part of the test
+# suite. Takes about 13 minutes on 2 cores (5-6 with --quick); the prometheus section
+# alone is about 7 of them.
 #
 # Usage: scripts/bench.sh [--quick] [--no-micro]
 # The system report is printed and written to target/bench-report.md.
@@ -22,7 +23,7 @@ for arg in "$@"; do
 done
 
 . scripts/ensure-rust.sh
-bash scripts/install-deps.sh valkey prometheus
+bash scripts/install-deps.sh valkey prometheus valkey9
 
 sudo_() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then

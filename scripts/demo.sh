@@ -62,13 +62,21 @@ for i in $(seq 1 500); do
   [ ${#warm[@]} -ge 3 ] && break
 done
 
+# The port of the primary that owns `key` now: the traffic follows a slot that
+# `plan --apply` moved, as a cluster client would.
+owner_port() {
+  local reply
+  reply=$(valkey-cli -p "${ports[0]}" get "$1" 2>&1 || true)
+  case "$reply" in *MOVED*) echo "${reply##*:}" ;; *) echo "${ports[0]}" ;; esac
+}
+
 echo "== steady traffic: {hot} and ${warm[*]} on 127.0.0.1:$hot_port, light reads everywhere"
 (
   while :; do
-    valkey-benchmark -h 127.0.0.1 -p "$hot_port" -n 3000 -q get '{hot}:counter' >/dev/null
+    valkey-benchmark -h 127.0.0.1 -p "$(owner_port '{hot}:counter')" -n 3000 -q get '{hot}:counter' >/dev/null
     n=2000
     for key in "${warm[@]}"; do
-      valkey-benchmark -h 127.0.0.1 -p "$hot_port" -n "$n" -q get "$key" >/dev/null
+      valkey-benchmark -h 127.0.0.1 -p "$(owner_port "$key")" -n "$n" -q get "$key" >/dev/null
       n=$((n - 500))
     done
     valkey-benchmark --cluster -h 127.0.0.1 -p "${ports[0]}" -t get -n 3000 -r 100000 -q >/dev/null

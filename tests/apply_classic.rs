@@ -44,6 +44,8 @@ fn the_plan_is_applied_under_live_traffic_and_not_one_key_is_lost() {
     assert!(balance["predicted"]["max_over_mean"].as_f64().is_some(), "{apply}");
     let measured = balance["measured"]["max_over_mean"].as_f64().expect("measured");
     assert!(measured < 1.5, "keys now spread (max/mean {measured}): {apply}");
+    let took = apply["elapsed_seconds"].as_f64().expect("elapsed_seconds");
+    assert!(took > 0.0 && took < 120.0, "the moves' own time, not the windows': {apply}");
     assert!(!done.stderr.contains("mover-secret") && !done.stdout.contains("mover-secret"));
 
     assert_eq!(open_slots(&cluster), Vec::<String>::new(), "no slot left open");

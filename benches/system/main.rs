@@ -22,7 +22,9 @@
 //!   shipped rules' evaluation time against the rules at 538d7e6, and samples per
 //!   scrape, head series and memory per `--slot-series` profile ([`prometheus`]);
 //! - footprint: what the exporter costs the cluster, per primary per refresh, for 3 and
-//!   12 primaries: calls, server time and the longest call ([`footprint`]).
+//!   12 primaries: calls, server time and the longest call ([`footprint`]);
+//! - moves: 16 slots holding 50,000 keys moved by `plan --apply` and by `valkey-cli
+//!   --cluster reshard` on Valkey 8.0, and by `plan --apply` on Valkey 9.1 ([`moves`]).
 //!
 //! Everything runs on 127.0.0.1, bounded in time, and every process started is killed
 //! on the way out. The report goes to stdout and to `target/bench-report.md`.
@@ -33,12 +35,18 @@ mod support;
 #[path = "../../tests/monitoring_support/mod.rs"]
 mod monitoring_support;
 
+// The `plan --apply` tests' command line and checks; the benchmark uses part of them.
+#[allow(dead_code)]
+#[path = "../../tests/apply_support/mod.rs"]
+mod apply_support;
+
 mod aggregates;
 mod auth;
 mod clusters;
 mod floor;
 mod footprint;
 mod load;
+mod moves;
 mod procs;
 mod prometheus;
 mod siege;
@@ -80,7 +88,8 @@ fn main() {
         return;
     }
     let quick = std::env::args().any(|a| a == "--quick");
-    // `--only=memory` (or refresh, serving, growth, auth, siege, clusters, prometheus, footprint) runs one section.
+    // `--only=memory` (or refresh, serving, growth, auth, siege, clusters, prometheus, footprint, moves) runs one
+    // section.
     let only = std::env::args().find_map(|a| a.strip_prefix("--only=").map(str::to_string));
     let runs = |section: &str| only.as_deref().is_none_or(|o| o == section);
     let budget = if quick {
@@ -145,6 +154,13 @@ fn main() {
         report.append(&figures.markdown());
     }
     if only.as_deref() == Some("footprint") {
+        return finish(report);
+    }
+    if runs("moves") {
+        eprintln!("== moves: 16 slots, 50,000 keys, by --apply and valkey-cli reshard (Valkey 8.0), --apply (9.1)");
+        report.append(&moves::measure(if quick { 1 } else { 3 }).markdown());
+    }
+    if only.as_deref() == Some("moves") {
         return finish(report);
     }
     if runs("clusters") {

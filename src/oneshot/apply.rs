@@ -20,6 +20,7 @@ use crate::question::PlanQuestion;
 use crate::render::apply as report;
 use crate::snapshot::Role;
 use std::io::{BufRead, IsTerminal, Write};
+use std::time::{Duration, Instant};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 
@@ -81,18 +82,22 @@ pub(super) async fn apply(
     let primaries = now.nodes.iter().filter(|n| n.role == Role::Primary).map(|n| n.addr.clone()).collect::<Vec<_>>();
     let link = Link::new(settings);
     let mut progress = Reporter::new(moves.len());
+    // The moves alone, from the first command to the last answer: what an operator
+    // compares with another tool's move (the plan and the two windows are not moving).
+    let started = Instant::now();
     let outcome = match method {
         Method::Atomic => atomic::run(&link, &moves, &mut progress, &interrupt).await,
         Method::Classic => classic::run(&link, &moves, &primaries, &mut progress, &interrupt).await,
     };
+    let moving = started.elapsed();
     progress.finish();
-    let (status, entry) = finish(settings, rebalance, question, args, method, outcome).await?;
+    let (status, entry) = finish(settings, rebalance, question, args, method, outcome, moving).await?;
     print(entry);
     Ok(status)
 }
 
-/// The exit status and the outcome's report; after a clean run, measured again one
-/// window later.
+/// The exit status and the outcome's report (with `moving`, how long the moves took);
+/// after a clean run, measured again one window later.
 async fn finish(
     settings: &ClusterSettings,
     rebalance: &Rebalance,
@@ -100,6 +105,7 @@ async fn finish(
     args: &PlanArgs,
     method: Method,
     outcome: Outcome,
+    moving: Duration,
 ) -> Result<(u8, String), OneshotError> {
     let status = match &outcome.stopped {
         None => 0,
@@ -107,7 +113,7 @@ async fn finish(
         Some(Stopped::Interrupted) => INTERRUPTED,
     };
     if status != 0 {
-        return Ok((status, report::outcome(method, &outcome, None, args.json)));
+        return Ok((status, report::outcome(method, &outcome, moving, None, args.json)));
     }
     eprintln!("moved {} slot(s); measuring again over {:?}", outcome.moved.len(), args.window);
     let measured = observe(settings, args.window).await?;
@@ -116,7 +122,7 @@ async fn finish(
         predicted: rebalance.plan.after,
         measured: measured_imbalance(&measured, question.measure),
     };
-    Ok((0, report::outcome(method, &outcome, Some(&after), args.json)))
+    Ok((0, report::outcome(method, &outcome, moving, Some(&after), args.json)))
 }
 
 /// `--yes`, or "y"/"yes" typed at a terminal; never a guess without a terminal.

@@ -9,6 +9,7 @@ use crate::insight::stats::Imbalance;
 use crate::question::Measure;
 use serde::Serialize;
 use std::fmt::Write as _;
+use std::time::Duration;
 
 /// Balance in the planned measure: what the plan predicted, and what was measured one
 /// window after the last move.
@@ -71,6 +72,9 @@ struct ApplyEntry<'a> {
     moved: &'a [u16],
     not_moved: &'a [u16],
     open: Vec<OpenEntry<'a>>,
+    /// How long the moves took, first command to last answer (not the plan, the
+    /// precheck or the second measurement): what to compare with another tool's move.
+    elapsed_seconds: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -85,14 +89,26 @@ fn result(outcome: &Outcome) -> (&'static str, Option<&str>) {
     }
 }
 
-/// The outcome as text, or as the JSON answer's `apply` entry.
-pub(crate) fn outcome(method: Method, outcome: &Outcome, after: Option<&Measured>, json: bool) -> String {
+/// The outcome as text, or as the JSON answer's `apply` entry; `moving` is how long
+/// the moves took.
+pub(crate) fn outcome(
+    method: Method,
+    outcome: &Outcome,
+    moving: Duration,
+    after: Option<&Measured>,
+    json: bool,
+) -> String {
     if json {
-        return as_json(method, outcome, after);
+        return as_json(method, outcome, moving, after);
     }
     let (result, error) = result(outcome);
     let mut out = match result {
-        "done" => format!("Applied: {} slot(s) moved ({} migration).", outcome.moved.len(), method.as_str()),
+        "done" => format!(
+            "Applied: {} slot(s) moved ({} migration) in {:.1} s.",
+            outcome.moved.len(),
+            method.as_str(),
+            moving.as_secs_f64()
+        ),
         "interrupted" => "Interrupted (Ctrl-C): stopped before the plan was done.".to_string(),
         _ => format!("Stopped: {}", error.unwrap_or_default()),
     };
@@ -128,7 +144,7 @@ fn write_open(out: &mut String, open: &LeftOpen) {
     }
 }
 
-fn as_json(method: Method, outcome: &Outcome, after: Option<&Measured>) -> String {
+fn as_json(method: Method, outcome: &Outcome, moving: Duration, after: Option<&Measured>) -> String {
     let (result, error) = result(outcome);
     let entry = ApplyEntry {
         result,
@@ -140,6 +156,8 @@ fn as_json(method: Method, outcome: &Outcome, after: Option<&Measured>) -> Strin
             .iter()
             .map(|o| OpenEntry { slot: o.slot, state: &o.state, finish: &o.finish, roll_back: &o.roll_back })
             .collect(),
+        // Milliseconds are plenty: a move is a round trip per batch at the least.
+        elapsed_seconds: (moving.as_secs_f64() * 1e3).round() / 1e3,
         error,
         balance: after.map(|m| BalanceEntry {
             measure: m.measure.name(),
