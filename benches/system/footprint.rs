@@ -28,13 +28,13 @@ use std::time::{Duration, Instant};
 pub const PRIMARIES: [usize; 2] = [3, 12];
 
 /// The default `--cache-ttl`, against which the share of one core is given.
-const DEFAULT_TTL: Duration = Duration::from_secs(30);
+pub const DEFAULT_TTL: Duration = Duration::from_secs(30);
 
 /// The shortest TTL the exporter accepts, used to force refreshes quickly.
 const SHORTEST_TTL: Duration = Duration::from_secs(1);
 
 /// What this benchmark sends the primaries itself, in commandstats' names: never counted.
-const HARNESS_COMMANDS: [&str; 4] = ["config|set", "config|resetstat", "slowlog|reset", "slowlog|get"];
+pub const HARNESS_COMMANDS: [&str; 4] = ["config|set", "config|resetstat", "slowlog|reset", "slowlog|get"];
 
 /// Commands whose first argument is a subcommand, named `command|subcommand` as
 /// commandstats names them.
@@ -170,7 +170,7 @@ fn read_primary(cluster: &ValkeyCluster, addr: &str, commands: &mut BTreeMap<Str
 }
 
 /// `cmdstat_NAME:calls=N,usec=N,...` lines, as name → (calls, usec).
-fn commandstats(info: &str) -> BTreeMap<String, (u64, u64)> {
+pub fn commandstats(info: &str) -> BTreeMap<String, (u64, u64)> {
     let field = |rest: &str, key: &str| -> u64 {
         rest.split(',').find_map(|kv| kv.strip_prefix(key)).and_then(|n| n.parse().ok()).expect("a commandstats field")
     };

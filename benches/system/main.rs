@@ -149,9 +149,10 @@ fn main() {
     }
     if runs("clusters") {
         eprintln!("== clusters: starting {} clusters of 3 primaries", clusters::CLUSTERS);
-        let all = clusters::start_clusters();
+        let all = clusters::start_clusters(clusters::CLUSTERS, expected_keys);
+        let config = |count: usize| dir.path().join(format!("clusters-{count}.toml"));
         let (one, ten) =
-            (clusters::start_exporter(&all, 1, dir.path()), clusters::start_exporter(&all, 10, dir.path()));
+            (clusters::start_exporter(&all[..1], "5s", &config(1)), clusters::start_exporter(&all, "5s", &config(10)));
         let seconds = if quick { 20.0 } else { 60.0 };
         let mut figures = runtime.block_on(clusters::scrape_side_by_side(&one, &ten, seconds));
         runtime.block_on(clusters::stalled_neighbour(&ten, &all[0], seconds, &mut figures));
