@@ -3,8 +3,9 @@
 # installs valkey-server 8, prometheus and nginx when missing, runs the micro-benchmarks
 # (parse, merge, render, gzip, JSON), then the system benchmark, which starts its own
 # Valkey clusters, exporters, Prometheus servers and nginx on 127.0.0.1 and stops them
-# all when done. It is not part of the test suite. Takes about 12 minutes on 2 cores
-# (4-5 with --quick); the prometheus section alone is about 7 of them.
+# all when done. It is not part of the test suite. Takes about 23 minutes on 2 cores
+# (8-9 with --quick); the prometheus section alone is about 7 of them, the fleet
+# section (150 Valkey nodes) about 11.
 #
 # Usage: scripts/bench.sh [--quick] [--no-micro]
 # The system report is printed and written to target/bench-report.md.
