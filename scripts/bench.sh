@@ -4,8 +4,8 @@
 # missing, runs the micro-benchmarks (parse, merge, render, gzip, JSON), then the
 # system benchmark, which starts its own Valkey clusters, exporters, Prometheus servers
 # and nginx on 127.0.0.1 and stops them all when done. It is not part of the test
-# suite. Takes about 13 minutes on 2 cores (5-6 with --quick); the prometheus section
-# alone is about 7 of them.
+# suite. Takes about 24 minutes on 2 cores (9-10 with --quick); the prometheus section
+# alone is about 7 of them, the fleet section (150 Valkey nodes) about 11.
 #
 # Usage: scripts/bench.sh [--quick] [--no-micro]
 # The system report is printed and written to target/bench-report.md.

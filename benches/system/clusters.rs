@@ -15,7 +15,7 @@
 use crate::load::{median, percentile};
 use crate::procs;
 use crate::support::http::Request;
-use crate::support::{ExporterBinary, ValkeyCluster, expected_keys, fill};
+use crate::support::{ExporterBinary, ValkeyCluster, fill};
 use std::fmt::Write as _;
 use std::io::Read;
 use std::net::SocketAddr;
@@ -27,27 +27,29 @@ use std::time::{Duration, Instant};
 pub const CLUSTERS: usize = 10;
 const SCRAPE_EVERY: Duration = Duration::from_secs(5);
 
-/// The clusters, started and filled on the calling (main) thread.
-pub fn start_clusters() -> Vec<ValkeyCluster> {
-    (0..CLUSTERS)
+/// `count` clusters of 3 primaries, each filled with `keys_per_slot` keys per slot,
+/// started on the calling (main) thread (their servers die with the thread that
+/// started them). The fleet section reuses this with 50 clusters and few keys.
+pub fn start_clusters(count: usize, keys_per_slot: fn(u16) -> u64) -> Vec<ValkeyCluster> {
+    (0..count)
         .map(|i| {
-            eprintln!("   cluster {} of {CLUSTERS}", i + 1);
+            eprintln!("   cluster {} of {count}", i + 1);
             let cluster = ValkeyCluster::start(3, 0);
-            fill(&cluster, expected_keys);
+            fill(&cluster, keys_per_slot);
             cluster
         })
         .collect()
 }
 
-/// An exporter serving the first `count` clusters, named c0, c1, ...
-pub fn start_exporter(clusters: &[ValkeyCluster], count: usize, dir: &Path) -> ExporterBinary {
-    let mut toml = String::from("cache_ttl = \"5s\"\n");
-    for (i, cluster) in clusters.iter().take(count).enumerate() {
+/// An exporter serving `clusters`, named c0, c1, ... in a config file at `config`,
+/// every cluster with the cache TTL `ttl`.
+pub fn start_exporter(clusters: &[ValkeyCluster], ttl: &str, config: &Path) -> ExporterBinary {
+    let mut toml = format!("cache_ttl = \"{ttl}\"\n");
+    for (i, cluster) in clusters.iter().enumerate() {
         let _ = writeln!(toml, "[clusters.c{i}]\nnodes = [\"{}\"]", cluster.seed_url());
     }
-    let path = dir.join(format!("clusters-{count}.toml"));
-    std::fs::write(&path, toml).expect("write the config");
-    ExporterBinary::start(&["--config", path.to_str().expect("UTF-8 path"), "--log-level", "warn"])
+    std::fs::write(config, toml).expect("write the config");
+    ExporterBinary::start(&["--config", config.to_str().expect("UTF-8 path"), "--log-level", "warn"])
 }
 
 #[derive(Default)]

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 pub const PRIMARIES: [usize; 2] = [3, 12];
 
 /// The default `--cache-ttl`, against which the share of one core is given.
-const DEFAULT_TTL: Duration = Duration::from_secs(30);
+pub const DEFAULT_TTL: Duration = Duration::from_secs(30);
 
 /// The shortest TTL the exporter accepts, used to force refreshes quickly.
 const SHORTEST_TTL: Duration = Duration::from_secs(1);
@@ -42,11 +42,11 @@ const CONTAINERS: [&str; 6] = ["cluster", "config", "slowlog", "client", "comman
 
 /// One command's cost over a whole run, summed over the primaries.
 #[derive(Default)]
-struct CommandCost {
+pub struct CommandCost {
     /// Calls, from commandstats.
-    calls: u64,
+    pub calls: u64,
     /// Server time, µs, from commandstats.
-    usec: u64,
+    pub usec: u64,
     /// Calls per primary that got it at least once: shows which commands go to one node only.
     calls_per_primary: Vec<u64>,
     /// Every call's duration, µs, from the slowlog, sorted once the run is read: the
@@ -56,7 +56,7 @@ struct CommandCost {
 }
 
 impl CommandCost {
-    fn quantile(&self, q: f64) -> u64 {
+    pub fn quantile(&self, q: f64) -> u64 {
         quantile(&self.durations, q)
     }
 }
@@ -102,17 +102,7 @@ impl Figures {
             "warn",
         ]);
         let mut taken = runtime.block_on(next_snapshot(exporter.addr, None));
-        for addr in &primaries {
-            for args in [
-                &["CONFIG", "SET", "slowlog-log-slower-than", "0"][..],
-                &["CONFIG", "SET", "slowlog-max-len", "100000"],
-                &["CONFIG", "RESETSTAT"],
-                &["SLOWLOG", "RESET"],
-            ] {
-                let reply = cluster.cmd(addr, args);
-                assert!(reply.as_error().is_none(), "{addr}: {args:?}: {reply:?}");
-            }
-        }
+        reset_statistics(cluster, &primaries);
         for _ in 0..refreshes {
             taken = runtime.block_on(next_snapshot(exporter.addr, Some(taken)));
         }
@@ -133,8 +123,24 @@ impl Figures {
     }
 }
 
+/// Makes every primary log every command with its duration, and clears commandstats
+/// and the slowlog: from here on, both hold the exporters' commands only.
+pub fn reset_statistics(cluster: &ValkeyCluster, primaries: &[String]) {
+    for addr in primaries {
+        for args in [
+            &["CONFIG", "SET", "slowlog-log-slower-than", "0"][..],
+            &["CONFIG", "SET", "slowlog-max-len", "100000"],
+            &["CONFIG", "RESETSTAT"],
+            &["SLOWLOG", "RESET"],
+        ] {
+            let reply = cluster.cmd(addr, args);
+            assert!(reply.as_error().is_none(), "{addr}: {args:?}: {reply:?}");
+        }
+    }
+}
+
 /// Adds one primary's exporter commands to `commands`; returns their server time, µs.
-fn read_primary(cluster: &ValkeyCluster, addr: &str, commands: &mut BTreeMap<String, CommandCost>) -> u64 {
+pub fn read_primary(cluster: &ValkeyCluster, addr: &str, commands: &mut BTreeMap<String, CommandCost>) -> u64 {
     // INFO first: a command is counted once it has run, so this INFO is not in its own
     // answer (the slowlog read next holds it, and it is skipped there).
     let info = cluster.cmd(addr, &["INFO", "commandstats"]);

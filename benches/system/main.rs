@@ -24,7 +24,11 @@
 //! - footprint: what the exporter costs the cluster, per primary per refresh, for 3 and
 //!   12 primaries: calls, server time and the longest call ([`footprint`]);
 //! - moves: 16 slots holding 50,000 keys moved by `plan --apply` and by `valkey-cli
-//!   --cluster reshard` on Valkey 8.0, and by `plan --apply` on Valkey 9.1 ([`moves`]).
+//!   --cluster reshard` on Valkey 8.0, and by `plan --apply` on Valkey 9.1 ([`moves`]);
+//! - fleet: 1, 10 and 50 clusters in one exporter scraped every 15 s, side by side: RSS,
+//!   CPU per refresh round, `/metrics` p99, one cluster's refresh, and the sizing rule
+//!   they give ([`fleet`]); then two exporters on one cluster against one, in server
+//!   time on its primaries ([`fleet_replicas`]).
 //!
 //! Everything runs on 127.0.0.1, bounded in time, and every process started is killed
 //! on the way out. The report goes to stdout and to `target/bench-report.md`.
@@ -43,6 +47,8 @@ mod apply_support;
 mod aggregates;
 mod auth;
 mod clusters;
+mod fleet;
+mod fleet_replicas;
 mod floor;
 mod footprint;
 mod load;
@@ -88,8 +94,8 @@ fn main() {
         return;
     }
     let quick = std::env::args().any(|a| a == "--quick");
-    // `--only=memory` (or refresh, serving, growth, auth, siege, clusters, prometheus, footprint, moves) runs one
-    // section.
+    // `--only=memory` (or refresh, serving, growth, auth, siege, clusters, prometheus, footprint,
+    // moves, fleet) runs one section.
     let only = std::env::args().find_map(|a| a.strip_prefix("--only=").map(str::to_string));
     let runs = |section: &str| only.as_deref().is_none_or(|o| o == section);
     let budget = if quick {
@@ -165,15 +171,44 @@ fn main() {
     }
     if runs("clusters") {
         eprintln!("== clusters: starting {} clusters of 3 primaries", clusters::CLUSTERS);
-        let all = clusters::start_clusters();
+        let all = clusters::start_clusters(clusters::CLUSTERS, expected_keys);
+        let config = |count: usize| dir.path().join(format!("clusters-{count}.toml"));
         let (one, ten) =
-            (clusters::start_exporter(&all, 1, dir.path()), clusters::start_exporter(&all, 10, dir.path()));
+            (clusters::start_exporter(&all[..1], "5s", &config(1)), clusters::start_exporter(&all, "5s", &config(10)));
         let seconds = if quick { 20.0 } else { 60.0 };
         let mut figures = runtime.block_on(clusters::scrape_side_by_side(&one, &ten, seconds));
         runtime.block_on(clusters::stalled_neighbour(&ten, &all[0], seconds, &mut figures));
         report.append(&figures.markdown());
     }
     if only.as_deref() == Some("clusters") {
+        return finish(report);
+    }
+    if runs("fleet") {
+        let largest = fleet::SIZES[fleet::SIZES.len() - 1];
+        eprintln!("== fleet: starting {largest} clusters of 3 primaries, 1 key per slot");
+        let before = fleet::mem_available();
+        let all = clusters::start_clusters(largest, |_| 1);
+        let after = fleet::mem_available();
+        let seconds = |s: u64| Duration::from_secs(s);
+        let (warm_up, measured) = if quick { (seconds(15), seconds(60)) } else { (seconds(30), seconds(180)) };
+        {
+            let exporters = fleet::start_exporters(&all, dir.path());
+            eprintln!(
+                "   three exporters ({:?} clusters), scraped every 15 s for {:?}",
+                fleet::SIZES,
+                warm_up + measured
+            );
+            let window = fleet::Window { warm_up, measured };
+            let figures = runtime.block_on(fleet::measure(&exporters, window, (before, after)));
+            report.append(&figures.markdown());
+        }
+        eprintln!("   two exporters on one cluster, one on another, for {:?}", seconds(15) + measured);
+        let exporters = fleet_replicas::start_exporters(&all[..1], &all[1..2], dir.path());
+        let window = fleet::Window { warm_up: seconds(15), measured };
+        let figures = runtime.block_on(fleet_replicas::measure(&all[0], &all[1], &exporters, window));
+        report.append(&figures.markdown());
+    }
+    if only.as_deref() == Some("fleet") {
         return finish(report);
     }
     if runs("prometheus") {

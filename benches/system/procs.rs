@@ -1,6 +1,6 @@
 //! nginx serving the same bytes as the exporter (the Valkey nodes and the exporter
-//! itself run through the test harness, `support`), and the memory of a process. nginx
-//! is stopped with its whole process group when its handle drops, and killed by the
+//! itself run through the test harness, `support`), and the memory and CPU time of a
+//! process. nginx is stopped with its whole process group when its handle drops, and killed by the
 //! kernel if the benchmark dies (`PR_SET_PDEATHSIG`; spawn it from the main thread,
 //! which lives as long as the benchmark).
 
@@ -75,6 +75,20 @@ pub fn rss(pid: libc::pid_t) -> (u64, u64) {
             .map_or(0, |kb| kb * 1024)
     };
     (field("VmHWM:"), field("VmRSS:"))
+}
+
+/// CPU time `pid` has used so far, user and system, in seconds (`/proc/PID/stat`,
+/// in clock ticks: 10 ms steps, fine for the minutes the fleet section measures).
+pub fn cpu_seconds(pid: libc::pid_t) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The command name, in brackets, may hold spaces: count fields after it. utime and
+    // stime are fields 14 and 15 of the line, so 12th and 13th after the name.
+    let after_name = stat.rsplit_once(") ").map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or_else(|| panic!("{pid}: {stat}"));
+    // SAFETY: sysconf reads a constant of the system.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    (ticks(11) + ticks(12)) as f64 / per_second
 }
 
 /// Waits until something accepts connections on `addr`.
