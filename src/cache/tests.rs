@@ -72,12 +72,39 @@ async fn expiry_triggers_exactly_one_new_refresh() {
     let source = counting();
     let cache = SnapshotCache::new(source.clone(), Duration::from_millis(100));
     assert!(!cache.get(None).await.unwrap().cached, "the refresh took 50 ms");
-    tokio::time::sleep(Duration::from_millis(49)).await;
-    assert_eq!(cache.get(None).await.unwrap().value.n, 1, "still fresh 99 ms after the refresh started");
+    tokio::time::sleep(Duration::from_millis(39)).await;
+    assert_eq!(cache.get(None).await.unwrap().value.n, 1, "still fresh 89 ms after the refresh started");
     tokio::time::sleep(Duration::from_millis(1)).await;
     let second = cache.get(None).await.unwrap();
     assert!(!second.cached);
     assert_eq!((second.value.n, refreshes(&source)), (2, 2));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_scraper_asking_every_ttl_gets_a_new_value_every_time_even_a_little_early() {
+    let source = counting();
+    let cache = SnapshotCache::new(source.clone(), TTL);
+    for (scrape, early) in [(1, 0), (2, 3), (3, 0), (4, 900)] {
+        let asked = Instant::now();
+        let served = cache.get(None).await.unwrap();
+        assert_eq!((served.value.n, served.cached), (scrape, false), "scrape {scrape}");
+        // The next scrape comes one TTL after this one, `early` ms early, as a
+        // scraper's jitter may have it.
+        tokio::time::sleep_until(asked + TTL - Duration::from_millis(early)).await;
+    }
+    assert_eq!(refreshes(&source), 4);
+    let asked = Instant::now();
+    cache.get(None).await.unwrap();
+    tokio::time::sleep_until(asked + TTL - Duration::from_millis(1001)).await;
+    assert!(cache.get(None).await.unwrap().cached, "never more than one refresh per TTL less a second");
+}
+
+#[test]
+fn the_slack_is_a_tenth_of_the_ttl_and_at_most_a_second() {
+    let at = Instant::now();
+    assert_eq!(expires_at(at, Duration::from_secs(30)), at + Duration::from_secs(29));
+    assert_eq!(expires_at(at, Duration::from_secs(5)), at + Duration::from_millis(4500));
+    assert_eq!(expires_at(at, Duration::from_millis(100)), at + Duration::from_millis(90));
 }
 
 #[tokio::test(start_paused = true)]
