@@ -122,8 +122,7 @@ impl Figures {
             "Server time on the primaries from `INFO commandstats` and `SLOWLOG` after `CONFIG RESETSTAT`: two \
              clusters of 3 primaries side by side, one served by one exporter and one by two, every exporter at the \
              default TTL ({} s) and scraped every {} s. A refresh round is one refresh of every exporter on the \
-             cluster: the ratios compare rounds, as whether a round comes every 30 or 45 s depends on where the \
-             scrapes fall (see the fleet).\n",
+             cluster: the ratios compare rounds, so that the time between rounds does not weigh in.\n",
             footprint::DEFAULT_TTL.as_secs(),
             fleet::SCRAPE_EVERY.as_secs()
         );
