@@ -10,7 +10,9 @@
 mod apply_support;
 mod support;
 
-use apply_support::{agreed_owners, apply_answer, apply_args, assert_nothing_lost, load, open_slots, slots_on};
+use apply_support::{
+    agreed_owners, applied, apply_answer, apply_args, assert_nothing_lost, load, open_slots, slots_on,
+};
 use std::time::Duration;
 use support::exporter_bin::Launched;
 use support::live::LiveTraffic;
@@ -56,12 +58,7 @@ fn the_plan_is_applied_as_jobs_under_live_traffic_and_not_one_key_is_lost() {
     let done = launch(&args, &[("VALKEY_SLOT_EXPORTER_PASSWORD", "mover-secret")]).finish(RUN);
     let live = traffic.stop();
 
-    assert_eq!(done.status.code(), Some(0), "{}\n{}", done.stdout, done.stderr);
-    let apply = apply_answer(&done.stdout);
-    assert_eq!(apply["result"], "done", "{apply}");
-    assert_eq!(apply["method"], "atomic", "{apply}");
-    let moved: Vec<u16> =
-        apply["moved"].as_array().expect("moved").iter().map(|s| s.as_u64().unwrap() as u16).collect();
+    let (apply, moved) = applied(&done, "atomic");
     assert!(moved.len() >= 8, "{apply}");
     assert!(done.stderr.contains("job "), "progress names the jobs: {}", done.stderr);
     assert!(apply["balance"]["measured"]["max_over_mean"].as_f64().expect("measured") < 1.5, "{apply}");

@@ -6,7 +6,9 @@
 mod apply_support;
 mod support;
 
-use apply_support::{agreed_owners, apply_answer, apply_args, assert_nothing_lost, load, open_slots, slots_on};
+use apply_support::{
+    agreed_owners, applied, apply_answer, apply_args, assert_nothing_lost, load, open_slots, slots_on,
+};
 use std::time::Duration;
 use support::exporter_bin::Launched;
 use support::live::LiveTraffic;
@@ -33,12 +35,7 @@ fn the_plan_is_applied_under_live_traffic_and_not_one_key_is_lost() {
     let done = run(&args, &[("VALKEY_SLOT_EXPORTER_PASSWORD", "mover-secret")]);
     let live = traffic.stop();
 
-    assert_eq!(done.status.code(), Some(0), "{}\n{}", done.stdout, done.stderr);
-    let apply = apply_answer(&done.stdout);
-    assert_eq!(apply["result"], "done", "{apply}");
-    assert_eq!(apply["method"], "classic", "{apply}");
-    let moved: Vec<u16> =
-        apply["moved"].as_array().expect("moved").iter().map(|s| s.as_u64().unwrap() as u16).collect();
+    let (apply, moved) = applied(&done, "classic");
     assert!(moved.len() >= 8, "a 50,000-key imbalance needs many moves: {apply}");
     let balance = &apply["balance"];
     assert!(balance["predicted"]["max_over_mean"].as_f64().is_some(), "{apply}");

@@ -30,26 +30,16 @@ const VICTIM_PROBE: u16 = 16000;
 const WAIT: Duration = Duration::from_secs(30);
 
 /// Functions the checks run in the page: a cell's colour as drawn, the legend's ends.
-const PIXELS: &str = r#"
-const map = document.getElementById('map');
-const side = map.width / 128;
-const rgb = (canvas, x, y, w = 1, h = 1) => {
-  const d = canvas.getContext('2d').getImageData(x, y, w, h).data;
-  const out = [];
-  for (let i = 0; i < d.length; i += 4) out.push(`${d[i]},${d[i + 1]},${d[i + 2]}`);
-  return out;
-};
-// The 2x2 pixels at a cell's centre: clear of the lines between owners.
-const cell = (slot) => {
-  const x = Math.floor((slot % 128 + 0.5) * side) - 1, y = Math.floor((Math.floor(slot / 128) + 0.5) * side) - 1;
-  return [...new Set(rgb(map, x, y, 2, 2))];
-};
+const PIXELS: &str = concat!(
+    map_pixels_js!(),
+    r#"
 const ramp = document.getElementById('legend-ramp');
 const hottest = rgb(ramp, ramp.width - 1, 0)[0];
 const zero = rgb(document.getElementById('legend-zero'), 5, 5)[0];
 const nodataCanvas = document.getElementById('legend-nodata');
 const nodata = [...new Set(rgb(nodataCanvas, 0, 0, nodataCanvas.width, nodataCanvas.height))];
-"#;
+"#
+);
 
 /// GETs to `slot` on `addr`, `per_round` per round, until `stop`; errors (the cluster
 /// going down after the kill) are ignored.

@@ -18,20 +18,9 @@ const WAIT: Duration = Duration::from_secs(30);
 
 /// Functions the checks run in the page: the colours drawn at and around a slot's cell,
 /// the outline's colour as the legend shows it, the Moves section's rows.
-const PAGE: &str = r#"
-const map = document.getElementById('map');
-const side = map.width / 128;
-const rgb = (canvas, x, y, w = 1, h = 1) => {
-  const d = canvas.getContext('2d').getImageData(x, y, w, h).data;
-  const out = [];
-  for (let i = 0; i < d.length; i += 4) out.push(`${d[i]},${d[i + 1]},${d[i + 2]}`);
-  return out;
-};
-// The 2x2 pixels at a cell's centre.
-const centre = (slot) => {
-  const x = Math.floor((slot % 128 + 0.5) * side) - 1, y = Math.floor((Math.floor(slot / 128) + 0.5) * side) - 1;
-  return [...new Set(rgb(map, x, y, 2, 2))];
-};
+const PAGE: &str = concat!(
+    map_pixels_js!(),
+    r#"
 // Every colour in the strips one cell wide just above and just below a slot's cell:
 // where its outline is drawn, if it has one.
 const around = (slot) => {
@@ -51,7 +40,8 @@ const rows = () => [...document.querySelectorAll('#moves tbody tr[data-kind]')].
 // The lines that part the moves under way from the finished ones.
 const groups = () => [...document.querySelectorAll('#moves tr.group')].map(tr => tr.textContent);
 const notes = () => [...document.querySelectorAll('#moves .notes p')].map(p => p.textContent);
-"#;
+"#
+);
 
 /// The tooltip's lines with the pointer on `slot`'s cell; the pointer then leaves.
 fn tooltip(browser: &Browser, slot: usize) -> Vec<String> {
@@ -113,7 +103,7 @@ fn assert_outlined_on_every_measure_and_theme(browser: &Browser, slot: usize) {
             &format!(
                 "{PAGE} const ramp = document.getElementById('legend-ramp');
                  const others = [...rgb(ramp, 0, 0, ramp.width, 1), ...rgb(document.getElementById('legend-zero'), 5, 5),
-                   ...rgb(document.getElementById('legend-nodata'), 0, 0, 12, 12), ...centre({slot})];
+                   ...rgb(document.getElementById('legend-nodata'), 0, 0, 12, 12), ...cell({slot})];
                  const edge = parseInt(getComputedStyle(document.documentElement).getPropertyValue('--map-edge').trim().slice(1), 16);
                  others.push(`${{edge >> 16 & 255}},${{edge >> 8 & 255}},${{edge & 255}}`);
                  return map.dataset.by === '{by}' && {redrawn} && outlined({slot}) &&
@@ -171,7 +161,7 @@ fn a_slot_opened_by_hand_on_valkey_8_is_listed_outlined_and_gone_once_assigned()
         &format!(
             "{PAGE} const r = rows();
              return r.length === 1 && outlined({slot}) && {{ rows: r, summary: summary(), moving,
-               centre: centre({slot}), still: around({still}) }};"
+               centre: cell({slot}), still: around({still}) }};"
         ),
     );
     browser.screenshot("1-open-slot");
@@ -244,7 +234,7 @@ fn atomic_jobs_on_valkey_9_are_listed_under_way_outlined_then_recent_newest_firs
         &format!(
             "{PAGE} const r = rows();
              return r.length === 1 && r[0].active === 'true' && outlined({middle}) &&
-               {{ rows: r, moving, centre: centre({middle}), next: outlined({second} + 1), notes: notes() }};"
+               {{ rows: r, moving, centre: cell({middle}), next: outlined({second} + 1), notes: notes() }};"
         ),
     );
     browser.screenshot("1-job-under-way");

@@ -86,3 +86,14 @@ pub fn apply_answer(stdout: &str) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("stdout is not one JSON object ({e}):\n{stdout}"));
     answer["apply"].clone()
 }
+
+/// The `apply` object of a run that made every move by `method` (exit 0, `result`
+/// `done`), and the slots it moved.
+pub fn applied(done: &crate::support::exporter_bin::Finished, method: &str) -> (serde_json::Value, Vec<u16>) {
+    assert_eq!(done.status.code(), Some(0), "{}\n{}", done.stdout, done.stderr);
+    let apply = apply_answer(&done.stdout);
+    assert_eq!(apply["result"], "done", "{apply}");
+    assert_eq!(apply["method"], method, "{apply}");
+    let moved = apply["moved"].as_array().expect("moved").iter().map(|s| s.as_u64().unwrap() as u16).collect();
+    (apply, moved)
+}

@@ -289,3 +289,27 @@ fn start_driver(runtime: &Runtime, dir: &Path) -> (ChildGuard, SocketAddr) {
     }
     panic!("chromedriver did not start:\n{}", failures.join("\n"));
 }
+
+/// The start of every map check the page tests run: `map`, `side` (a cell's width in
+/// pixels), `rgb` (the colours a canvas drew in a rectangle) and `cell` (the 2x2 pixels
+/// at a slot's cell centre, clear of the lines between owners). A macro, so a test's
+/// own functions follow it in one `concat!` constant.
+#[macro_export]
+macro_rules! map_pixels_js {
+    () => {
+        r#"
+const map = document.getElementById('map');
+const side = map.width / 128;
+const rgb = (canvas, x, y, w = 1, h = 1) => {
+  const d = canvas.getContext('2d').getImageData(x, y, w, h).data;
+  const out = [];
+  for (let i = 0; i < d.length; i += 4) out.push(`${d[i]},${d[i + 1]},${d[i + 2]}`);
+  return out;
+};
+const cell = (slot) => {
+  const x = Math.floor((slot % 128 + 0.5) * side) - 1, y = Math.floor((Math.floor(slot / 128) + 0.5) * side) - 1;
+  return [...new Set(rgb(map, x, y, 2, 2))];
+};
+"#
+    };
+}
