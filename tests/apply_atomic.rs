@@ -11,7 +11,7 @@ mod apply_support;
 mod support;
 
 use apply_support::{
-    agreed_owners, applied, apply_answer, apply_args, assert_nothing_lost, load, open_slots, slots_on,
+    agreed_owners, applied, apply_answer, apply_args, assert_moved_under_traffic, assert_nothing_lost, load, slots_on,
 };
 use std::time::Duration;
 use support::exporter_bin::Launched;
@@ -48,7 +48,7 @@ fn the_plan_is_applied_as_jobs_under_live_traffic_and_not_one_key_is_lost() {
     let cluster = ValkeyCluster::start_valkey9(3, 0);
     let busy = cluster.primaries()[0].clone();
     let slots = slots_on(&cluster, &busy, 16);
-    let mut expected = load(&cluster, &slots, 3125);
+    let expected = load(&cluster, &slots, 3125);
     let mut rules = acl::APPLY_RULES.to_vec();
     rules.extend(acl::APPLY_RULES_VALKEY9_EXTRA);
     acl::create_user(&cluster, "mover", &rules, "mover-secret");
@@ -63,16 +63,7 @@ fn the_plan_is_applied_as_jobs_under_live_traffic_and_not_one_key_is_lost() {
     assert!(done.stderr.contains("job "), "progress names the jobs: {}", done.stderr);
     assert!(apply["balance"]["measured"]["max_over_mean"].as_f64().expect("measured") < 1.5, "{apply}");
 
-    assert_eq!(open_slots(&cluster), Vec::<String>::new());
-    let owners = agreed_owners(&cluster);
-    for slot in &moved {
-        assert_ne!(owners[*slot as usize], busy, "slot {slot} left {busy}");
-    }
-    assert!(live.errors.is_empty() && live.wrong_reads.is_empty(), "{:?} {:?}", live.errors, live.wrong_reads);
-    assert!(live.written.len() > 100, "the traffic ran throughout: {} writes", live.written.len());
-    expected.extend(live.written);
-    assert_nothing_lost(&cluster, &expected);
-    assert!(acl::denials(&cluster).is_empty(), "the README's ACL covers --apply: {:?}", acl::denials(&cluster));
+    assert_moved_under_traffic(&cluster, &busy, &moved, live, expected);
 }
 
 /// A cluster whose busy primary holds 8 loaded slots, every job held mid-way.

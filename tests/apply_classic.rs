@@ -7,7 +7,8 @@ mod apply_support;
 mod support;
 
 use apply_support::{
-    agreed_owners, applied, apply_answer, apply_args, assert_nothing_lost, load, open_slots, slots_on,
+    agreed_owners, applied, apply_answer, apply_args, assert_moved_under_traffic, assert_nothing_lost, load,
+    open_slots, slots_on,
 };
 use std::time::Duration;
 use support::exporter_bin::Launched;
@@ -27,7 +28,7 @@ fn the_plan_is_applied_under_live_traffic_and_not_one_key_is_lost() {
     let cluster = ValkeyCluster::start(3, 0);
     let busy = cluster.primaries()[0].clone();
     let slots = slots_on(&cluster, &busy, 16);
-    let mut expected = load(&cluster, &slots, 3125);
+    let expected = load(&cluster, &slots, 3125);
     acl::create_user(&cluster, "mover", acl::APPLY_RULES, "mover-secret");
     let traffic = LiveTraffic::start(&busy, slots.clone());
 
@@ -45,16 +46,7 @@ fn the_plan_is_applied_under_live_traffic_and_not_one_key_is_lost() {
     assert!(took > 0.0 && took < 120.0, "the moves' own time, not the windows': {apply}");
     assert!(!done.stderr.contains("mover-secret") && !done.stdout.contains("mover-secret"));
 
-    assert_eq!(open_slots(&cluster), Vec::<String>::new(), "no slot left open");
-    let owners = agreed_owners(&cluster);
-    for slot in &moved {
-        assert_ne!(owners[*slot as usize], busy, "slot {slot} left {busy}");
-    }
-    assert!(live.errors.is_empty() && live.wrong_reads.is_empty(), "{:?} {:?}", live.errors, live.wrong_reads);
-    assert!(live.written.len() > 100, "the traffic ran throughout: {} writes", live.written.len());
-    expected.extend(live.written);
-    assert_nothing_lost(&cluster, &expected);
-    assert!(acl::denials(&cluster).is_empty(), "the README's ACL covers --apply: {:?}", acl::denials(&cluster));
+    assert_moved_under_traffic(&cluster, &busy, &moved, live, expected);
 }
 
 #[test]

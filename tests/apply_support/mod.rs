@@ -97,3 +97,27 @@ pub fn applied(done: &crate::support::exporter_bin::Finished, method: &str) -> (
     let moved = apply["moved"].as_array().expect("moved").iter().map(|s| s.as_u64().unwrap() as u16).collect();
     (apply, moved)
 }
+
+/// After a finished apply under live traffic: no slot open, every `moved` slot off
+/// `busy` in every primary's view, the traffic never failed nor read a wrong value and
+/// ran throughout, every key written before and during the moves still there with its
+/// value, and the mover's ACL never refused a command.
+pub fn assert_moved_under_traffic(
+    cluster: &ValkeyCluster,
+    busy: &str,
+    moved: &[u16],
+    live: crate::support::live::LiveReport,
+    mut expected: BTreeMap<String, String>,
+) {
+    assert_eq!(open_slots(cluster), Vec::<String>::new(), "no slot left open");
+    let owners = agreed_owners(cluster);
+    for slot in moved {
+        assert_ne!(owners[*slot as usize], busy, "slot {slot} left {busy}");
+    }
+    assert!(live.errors.is_empty() && live.wrong_reads.is_empty(), "{:?} {:?}", live.errors, live.wrong_reads);
+    assert!(live.written.len() > 100, "the traffic ran throughout: {} writes", live.written.len());
+    expected.extend(live.written);
+    assert_nothing_lost(cluster, &expected);
+    let denials = crate::support::acl::denials(cluster);
+    assert!(denials.is_empty(), "the README's ACL covers --apply: {denials:?}");
+}
