@@ -6,7 +6,7 @@
 //! discovery URL of its own; the shards' clusters, seeds and Secrets are disjoint; each
 //! shard's exporter.toml loads and names exactly the password files its shard mounts.
 
-use crate::deploy_kit::kubernetes_objects;
+use crate::deploy_kit::{config_mounted_from_configmap, kubernetes_objects};
 use crate::monitoring_support::{exporter_config, files};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -98,18 +98,7 @@ struct Shard {
 fn kubernetes_fleet_shards_have_their_own_names_pods_discovery_and_clusters() {
     let base = kubernetes_objects();
     let patch = fleet_file("base/deployment-patch.yaml");
-    assert_eq!(patch["metadata"]["name"], base["Deployment"]["metadata"]["name"]);
-    let container = &patch["spec"]["template"]["spec"]["containers"][0];
-    assert_eq!(container["name"], base["Deployment"]["spec"]["template"]["spec"]["containers"][0]["name"]);
-    let mounts: BTreeMap<&str, &str> = container["volumeMounts"]
-        .as_array()
-        .expect("volumeMounts")
-        .iter()
-        .filter_map(|m| Some((m["name"].as_str()?, m["mountPath"].as_str()?)))
-        .collect();
-    let args: Vec<&str> = container["args"].as_array().expect("args").iter().filter_map(Value::as_str).collect();
-    let config_path = args.iter().find_map(|a| a.strip_prefix("--config=")).expect("--config=PATH");
-    assert_eq!(config_path, format!("{}/exporter.toml", mounts["config"]), "the ConfigMap holds the config");
+    let mounts = config_mounted_from_configmap(&patch, &base);
     let volumes = patch["spec"]["template"]["spec"]["volumes"].as_array().expect("volumes");
     let config_map =
         volumes.iter().find(|v| v["name"] == "config").expect("config volume")["configMap"]["name"].clone();

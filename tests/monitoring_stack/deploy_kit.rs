@@ -304,19 +304,8 @@ fn kubernetes_overlay_for_several_clusters_discovers_them_through_sd() {
     assert_eq!(scrape_config["spec"]["httpSDConfigs"][0]["url"], url.as_str(), "the base Service's /sd");
 
     let patch = overlay_file("deployment-patch.yaml");
-    assert_eq!(patch["metadata"]["name"], base["Deployment"]["metadata"]["name"]);
     let pod = &patch["spec"]["template"]["spec"];
-    let container = &pod["containers"][0];
-    assert_eq!(container["name"], base["Deployment"]["spec"]["template"]["spec"]["containers"][0]["name"]);
-    let mounts: BTreeMap<&str, &str> = container["volumeMounts"]
-        .as_array()
-        .expect("volumeMounts")
-        .iter()
-        .filter_map(|m| Some((m["name"].as_str()?, m["mountPath"].as_str()?)))
-        .collect();
-    let args: Vec<&str> = container["args"].as_array().expect("args").iter().filter_map(Value::as_str).collect();
-    let config_path = args.iter().find_map(|a| a.strip_prefix("--config=")).expect("--config=PATH");
-    assert_eq!(config_path, format!("{}/exporter.toml", mounts["config"]), "the ConfigMap holds the config");
+    let mounts = config_mounted_from_configmap(&patch, &base);
     assert_eq!(kustomization["configMapGenerator"][0]["files"], serde_json::json!(["exporter.toml"]));
     let volumes = pod["volumes"].as_array().expect("volumes");
     let config_volume = volumes.iter().find(|v| v["name"] == "config").expect("config volume");
@@ -360,4 +349,28 @@ fn dockerfile_builds_in_stages_and_runs_as_non_root() {
     assert!(dockerfile.contains("--locked"), "builds the versions in Cargo.lock");
     let ignore = files::read(".dockerignore");
     assert!(ignore.lines().any(|l| l.trim() == "target" || l.trim() == "/target"), "target/ is not sent to the daemon");
+}
+
+/// Checks that a Deployment patch of an overlay patches the base's Deployment and
+/// container and points `--config=` at `exporter.toml` in the volume mounted as
+/// `config`; returns the container's mounts by volume name. `base` is the base's objects
+/// by kind.
+pub(crate) fn config_mounted_from_configmap<'a>(
+    patch: &'a Value,
+    base: &BTreeMap<String, Value>,
+) -> BTreeMap<&'a str, &'a str> {
+    let deployment = &base["Deployment"];
+    assert_eq!(patch["metadata"]["name"], deployment["metadata"]["name"]);
+    let container = &patch["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container["name"], deployment["spec"]["template"]["spec"]["containers"][0]["name"]);
+    let mounts: BTreeMap<&str, &str> = container["volumeMounts"]
+        .as_array()
+        .expect("volumeMounts")
+        .iter()
+        .filter_map(|m| Some((m["name"].as_str()?, m["mountPath"].as_str()?)))
+        .collect();
+    let args: Vec<&str> = container["args"].as_array().expect("args").iter().filter_map(Value::as_str).collect();
+    let config_path = args.iter().find_map(|a| a.strip_prefix("--config=")).expect("--config=PATH");
+    assert_eq!(config_path, format!("{}/exporter.toml", mounts["config"]), "the ConfigMap holds the config");
+    mounts
 }
