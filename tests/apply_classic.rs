@@ -60,6 +60,11 @@ fn nothing_moves_while_a_slot_is_open_or_without_consent() {
     let unconfirmed = run(&apply_args(&cluster, 4, &[]), &[]);
     assert_eq!(unconfirmed.status.code(), Some(2), "{}", unconfirmed.stderr);
     assert!(unconfirmed.stderr.contains("needs --yes"), "{}", unconfirmed.stderr);
+    let args = apply_args(&cluster, 4, &[]);
+    let asked = ExporterBinary::run_at_terminal(&args.iter().map(String::as_str).collect::<Vec<_>>(), &[]);
+    assert_eq!(asked.status.code(), Some(2), "{}", asked.stdout);
+    assert!(asked.stdout.contains("(classic migration) now? [y/N]"), "asks at a terminal: {}", asked.stdout);
+    assert!(asked.stdout.contains("not confirmed; nothing was moved"), "no answer is no: {}", asked.stdout);
 
     let (other, ids) = (cluster.primaries()[1].clone(), cluster.node_ids());
     let open = slots_on(&cluster, &other, 1)[0].to_string();

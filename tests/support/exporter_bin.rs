@@ -98,6 +98,34 @@ impl ExporterBinary {
         Finished { status, stdout: read_output(dir.path(), "stdout"), stderr: read_output(dir.path(), "stderr") }
     }
 
+    /// Runs the binary as [`Self::run`] does, but on a terminal of its own (util-linux's
+    /// `script`, part of every Debian) at which nobody types: its input ends at once, as
+    /// when a person just presses Ctrl-D. The terminal's output (stdout and stderr
+    /// together) comes back as `stdout`.
+    pub fn run_at_terminal(args: &[&str], env: &[(&str, &str)]) -> Finished {
+        let line = std::iter::once(env!("CARGO_BIN_EXE_valkey-slot-exporter"))
+            .chain(args.iter().copied())
+            .map(|word| format!("'{}'", word.replace('\'', r"'\''")))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut script = Command::new("script");
+        script.args(["--quiet", "--return", "--command", &line, "/dev/null"]);
+        let inner = command(args, env);
+        for (key, value) in inner.get_envs() {
+            match value {
+                Some(value) => script.env(key, value),
+                None => script.env_remove(key),
+            };
+        }
+        let dir = temp_dir();
+        let mut process = process::spawn_command(script, dir.path(), LABEL)
+            .unwrap_or_else(|e| panic!("run the exporter under `script` (util-linux's bsdutils): {e}"));
+        let status = process.wait_until(Instant::now() + RUN_TIMEOUT).unwrap_or_else(|| {
+            panic!("the exporter ({args:?}) still runs after {RUN_TIMEOUT:?}:\n{}", process.output_tail(20))
+        });
+        Finished { status, stdout: read_output(dir.path(), "stdout"), stderr: read_output(dir.path(), "stderr") }
+    }
+
     pub fn pid(&self) -> libc::pid_t {
         libc::pid_t::try_from(self.process.pid()).expect("pid fits pid_t")
     }
