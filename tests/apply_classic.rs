@@ -60,11 +60,6 @@ fn nothing_moves_while_a_slot_is_open_or_without_consent() {
     let unconfirmed = run(&apply_args(&cluster, 4, &[]), &[]);
     assert_eq!(unconfirmed.status.code(), Some(2), "{}", unconfirmed.stderr);
     assert!(unconfirmed.stderr.contains("needs --yes"), "{}", unconfirmed.stderr);
-    let args = apply_args(&cluster, 4, &[]);
-    let asked = ExporterBinary::run_at_terminal(&args.iter().map(String::as_str).collect::<Vec<_>>(), &[]);
-    assert_eq!(asked.status.code(), Some(2), "{}", asked.stdout);
-    assert!(asked.stdout.contains("(classic migration) now? [y/N]"), "asks at a terminal: {}", asked.stdout);
-    assert!(asked.stdout.contains("not confirmed; nothing was moved"), "no answer is no: {}", asked.stdout);
 
     let (other, ids) = (cluster.primaries()[1].clone(), cluster.node_ids());
     let open = slots_on(&cluster, &other, 1)[0].to_string();
@@ -76,6 +71,33 @@ fn nothing_moves_while_a_slot_is_open_or_without_consent() {
 
     cluster.cmd(&other, &["CLUSTER", "SETSLOT", &open, "STABLE"]);
     assert_eq!(cluster.slot_owners(), before, "nothing moved");
+}
+
+/// `plan --apply` with `extra` flags at a terminal of its own that nobody types at.
+fn at_terminal(cluster: &ValkeyCluster, extra: &[&str]) -> support::exporter_bin::Finished {
+    let args = apply_args(cluster, 1, extra);
+    ExporterBinary::run_at_terminal(&args.iter().map(String::as_str).collect::<Vec<_>>(), &[])
+}
+
+#[test]
+fn at_a_terminal_it_asks_first_and_shows_a_progress_bar() {
+    let cluster = ValkeyCluster::start(3, 0);
+    let busy = cluster.primaries()[0].clone();
+    let slots = slots_on(&cluster, &busy, 2);
+    load(&cluster, &slots, 500);
+    let before = cluster.slot_owners();
+
+    let asked = at_terminal(&cluster, &[]);
+    assert_eq!(asked.status.code(), Some(2), "{}", asked.stdout);
+    assert!(asked.stdout.contains("(classic migration) now? [y/N]"), "asks: {}", asked.stdout);
+    assert!(asked.stdout.contains("not confirmed; nothing was moved"), "no answer is no: {}", asked.stdout);
+    assert_eq!(cluster.slot_owners(), before, "nothing moved");
+
+    let moved = at_terminal(&cluster, &["--yes"]);
+    assert_eq!(moved.status.code(), Some(0), "{}", moved.stdout);
+    assert!(moved.stdout.contains("/1 slots"), "a bar of slots done: {}", moved.stdout);
+    assert!(!moved.stdout.contains("s] slot "), "no plain progress lines at a terminal: {}", moved.stdout);
+    assert_ne!(cluster.slot_owners(), before, "the one move was made");
 }
 
 /// Two slots of 150,000 keys on one primary: the plan is one move (a second would
