@@ -11,6 +11,8 @@
 //! 4. [`merge`]: answers attributed to slots by the topology, into the snapshot.
 
 pub(crate) mod failure;
+#[cfg(test)]
+mod frames_for_tests;
 pub(crate) mod info;
 pub(crate) mod merge;
 pub(crate) mod moves;

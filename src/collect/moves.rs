@@ -175,23 +175,7 @@ pub(crate) fn assemble(nodes: &[NodeStatus], answers: Vec<(NodeAddr, MovesAnswer
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bytes::BytesMut;
-
-    fn resp2(bytes: &str) -> Resp3Frame {
-        let mut buf = BytesMut::from(bytes);
-        let (frame, _, _) = redis_protocol::resp2::decode::decode_bytes_mut(&mut buf).unwrap().unwrap();
-        frame.into_resp3()
-    }
-
-    fn resp3(bytes: &str) -> Resp3Frame {
-        let mut buf = BytesMut::from(bytes);
-        let (frame, _, _) = redis_protocol::resp3::decode::complete::decode_bytes_mut(&mut buf).unwrap().unwrap();
-        frame
-    }
-
-    fn bulk(s: &str) -> String {
-        format!("${}\r\n{s}\r\n", s.len())
-    }
+    use crate::collect::frames_for_tests::{bulk, resp2, resp3};
 
     const A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
     const B: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";

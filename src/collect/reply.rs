@@ -131,25 +131,8 @@ fn parse_decimal(digits: &[u8]) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collect::frames_for_tests::{bulk, resp2, resp3};
     use bytes::{Bytes, BytesMut};
-
-    /// A reply as fred hands it over: RESP2 bytes decoded and converted to a RESP3
-    /// frame, exactly as fred's codec does.
-    fn resp2(bytes: &str) -> Resp3Frame {
-        let mut buf = BytesMut::from(bytes);
-        let (frame, _, _) = redis_protocol::resp2::decode::decode_bytes_mut(&mut buf).unwrap().unwrap();
-        frame.into_resp3()
-    }
-
-    fn resp3(bytes: &str) -> Resp3Frame {
-        let mut buf = BytesMut::from(bytes);
-        let (frame, _, _) = redis_protocol::resp3::decode::complete::decode_bytes_mut(&mut buf).unwrap().unwrap();
-        frame
-    }
-
-    fn bulk(s: &str) -> String {
-        format!("${}\r\n{s}\r\n", s.len())
-    }
 
     /// `*2 :slot *2n name :value…` in RESP2.
     fn resp2_entry(slot: i64, fields: &[(&str, i64)]) -> String {
