@@ -99,7 +99,7 @@ fn exporter_flags<'a>(cluster_seed: &'a str, password_file: &'a str, extra: &[&'
 async fn a_node_outside_allowed_nodes_is_listed_as_not_allowed_and_never_contacted() {
     let mut cluster = ValkeyCluster::start(3, 0);
     // The user exists on the real nodes only: the rogue's owner does not know it.
-    acl::create_user(&cluster, USER, acl::EXPORTER_RULES, PASSWORD);
+    acl::create_user(&cluster, USER, &acl::exporter_rules(), PASSWORD);
     fill(&cluster, expected_keys);
     let rogue = cluster.add_empty_primary_on("127.0.0.2");
     let primaries = cluster.primaries();

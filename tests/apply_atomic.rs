@@ -49,8 +49,8 @@ fn the_plan_is_applied_as_jobs_under_live_traffic_and_not_one_key_is_lost() {
     let busy = cluster.primaries()[0].clone();
     let slots = slots_on(&cluster, &busy, 16);
     let expected = load(&cluster, &slots, 3125);
-    let mut rules = acl::APPLY_RULES.to_vec();
-    rules.extend(acl::APPLY_RULES_VALKEY9_EXTRA);
+    let mut rules = acl::apply_rules();
+    rules.extend(acl::APPLY_RULES_VALKEY9_EXTRA.iter().map(|r| r.to_string()));
     acl::create_user(&cluster, "mover", &rules, "mover-secret");
     let traffic = LiveTraffic::start(&busy, slots.clone());
 

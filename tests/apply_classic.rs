@@ -29,7 +29,7 @@ fn the_plan_is_applied_under_live_traffic_and_not_one_key_is_lost() {
     let busy = cluster.primaries()[0].clone();
     let slots = slots_on(&cluster, &busy, 16);
     let expected = load(&cluster, &slots, 3125);
-    acl::create_user(&cluster, "mover", acl::APPLY_RULES, "mover-secret");
+    acl::create_user(&cluster, "mover", &acl::apply_rules(), "mover-secret");
     let traffic = LiveTraffic::start(&busy, slots.clone());
 
     let args = apply_args(&cluster, 16, &["--yes", "--username", "mover"]);

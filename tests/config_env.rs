@@ -15,7 +15,7 @@ const PASSWORD: &str = "007";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_password_of_digits_from_the_environment_authenticates_as_given() {
     let cluster = ValkeyCluster::start(3, 0);
-    acl::create_user(&cluster, USER, acl::EXPORTER_RULES, PASSWORD);
+    acl::create_user(&cluster, USER, &acl::exporter_rules(), PASSWORD);
     let env = [("VALKEY_SLOT_EXPORTER_USERNAME", USER), ("VALKEY_SLOT_EXPORTER_PASSWORD", PASSWORD)];
     let exporter = ExporterBinary::start_with_env(&["--nodes", &cluster.seed_url()], &env);
 

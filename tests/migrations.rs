@@ -120,7 +120,7 @@ async fn atomic_migration_jobs_on_valkey_9_are_listed_and_an_acl_without_them_co
     // A user that may not list jobs (the rule for Valkey 8): statistics complete, every
     // node up, no warning.
     let (user, password) = ("moves-blind", "Mb-pw-4Rt8-Zq");
-    acl::create_user(&cluster, user, acl::EXPORTER_RULES, password);
+    acl::create_user(&cluster, user, &acl::exporter_rules(), password);
     let blind = ExporterBinary::start_with_env(
         &[
             "--nodes",
@@ -161,7 +161,7 @@ async fn atomic_migration_jobs_on_valkey_9_are_listed_and_an_acl_without_them_co
     // With the README's rule for Valkey 9.0+, a move started on the source shows as one
     // job on each side, and on /metrics; nothing is refused.
     let (user, password) = ("moves", "Mv-pw-8Kd2-Wx");
-    acl::create_user(&cluster, user, acl::EXPORTER_RULES_VALKEY9, password);
+    acl::create_user(&cluster, user, &acl::exporter_rules_valkey9(), password);
     let exporter = ExporterBinary::start_with_env(
         &["--nodes", &cluster.seed_url(), "--username", user, "--cache-ttl", TTL, "--node-timeout", TTL],
         &[("VALKEY_SLOT_EXPORTER_PASSWORD", password)],

@@ -45,8 +45,8 @@ async fn every_endpoint_picks_its_cluster_by_name_and_credentials_stay_with_thei
     let alpha = ValkeyCluster::start(3, 0);
     let beta = ValkeyCluster::start(3, 0);
     let gamma = ValkeyCluster::start(1, 0);
-    acl::create_user(&alpha, "user-a", acl::EXPORTER_RULES, "Pw-alpha-3Kq9");
-    acl::create_user(&beta, "user-b", acl::EXPORTER_RULES, "Pw-beta-7Zx2");
+    acl::create_user(&alpha, "user-a", &acl::exporter_rules(), "Pw-alpha-3Kq9");
+    acl::create_user(&beta, "user-b", &acl::exporter_rules(), "Pw-beta-7Zx2");
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("alpha.pw"), "Pw-alpha-3Kq9\n").unwrap();
     std::fs::write(dir.path().join("beta.pw"), "Pw-beta-7Zx2\n").unwrap();

@@ -11,8 +11,6 @@ const GOOD_PASSWORD: &str = "Gd-pw-7Qx3vKz9-Wq";
 const WRONG_PASSWORD: &str = "Wr-pw-Lm4tZr8-Yn";
 const ACL_USER: &str = "slotexporter";
 
-/// The rule the README recommends.
-const ACL_RULE: &[&str] = acl::EXPORTER_RULES;
 /// The bare minimum that still reads every slot: the exporter tolerates the refusal of
 /// the rest (no versions, no slot-less primaries, no open slots), which then shows up in
 /// `ACL LOG`: `CLUSTER SHARDS` once, `CLIENT ID` and `INFO` once per connection,
@@ -23,7 +21,7 @@ const ACL_USER_MINIMAL: &str = "slotexporter-min";
 
 /// Creates both exporter users, with the same password, on every node.
 fn create_acl_users(cluster: &ValkeyCluster) {
-    acl::create_user(cluster, ACL_USER, ACL_RULE, GOOD_PASSWORD);
+    acl::create_user(cluster, ACL_USER, &acl::exporter_rules(), GOOD_PASSWORD);
     acl::create_user(cluster, ACL_USER_MINIMAL, ACL_RULE_MINIMAL, GOOD_PASSWORD);
 }
 
@@ -63,7 +61,7 @@ async fn a_least_privilege_acl_user_reads_every_slot_and_its_password_is_never_s
         assert_eq!(metrics.node_value("valkey_node_up", &node), Some(1.0), "{node}\n{metrics_body}");
     }
     // Nothing the exporter sent was refused: the rule is enough, not merely tolerated.
-    assert_eq!(acl::denials(&cluster), vec![], "ACL denials with rule {ACL_RULE:?}");
+    assert_eq!(acl::denials(&cluster), vec![], "ACL denials with the README's rule");
 
     let log = plain(&exporter.stderr());
     assert!(log.contains("TRACE") || log.contains("DEBUG"), "trace logging is on:\n{log}");

@@ -3,75 +3,62 @@
 use super::cluster::ValkeyCluster;
 use super::resp::Value;
 
-/// What an exporter user needs: the commands it sends (`CLUSTER SLOTS`, `CLUSTER
-/// SLOT-STATS`, `CLUSTER SHARDS` for slot-less primaries, `CLUSTER NODES` for open
-/// slots, `INFO server` for versions), plus `CLIENT ID`, which the client library
-/// (fred) sends after AUTH on every new connection along with `INFO server`. AUTH
-/// itself needs no permission. No keys, no channels. As the README recommends.
-pub const EXPORTER_RULES: &[&str] = &[
-    "on",
-    "resetkeys",
-    "resetchannels",
-    "-@all",
-    "+cluster|slots",
-    "+cluster|slot-stats",
-    "+cluster|shards",
-    "+cluster|nodes",
-    "+client|id",
-    "+info",
-];
+/// The README's rule for the exporter's user on Valkey 8: the commands it sends
+/// (`CLUSTER SLOTS`, `CLUSTER SLOT-STATS`, `CLUSTER SHARDS` for slot-less primaries,
+/// `CLUSTER NODES` for open slots, `INFO server` for versions), plus `CLIENT ID`, which
+/// the client library (fred) sends after AUTH on every new connection along with `INFO
+/// server`. AUTH itself needs no permission. No keys, no channels. Read from the README
+/// itself, so that the tests prove what users copy.
+pub fn exporter_rules() -> Vec<String> {
+    readme_rule("exporter", |rule| !lists_jobs(rule))
+}
 
-/// [`EXPORTER_RULES`] for Valkey 9.0+, which also lists migration jobs (`CLUSTER
+/// The README's rule for Valkey 9.0+, which also lists migration jobs (`CLUSTER
 /// GETSLOTMIGRATIONS`); Valkey 8 refuses that name in `ACL SETUSER`.
-pub const EXPORTER_RULES_VALKEY9: &[&str] = &[
-    "on",
-    "resetkeys",
-    "resetchannels",
-    "-@all",
-    "+cluster|slots",
-    "+cluster|slot-stats",
-    "+cluster|shards",
-    "+cluster|nodes",
-    "+cluster|getslotmigrations",
-    "+client|id",
-    "+info",
-];
+pub fn exporter_rules_valkey9() -> Vec<String> {
+    readme_rule("exporter", lists_jobs)
+}
 
-/// What `plan --apply` needs on top of [`EXPORTER_RULES`] on Valkey 8 (the classic
-/// steps): `SETSLOT`, `GETKEYSINSLOT`, `COUNTKEYSINSLOT` (the report on a slot left
-/// open) and `MIGRATE` with its keys; on the target, the source logs in as the same
-/// user to send `RESTORE-ASKING` (after `SELECT 0`). As the README recommends.
-pub const APPLY_RULES: &[&str] = &[
-    "on",
-    "~*",
-    "resetchannels",
-    "-@all",
-    "+cluster|slots",
-    "+cluster|slot-stats",
-    "+cluster|shards",
-    "+cluster|nodes",
-    "+client|id",
-    "+info",
-    "+cluster|setslot",
-    "+cluster|getkeysinslot",
-    "+cluster|countkeysinslot",
-    "+migrate",
-    "+restore-asking",
-    "+select",
-];
+/// The README's rule for `plan --apply` on Valkey 8 (the classic steps): the
+/// exporter's commands plus `SETSLOT`, `GETKEYSINSLOT`, `COUNTKEYSINSLOT` (the report on
+/// a slot left open) and `MIGRATE` with its keys; on the target, the source logs in as
+/// the same user to send `RESTORE-ASKING` (after `SELECT 0`).
+pub fn apply_rules() -> Vec<String> {
+    readme_rule("mover", |_| true)
+}
 
-/// What `plan --apply` needs on Valkey 9.0+ besides [`APPLY_RULES`]: listing, starting
-/// and cancelling migration jobs (Valkey 8 refuses these names in `ACL SETUSER`).
+/// What `plan --apply` needs on Valkey 9.0+ besides [`apply_rules`]: listing, starting
+/// and cancelling migration jobs (Valkey 8 refuses these names in `ACL SETUSER`). The
+/// README says it in prose: "add `+cluster|getslotmigrations ...`".
 pub const APPLY_RULES_VALKEY9_EXTRA: &[&str] =
     &["+cluster|getslotmigrations", "+cluster|migrateslots", "+cluster|cancelslotmigrations"];
 
+fn lists_jobs(rule: &[String]) -> bool {
+    rule.iter().any(|word| word == "+cluster|getslotmigrations")
+}
+
+/// The rules of the one `ACL SETUSER <user> ...` line in the README that `wanted`
+/// picks, without the placeholder password.
+fn readme_rule(user: &str, wanted: impl Fn(&[String]) -> bool) -> Vec<String> {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README.md");
+    let prefix = format!("ACL SETUSER {user} ");
+    let rules: Vec<Vec<String>> = readme
+        .lines()
+        .filter_map(|line| line.strip_prefix(&prefix))
+        .map(|rest| rest.split_whitespace().filter(|word| *word != ">PASSWORD").map(str::to_owned).collect::<Vec<_>>())
+        .filter(|rule| wanted(rule))
+        .collect();
+    assert_eq!(rules.len(), 1, "one README line `{prefix}...` of the kind wanted: {rules:?}");
+    rules.into_iter().next().unwrap_or_default()
+}
+
 /// Creates (or resets) `user` with `rules` and `password` on every node, then clears
 /// `ACL LOG` so that later entries are the exporter's doing.
-pub fn create_user(cluster: &ValkeyCluster, user: &str, rules: &[&str], password: &str) {
+pub fn create_user(cluster: &ValkeyCluster, user: &str, rules: &[impl AsRef<str>], password: &str) {
     let password = format!(">{password}");
     for addr in cluster.node_addrs() {
         let mut args = vec!["ACL", "SETUSER", user, "reset"];
-        args.extend_from_slice(rules);
+        args.extend(rules.iter().map(AsRef::as_ref));
         args.push(&password);
         assert_eq!(cluster.cmd(&addr, &args), Value::Simple("OK".into()), "{addr}: ACL SETUSER {user}");
         assert_eq!(cluster.cmd(&addr, &["ACL", "LOG", "RESET"]), Value::Simple("OK".into()));
