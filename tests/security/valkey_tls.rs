@@ -7,6 +7,7 @@ use crate::support::pki::Pki;
 use crate::support::tls::{ClientCerts, TlsValkey};
 use crate::{path, start_error};
 use std::io::{Read, Write};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -175,28 +176,22 @@ fn tls_misconfiguration_stops_the_binary_at_start_naming_the_key() {
     args.extend(pair);
     let err = start_error(&args);
     assert!(err.contains("--tls-ca-file") && err.contains("missing-ca.crt"), "{err}");
-    let missing_key = pki.dir().join("missing.key");
-    let err = start_error(&[
-        "--nodes",
-        tls,
-        "--tls-ca-file",
-        path(&pki.ca_cert),
-        "--tls-client-cert-file",
-        path(&pki.client_cert),
-        "--tls-client-key-file",
-        path(&missing_key),
-    ]);
+    let with_key = |key: &Path| {
+        let (ca, cert) = (path(&pki.ca_cert), path(&pki.client_cert));
+        start_error(&[
+            "--nodes",
+            tls,
+            "--tls-ca-file",
+            ca,
+            "--tls-client-cert-file",
+            cert,
+            "--tls-client-key-file",
+            path(key),
+        ])
+    };
+    let err = with_key(&pki.dir().join("missing.key"));
     assert!(err.contains("--tls-client-key-file") && err.contains("missing.key"), "{err}");
     // A key that does not belong to the certificate.
-    let err = start_error(&[
-        "--nodes",
-        tls,
-        "--tls-ca-file",
-        path(&pki.ca_cert),
-        "--tls-client-cert-file",
-        path(&pki.client_cert),
-        "--tls-client-key-file",
-        path(&pki.server_key),
-    ]);
+    let err = with_key(&pki.server_key);
     assert!(err.contains("--tls-client-cert-file") && err.contains("do not match"), "{err}");
 }
