@@ -79,9 +79,6 @@ fn the_page_shows_the_hot_slot_the_balance_and_a_dead_primary_without_reloading(
     let browser = Browser::start("page_with_a_hot_slot", 1280, 800);
     // `/` itself: a browser asks for HTML first and gets the page.
     browser.open(&format!("http://{}/", exporter.addr));
-    // The Performance API keeps 250 resource entries by default; the page makes five a
-    // refresh, and the count of slot-map requests below needs every one.
-    browser.run("performance.setResourceTimingBufferSize(100000); return true");
     let cpu = browser.wait_for(
         "the hot slot drawn in the hottest colour, first in the table",
         WAIT,

@@ -134,7 +134,6 @@ fn a_slot_opened_by_hand_on_valkey_8_is_listed_outlined_and_gone_once_assigned()
 
     let browser = Browser::start("page_moves_open_slot", 1280, 800);
     browser.open(&format!("http://{}/ui", exporter.addr));
-    browser.run("performance.setResourceTimingBufferSize(100000); return true");
     let calm = browser.wait_for(
         "the Moves section saying nothing moves",
         WAIT,

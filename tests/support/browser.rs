@@ -100,9 +100,13 @@ impl Browser {
         browser
     }
 
-    /// Navigates to `url` and waits for the page's load event.
+    /// Navigates to `url`, waits for the page's load event, and keeps every resource
+    /// timing entry from then on.
     pub fn open(&self, url: &str) {
         self.command("POST", "/url", Some(json!({ "url": url })));
+        // The Performance API keeps 250 resource entries by default; the page makes
+        // five a refresh, and tests that count its requests need every one.
+        self.run("performance.setResourceTimingBufferSize(100000); return true");
     }
 
     /// Runs `script` (a function body: it `return`s its answer) in the page.
