@@ -9,7 +9,8 @@
 //! own refresh, in an order that rotates each round, so drift and the cluster's
 //! traffic hit them alike.
 
-use crate::{median_ms, timed};
+use crate::load::median_ms;
+use crate::refresh::timed;
 use clap::Parser as _;
 use std::fmt::Write as _;
 use std::sync::Arc;

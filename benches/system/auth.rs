@@ -13,8 +13,9 @@
 //! distinct wrong passwords from another address: one bcrypt run per guess before each
 //! address was held to one queued verification (8.1 s with 128 clients).
 
+use crate::load::median_ms;
 use crate::support::{ExporterBinary, free_local_addr};
-use crate::{Budget, load, median_ms};
+use crate::{Budget, load};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;

@@ -139,3 +139,10 @@ pub async fn get_as(
     assert_eq!(response.status, 200, "GET {path}");
     (response.header("content-encoding").map(str::to_string), response.body)
 }
+
+/// Median of durations, in milliseconds.
+pub fn median_ms(samples: &[Duration]) -> f64 {
+    let mut sorted = samples.to_vec();
+    sorted.sort();
+    percentile(&sorted, 0.5).as_secs_f64() * 1e3
+}
