@@ -49,9 +49,7 @@ fn the_plan_is_applied_as_jobs_under_live_traffic_and_not_one_key_is_lost() {
     let busy = cluster.primaries()[0].clone();
     let slots = slots_on(&cluster, &busy, 16);
     let expected = load(&cluster, &slots, 3125);
-    let mut rules = acl::apply_rules();
-    rules.extend(acl::APPLY_RULES_VALKEY9_EXTRA.iter().map(|r| r.to_string()));
-    acl::create_user(&cluster, "mover", &rules, "mover-secret");
+    acl::create_user(&cluster, "mover", &acl::apply_rules_valkey9(), "mover-secret");
     let traffic = LiveTraffic::start(&busy, slots.clone());
 
     let args = apply_args(&cluster, 16, &["--yes", "--username", "mover"]);

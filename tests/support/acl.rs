@@ -27,11 +27,17 @@ pub fn apply_rules() -> Vec<String> {
     readme_rule("mover", |_| true)
 }
 
-/// What `plan --apply` needs on Valkey 9.0+ besides [`apply_rules`]: listing, starting
-/// and cancelling migration jobs (Valkey 8 refuses these names in `ACL SETUSER`). The
-/// README says it in prose: "add `+cluster|getslotmigrations ...`".
-pub const APPLY_RULES_VALKEY9_EXTRA: &[&str] =
-    &["+cluster|getslotmigrations", "+cluster|migrateslots", "+cluster|cancelslotmigrations"];
+/// [`apply_rules`] for Valkey 9.0+, with listing, starting and cancelling migration
+/// jobs, which the README adds in prose: "On Valkey 9.0+, add `+cluster|getslotmigrations
+/// ...`" (Valkey 8 refuses these names in `ACL SETUSER`).
+pub fn apply_rules_valkey9() -> Vec<String> {
+    let readme = readme();
+    let (_, added) = readme.split_once("On Valkey 9.0+, add `").expect("the README's Valkey 9 addition for --apply");
+    let (added, _) = added.split_once('`').expect("the addition in backquotes");
+    let mut rules = apply_rules();
+    rules.extend(added.split_whitespace().map(str::to_owned));
+    rules
+}
 
 fn lists_jobs(rule: &[String]) -> bool {
     rule.iter().any(|word| word == "+cluster|getslotmigrations")
@@ -40,7 +46,7 @@ fn lists_jobs(rule: &[String]) -> bool {
 /// The rules of the one `ACL SETUSER <user> ...` line in the README that `wanted`
 /// picks, without the placeholder password.
 fn readme_rule(user: &str, wanted: impl Fn(&[String]) -> bool) -> Vec<String> {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README.md");
+    let readme = readme();
     let prefix = format!("ACL SETUSER {user} ");
     let rules: Vec<Vec<String>> = readme
         .lines()
@@ -109,4 +115,8 @@ pub fn auth_calls(cluster: &ValkeyCluster, addr: &str) -> (u64, u64) {
             .unwrap_or_else(|| panic!("{addr}: no {name} in cmdstat_auth:{stats}"))
     };
     (field("calls"), field("failed_calls"))
+}
+
+fn readme() -> String {
+    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README.md")
 }
